@@ -1,0 +1,18 @@
+"""Podium's agents: specs (cards), the registry, the agent loop and the built-in specialists."""
+
+from ._loop import AgentLoopError, AgentOutput, ChatFn, Message, ToolUse, run_agent
+from ._registry import AgentRegistry, AgentRegistryError
+from ._spec import AgentSpec, Tier
+
+__all__ = [
+    "AgentLoopError",
+    "AgentOutput",
+    "AgentRegistry",
+    "AgentRegistryError",
+    "AgentSpec",
+    "ChatFn",
+    "Message",
+    "Tier",
+    "ToolUse",
+    "run_agent",
+]

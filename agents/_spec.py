@@ -1,0 +1,35 @@
+"""Agent cards: what a specialist is, what it may use, how its output must look."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Tier = Literal["cheap", "frontier"]
+"""Model tier: a small fast model, or the strongest configured one."""
+
+AGENT_NAME_PATTERN = r"^[a-z][a-z0-9_\-]{0,47}$"
+
+
+class AgentSpec(BaseModel):
+    """A specialist agent, as declared in a YAML card or in Python."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=AGENT_NAME_PATTERN)
+    description: str = Field(min_length=1)
+    """One or two sentences; the planner chooses agents by this."""
+    system_prompt: str = Field(min_length=1)
+    tools: tuple[str, ...] = ()
+    """Names of the tools this agent may call."""
+    scopes: tuple[str, ...] = ()
+    """Permission scopes granted to this agent; a tool needing any other scope is refused."""
+    tier: Tier = "cheap"
+    """Default tier when the planner gives no hint."""
+    output_schema: dict[str, Any] | None = None
+    """JSON schema for the agent's final output, if it must be structured."""
+    validators: tuple[str, ...] = ()
+    """Names of output validators (filled in by the policies package)."""
+    max_steps: int = Field(default=6, ge=1, le=50)
+    """Model turns allowed per task, tool calls included."""

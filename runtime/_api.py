@@ -1,0 +1,215 @@
+"""The Python API: `Podium(config).run(goal)`, streaming, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from podium.agents import AgentRegistry, AgentSpec
+from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
+
+from ._config import PodiumConfig
+from ._errors import AgentError, ConfigError, GoalError, PlanError, RunStateError
+from ._events import RunEvent, RunFinished, RunStarted
+from ._model import LiteLLMBackend, ModelBackend, ModelSeam
+from ._result import RunResult
+from ._store import RunRecord, RunStore, new_run_id, sqlite_checkpointer
+from ._supervisor import RunContext, build_supervisor
+from ._usage import Usage
+
+EventHandler = Callable[[RunEvent], None]
+
+
+class Podium:
+    """A configured runtime: agents, tools, models and storage, ready to run goals."""
+
+    def __init__(
+        self,
+        config: PodiumConfig | None = None,
+        *,
+        model: ModelBackend | None = None,
+        agents: Iterable[AgentSpec] = (),
+        tools: Iterable[Tool] = (),
+    ) -> None:
+        self.config = config or PodiumConfig.load()
+        self.agents = _agent_registry(self.config, agents)
+        self.tools = ToolRegistry.with_builtins()
+        for t in tools:
+            self.tools.register(t)
+        _check_agent_tools(self.agents, self.tools)
+        self.model: ModelBackend = model or LiteLLMBackend(
+            {"cheap": self.config.models.cheap, "frontier": self.config.models.frontier},
+            timeout_s=self.config.models.timeout_s,
+        )
+        self.store = RunStore(self.config.runs_dir)
+        self._memory_saver: Any = None
+
+    # -- running -----------------------------------------------------------------------
+
+    def run(self, goal: str, *, run_id: str | None = None) -> RunResult:
+        """Run a goal to the end (blocking). Raises PlanError when no valid plan is found."""
+        return _run_sync(self.arun(goal, run_id=run_id))
+
+    async def arun(self, goal: str, *, run_id: str | None = None, on_event: EventHandler | None = None) -> RunResult:
+        goal = self._check_goal(goal)
+        run_id = run_id or new_run_id()
+        now = time.time()
+        self.store.save(RunRecord(run_id=run_id, goal=goal, status="running", created_at=now, updated_at=now))
+        return await self._execute(run_id, goal, on_event or _ignore, resumed=False)
+
+    async def astream(self, goal: str, *, run_id: str | None = None) -> AsyncIterator[RunEvent]:
+        """Events as they happen; the last one is RunFinished. PlanError is raised after its events."""
+        async for event in _stream(lambda emit: self.arun(goal, run_id=run_id, on_event=emit)):
+            yield event
+
+    def resume(self, run_id: str) -> RunResult:
+        return _run_sync(self.aresume(run_id))
+
+    async def aresume(self, run_id: str, *, on_event: EventHandler | None = None) -> RunResult:
+        """Continue a crashed or stopped run; tasks that completed are restored, not re-run."""
+        record = self.store.get(run_id)
+        if record.result is not None:
+            return record.result  # already finished: resuming is a no-op
+        if record.status == "failed":
+            raise RunStateError(f"run {run_id!r} failed and has nothing to resume: {record.error}")
+        return await self._execute(run_id, record.goal, on_event or _ignore, resumed=True)
+
+    async def astream_resume(self, run_id: str) -> AsyncIterator[RunEvent]:
+        async for event in _stream(lambda emit: self.aresume(run_id, on_event=emit)):
+            yield event
+
+    def runs(self) -> list[RunRecord]:
+        return self.store.list()
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _check_goal(self, goal: str) -> str:
+        goal = goal.strip()
+        limit = self.config.planner.max_goal_chars
+        if not goal:
+            raise GoalError("the goal is empty: say what you want done")
+        if len(goal) > limit:
+            raise GoalError(
+                f"the goal is {len(goal)} characters, over the limit of {limit}: shorten it, "
+                "put long material in a workspace file, or raise `planner.max_goal_chars`"
+            )
+        return goal
+
+    def _tool_context(self, run_id: str) -> ToolContext:
+        tools = self.config.tools
+        return ToolContext(
+            workspace=tools.workspace.resolve(),
+            datasets_dir=(tools.datasets or default_datasets_dir()).resolve(),
+            http_enabled=tools.http.enabled,
+            http_allowlist=tuple(tools.http.allowlist),
+            run_id=run_id,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _checkpointer(self) -> AsyncIterator[Any]:
+        if self.config.storage.checkpointer == "memory":
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            self._memory_saver = self._memory_saver or InMemorySaver()
+            yield self._memory_saver
+        else:
+            async with sqlite_checkpointer(self.store.checkpoint_path) as saver:
+                yield saver
+
+    async def _execute(self, run_id: str, goal: str, emit: EventHandler, *, resumed: bool) -> RunResult:
+        emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
+        ctx = RunContext(
+            run_id=run_id,
+            config=self.config,
+            seam=ModelSeam(self.model),
+            agents=self.agents,
+            tools=self.tools,
+            tool_context=self._tool_context(run_id),
+            emit=emit,
+            goal=goal,
+        )
+        graph_config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
+        async with self._checkpointer() as saver:
+            workflow = build_supervisor(ctx, saver)
+            # With no checkpoint yet (a crash before the first write) the goal must be given again.
+            has_checkpoint = resumed and await saver.aget_tuple(graph_config) is not None
+            try:
+                raw = await workflow.ainvoke(None if has_checkpoint else goal, graph_config)
+            except PlanError as exc:
+                self._finish_failed(run_id, exc)
+                emit(RunFinished(run_id=run_id, status="failed", answer=None, usage=_usage_so_far(ctx), error=str(exc)))
+                raise
+        result = RunResult.model_validate(raw)
+        record = self.store.get(run_id)
+        self.store.save(
+            record.model_copy(
+                update={"status": result.status, "updated_at": time.time(), "error": result.error, "result": result}
+            )
+        )
+        emit(RunFinished(run_id=run_id, status=result.status, answer=result.answer, usage=result.usage, error=result.error))
+        return result
+
+    def _finish_failed(self, run_id: str, exc: PlanError) -> None:
+        record = self.store.get(run_id)
+        rejected = [{"output": a.output, "problems": list(a.problems)} for a in exc.attempts]
+        self.store.save(
+            record.model_copy(
+                update={"status": "failed", "updated_at": time.time(), "error": str(exc), "rejected_plans": rejected}
+            )
+        )
+
+
+def _usage_so_far(ctx: RunContext) -> Usage:
+    return sum((r.usage for r in ctx.results.values()), Usage())
+
+
+def _agent_registry(config: PodiumConfig, extra: Iterable[AgentSpec]) -> AgentRegistry:
+    from podium.agents import AgentRegistryError
+
+    registry = AgentRegistry.builtin()
+    try:
+        for path in config.agents.paths:
+            registry.load(path)
+    except AgentRegistryError as exc:
+        raise ConfigError(str(exc)) from None
+    for spec in extra:
+        registry.register(spec, replace=True)
+    return registry
+
+
+def _check_agent_tools(agents: AgentRegistry, tools: ToolRegistry) -> None:
+    for spec in agents.specs():
+        unknown = [t for t in spec.tools if t not in tools]
+        if unknown:
+            raise AgentError(f"agent {spec.name!r} lists unknown tool(s) {unknown}: known tools are {tools.names()}")
+
+
+def _ignore(event: RunEvent) -> None:
+    return None
+
+
+def _run_sync(coro: Any) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise RuntimeError("Podium.run() was called inside a running event loop: use `await podium.arun(...)`")
+
+
+async def _stream(start: Callable[[EventHandler], Any]) -> AsyncIterator[RunEvent]:
+    queue: asyncio.Queue[RunEvent | None] = asyncio.Queue()
+    runner = asyncio.ensure_future(start(queue.put_nowait))
+    runner.add_done_callback(lambda _: queue.put_nowait(None))
+    try:
+        while (event := await queue.get()) is not None:
+            yield event
+        await runner  # re-raises PlanError and friends after their events were seen
+    finally:
+        if not runner.done():
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner

@@ -1,0 +1,144 @@
+"""Configuration: one `podium.toml`, or the same objects built in Python. Every field has an offline default."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._errors import ConfigError
+
+DEFAULT_LOCAL_MODEL = "podium-local/smollm2-135m"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelsConfig(_Section):
+    """Which litellm model string answers each tier."""
+
+    cheap: str = DEFAULT_LOCAL_MODEL
+    frontier: str = DEFAULT_LOCAL_MODEL
+    timeout_s: float = Field(default=120.0, gt=0)
+
+
+class HttpToolConfig(_Section):
+    enabled: bool = False
+    allowlist: list[str] = []
+
+
+class ToolsConfig(_Section):
+    workspace: Path = Path(".")
+    """Folder the file tools may read."""
+    datasets: Path | None = None
+    """Folder of CSV/JSON datasets; None means the sample datasets shipped with Podium."""
+    http: HttpToolConfig = HttpToolConfig()
+
+
+class AgentsConfig(_Section):
+    paths: list[Path] = []
+    """YAML agent cards (files or folders) loaded on top of the built-ins."""
+
+
+class PlannerConfig(_Section):
+    attempts: int = Field(default=3, ge=1, le=10)
+    """Planner calls allowed to produce a valid plan; each retry sees the previous problems."""
+    max_tasks: int = Field(default=100, ge=1, le=1000)
+    max_replans: int = Field(default=2, ge=0, le=20)
+    max_goal_chars: int = Field(default=20_000, ge=100)
+
+
+class RunConfig(_Section):
+    concurrency: int = Field(default=8, ge=1, le=512)
+    """Tasks that may run at the same time."""
+    task_attempts: int = Field(default=2, ge=1, le=10)
+    """Tries per task before it counts as failed and the supervisor re-plans."""
+    synthesis: Literal["auto", "model", "last_task"] = "auto"
+    """auto: a single final task's output is the answer; otherwise a synthesis call merges them."""
+
+
+class StorageConfig(_Section):
+    data_dir: Path = Path(".podium")
+    """Run records and checkpoints live under `data_dir/runs`."""
+    checkpointer: Literal["sqlite", "memory"] = "sqlite"
+
+
+class PodiumConfig(_Section):
+    """Everything a Podium instance needs. `PodiumConfig()` works offline on one machine."""
+
+    models: ModelsConfig = ModelsConfig()
+    planner: PlannerConfig = PlannerConfig()
+    run: RunConfig = RunConfig()
+    agents: AgentsConfig = AgentsConfig()
+    tools: ToolsConfig = ToolsConfig()
+    storage: StorageConfig = StorageConfig()
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.storage.data_dir / "runs"
+
+    @classmethod
+    def from_toml(cls, path: Path) -> PodiumConfig:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        return cls.from_mapping(raw, source=str(path), base_dir=path.parent)
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any], *, source: str = "config", base_dir: Path | None = None) -> PodiumConfig:
+        try:
+            config = cls.model_validate(_with_env(raw))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+            )
+            raise ConfigError(f"{source}: {problems}") from None
+        return config._relative_to(base_dir) if base_dir else config
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> PodiumConfig:
+        """`path`, else $PODIUM_CONFIG, else ./podium.toml if present, else defaults."""
+        candidate = path or (Path(os.environ["PODIUM_CONFIG"]) if "PODIUM_CONFIG" in os.environ else None)
+        if candidate is None and Path("podium.toml").is_file():
+            candidate = Path("podium.toml")
+        return cls.from_toml(candidate) if candidate else cls.from_mapping({})
+
+    def _relative_to(self, base: Path) -> PodiumConfig:
+        def fix(p: Path) -> Path:
+            return p if p.is_absolute() else base / p
+
+        return self.model_copy(
+            update={
+                "storage": self.storage.model_copy(update={"data_dir": fix(self.storage.data_dir)}),
+                "agents": AgentsConfig(paths=[fix(p) for p in self.agents.paths]),
+                "tools": self.tools.model_copy(
+                    update={
+                        "workspace": fix(self.tools.workspace),
+                        "datasets": fix(self.tools.datasets) if self.tools.datasets else None,
+                    }
+                ),
+            }
+        )
+
+
+_ENV_OVERRIDES = {
+    "PODIUM_DATA_DIR": ("storage", "data_dir"),
+    "PODIUM_MODEL_CHEAP": ("models", "cheap"),
+    "PODIUM_MODEL_FRONTIER": ("models", "frontier"),
+}
+
+
+def _with_env(raw: dict[str, Any]) -> dict[str, Any]:
+    """Environment variables override addresses and model choices (secrets stay in litellm's own env vars)."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for var, (section, key) in _ENV_OVERRIDES.items():
+        if var in os.environ:
+            merged.setdefault(section, {})[key] = os.environ[var]
+    return merged

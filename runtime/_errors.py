@@ -1,0 +1,117 @@
+"""Podium's exception tree.
+
+Two families, as in pydantic-ai: signals the model sees, and run errors.
+
+    PodiumError                      every error Podium raises on purpose
+    ├── GoalError                    the goal is empty or too large
+    ├── ConfigError                  podium.toml or a config object is wrong
+    ├── AgentError                   an agent spec is wrong, or an agent is unknown
+    ├── PlanError                    no valid plan after the configured attempts
+    ├── RunNotFoundError             resume/result asked for a run id that has no record
+    ├── RunStateError                a run cannot do what was asked (resume a finished run)
+    ├── ModelError                   the model seam failed (provider error, no scripted step)
+    │   └── UnexpectedModelBehavior  the model answered, but not in a usable form
+    └── TaskFailedError              a task exhausted its attempts (carries the task id)
+
+    PlanValidationError(ValueError)  a plan broke a rule; the message is fed back to the planner
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable codes, so callers and docs can match errors without parsing messages."""
+
+    CONFIG = "config_invalid"
+    AGENT = "agent_invalid"
+    PLAN = "plan_invalid"
+    RUN_NOT_FOUND = "run_not_found"
+    RUN_STATE = "run_state"
+    MODEL = "model_error"
+    MODEL_BEHAVIOR = "model_behavior"
+    TASK_FAILED = "task_failed"
+    GOAL = "goal_invalid"
+
+
+@dataclass(frozen=True)
+class PlanAttempt:
+    """One planner answer that was rejected, and why."""
+
+    output: str
+    problems: tuple[str, ...]
+
+
+class PodiumError(Exception):
+    """Base of every error Podium raises on purpose."""
+
+    code: ErrorCode = ErrorCode.MODEL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+class GoalError(PodiumError):
+    """The goal was refused before any work started (empty, or over the size limit)."""
+
+    code = ErrorCode.GOAL
+
+
+class ConfigError(PodiumError):
+    code = ErrorCode.CONFIG
+
+
+class AgentError(PodiumError):
+    code = ErrorCode.AGENT
+
+
+class PlanError(PodiumError):
+    """The planner produced no valid plan within its attempts.
+
+    `attempts` keeps every rejected plan with its reasons, so nothing is lost.
+    """
+
+    code = ErrorCode.PLAN
+
+    def __init__(self, message: str, attempts: list[PlanAttempt] | None = None) -> None:
+        super().__init__(message)
+        self.attempts: list[PlanAttempt] = attempts or []
+
+
+class RunNotFoundError(PodiumError):
+    code = ErrorCode.RUN_NOT_FOUND
+
+
+class RunStateError(PodiumError):
+    code = ErrorCode.RUN_STATE
+
+
+class ModelError(PodiumError):
+    code = ErrorCode.MODEL
+
+
+class UnexpectedModelBehavior(ModelError):
+    code = ErrorCode.MODEL_BEHAVIOR
+
+
+class TaskFailedError(PodiumError):
+    code = ErrorCode.TASK_FAILED
+
+    def __init__(self, task_id: str, message: str) -> None:
+        super().__init__(f"task {task_id!r} failed: {message}")
+        self.task_id = task_id
+
+
+class PlanValidationError(ValueError):
+    """A plan broke one or more rules. Each problem names the task and says what to change."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+

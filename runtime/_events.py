@@ -1,0 +1,103 @@
+"""The typed stream of run events that the CLI, the server and recorders all consume."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._plan import Plan, Tier
+from ._usage import Usage
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    at: float = Field(default_factory=time.time)
+    """Wall-clock time of the event (seconds since the epoch)."""
+
+
+class RunStarted(_Event):
+    kind: Literal["run_started"] = "run_started"
+    goal: str
+    resumed: bool = False
+
+
+class PlanRejected(_Event):
+    kind: Literal["plan_rejected"] = "plan_rejected"
+    attempt: int
+    problems: tuple[str, ...]
+
+
+class PlanCreated(_Event):
+    kind: Literal["plan_created"] = "plan_created"
+    plan: Plan
+    revision: int
+    """0 for the first plan, n for the n-th re-plan."""
+
+
+class TaskStarted(_Event):
+    kind: Literal["task_started"] = "task_started"
+    task_id: str
+    agent: str
+    tier: Tier
+    attempt: int
+
+
+class TaskCompleted(_Event):
+    kind: Literal["task_completed"] = "task_completed"
+    task_id: str
+    agent: str
+    output: str
+    usage: Usage
+    duration_s: float
+    restored: bool = False
+    """True when the result came from a checkpoint instead of running again."""
+
+
+class TaskFailed(_Event):
+    kind: Literal["task_failed"] = "task_failed"
+    task_id: str
+    agent: str
+    error: str
+    attempt: int
+    will_retry: bool
+
+
+class TaskSkipped(_Event):
+    kind: Literal["task_skipped"] = "task_skipped"
+    task_id: str
+    reason: str
+
+
+class Replanned(_Event):
+    kind: Literal["replanned"] = "replanned"
+    revision: int
+    reason: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+class RunFinished(_Event):
+    kind: Literal["run_finished"] = "run_finished"
+    status: Literal["completed", "failed"]
+    answer: str | None
+    usage: Usage
+    error: str | None = None
+
+
+RunEvent = Annotated[
+    RunStarted
+    | PlanRejected
+    | PlanCreated
+    | TaskStarted
+    | TaskCompleted
+    | TaskFailed
+    | TaskSkipped
+    | Replanned
+    | RunFinished,
+    Field(discriminator="kind"),
+]
+"""Any run event; `event.kind` tells which."""

@@ -1,0 +1,148 @@
+"""The planner's side of the supervisor: prompts, the plan schema, and strict parsing of replies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from podium.agents import AgentSpec
+
+from ._errors import PlanAttempt, PlanValidationError
+from ._plan import TASK_ID_PATTERN, Plan, Task, validate_plan
+from ._result import TaskResult
+
+_SYSTEM = """You are the supervisor of a team of specialist agents.
+Break the user's goal into a graph of tasks, each done by one agent.
+- Give every task a short unique id (t1, t2, ...), one agent from the list, and a precise instruction.
+- `inputs` lists the ids of earlier tasks whose outputs the task needs. Tasks with no shared
+  inputs run in parallel, so only add an input when the task truly needs that output.
+- Use tier "frontier" only for tasks that need deep reasoning; otherwise "cheap".
+- End with one task that produces the final answer to the goal, taking the outputs it needs.
+- At most {max_tasks} tasks.
+Agents:
+{agents}
+Reply with JSON only: {{"tasks": [{{"id": ..., "agent": ..., "instruction": ..., "inputs": [...], "tier": ...}}], "rationale": "..."}}"""
+
+_REPLAN = """The plan below has been partly carried out. Some tasks failed.
+Current plan:
+{plan}
+Results so far:
+{results}
+Return a revised complete plan that still reaches the goal. Rules:
+- Completed tasks are kept with the same id, agent, instruction and inputs (their outputs are reused); list them only if still needed.
+- Replace each failed task with a different approach: another agent, a better instruction, or smaller steps, under a new id.
+- Skipped tasks waited on a failed task: keep them (pointing at the replacement) or replace them."""
+
+
+def plan_schema(agent_names: Sequence[str], max_tasks: int) -> dict[str, Any]:
+    """The JSON schema constrained decoders follow: agent names as an enum, bounded arrays."""
+    return {
+        "type": "object",
+        "properties": {
+            "tasks": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_tasks,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "pattern": TASK_ID_PATTERN},
+                        "agent": {"type": "string", "enum": list(agent_names)},
+                        "instruction": {"type": "string", "minLength": 1},
+                        "inputs": {"type": "array", "items": {"type": "string"}, "maxItems": max_tasks},
+                        "tier": {"type": "string", "enum": ["cheap", "frontier"]},
+                    },
+                    "required": ["id", "agent", "instruction", "inputs"],
+                    "additionalProperties": False,
+                },
+            },
+            "rationale": {"type": "string"},
+        },
+        "required": ["tasks"],
+        "additionalProperties": False,
+    }
+
+
+def plan_messages(
+    goal: str,
+    agents: Sequence[AgentSpec],
+    *,
+    max_tasks: int,
+    rejected: Sequence[PlanAttempt] = (),
+    current: Plan | None = None,
+    results: Mapping[str, TaskResult] | None = None,
+) -> list[dict[str, Any]]:
+    """Messages for a plan (or, with `current`, a re-plan); rejected attempts are fed back."""
+    roster = "\n".join(f"- {a.name}: {a.description}" for a in agents)
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": _SYSTEM.format(max_tasks=max_tasks, agents=roster)},
+        {"role": "user", "content": f"Goal: {goal}"},
+    ]
+    if current is not None:
+        messages.append(
+            {
+                "role": "user",
+                "content": _REPLAN.format(
+                    plan=current.model_dump_json(exclude_defaults=True),
+                    results=_summarise(results or {}),
+                ),
+            }
+        )
+    for attempt in rejected:
+        messages.append({"role": "assistant", "content": attempt.output})
+        messages.append(
+            {
+                "role": "user",
+                "content": "That plan was rejected:\n- "
+                + "\n- ".join(attempt.problems)
+                + "\nReturn a corrected plan as JSON only.",
+            }
+        )
+    return messages
+
+
+def parse_plan(
+    text: str,
+    *,
+    agents: Sequence[str],
+    max_tasks: int,
+    completed: Mapping[str, Task] | None = None,
+) -> Plan:
+    """Parse and check a planner reply. Raises PlanValidationError with every problem found."""
+    try:
+        data = json.loads(_json_part(text))
+    except json.JSONDecodeError as exc:
+        raise PlanValidationError([f"the reply is not a JSON object ({exc.msg}): reply with JSON only"]) from None
+    plan = validate_plan(data, agents=agents, max_tasks=max_tasks)
+    changed = [
+        f"task {t.id!r} has already completed, so it cannot change: keep its agent, "
+        "instruction and inputs, or give the new task a new id"
+        for t in plan.tasks
+        if completed and t.id in completed and _definition(t) != _definition(completed[t.id])
+    ]
+    if changed:
+        raise PlanValidationError(changed)
+    return plan
+
+
+def _definition(task: Task) -> tuple[str, str, tuple[str, ...]]:
+    return (task.agent, task.instruction, tuple(sorted(task.inputs)))
+
+
+def _json_part(text: str) -> str:
+    """The JSON object inside a reply; models sometimes add prose or ``` fences around it."""
+    start, end = text.find("{"), text.rfind("}")
+    return text[start : end + 1] if 0 <= start < end else text
+
+
+def _summarise(results: Mapping[str, TaskResult]) -> str:
+    lines = []
+    for task_id, r in results.items():
+        if r.status == "completed":
+            lines.append(f"- {task_id} completed: {(r.output or '')[:300]}")
+        elif r.status == "failed":
+            lines.append(f"- {task_id} FAILED: {r.error}")
+        else:
+            lines.append(f"- {task_id} skipped: {r.error}")
+    return "\n".join(lines) or "(none)"

@@ -1,0 +1,59 @@
+"""What a run leaves behind: per-task results and the run's outcome."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ._plan import Plan, Task
+from ._usage import Usage
+
+TaskStatus = Literal["completed", "failed", "skipped"]
+RunStatus = Literal["running", "completed", "failed"]
+
+
+class TaskResult(BaseModel):
+    """The outcome of one task, as checkpointed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: Task
+    status: TaskStatus
+    output: str | None = None
+    """The agent's final text (JSON text when the task has an output schema)."""
+    data: Any = None
+    """The parsed output when the task has an output schema."""
+    error: str | None = None
+    attempts: int = 0
+    model: str | None = None
+    usage: Usage = Usage()
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        if self.started_at is None or self.finished_at is None:
+            return 0.0
+        return self.finished_at - self.started_at
+
+
+class RunResult(BaseModel):
+    """Everything a run produced; `model_dump_json()` is what `podium run --json` prints."""
+
+    run_id: str
+    goal: str
+    status: RunStatus
+    answer: str | None = None
+    plan: Plan | None = None
+    """The final task graph."""
+    plan_revisions: int = 0
+    tasks: dict[str, TaskResult] = {}
+    """Every task that ran, by id, including ones a re-plan removed."""
+    usage: Usage = Usage()
+    started_at: float
+    finished_at: float | None = None
+    error: str | None = None
+
+    def output(self, task_id: str) -> str | None:
+        return self.tasks[task_id].output

@@ -1,0 +1,204 @@
+"""Test doubles for the model seam, shipped with the library so users test their agents too.
+
+`ScriptedModel` plays a queue of steps; each step may say which requests it answers
+(by purpose, task or agent), so scripts stay deterministic when tasks run in parallel.
+`FunctionModel` answers with a function. Both can simulate a per-call latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import json
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from ._errors import ModelError
+from ._model import AssistantMessage, ModelRequest, ModelResponse, Purpose, ToolCall, estimate_tokens
+from ._usage import Usage
+
+Reply = str | Mapping[str, Any] | BaseModel | AssistantMessage
+"""What a double may answer: text, a JSON object (sent as JSON text), or a full message."""
+
+
+_call_ids = itertools.count(1)
+
+
+class UnexpectedModelCall(ModelError):
+    """A double got a call its script did not expect."""
+
+
+@dataclass
+class Step:
+    """One scripted answer, and which requests it may answer."""
+
+    reply: Reply | None = None
+    error: BaseException | None = None
+    purpose: Purpose | None = None
+    task: str | None = None
+    agent: str | None = None
+    latency_s: float | None = None
+    when: Callable[[ModelRequest], bool] | None = None
+
+    def matches(self, request: ModelRequest) -> bool:
+        return (
+            (self.purpose is None or self.purpose == request.purpose)
+            and (self.task is None or self.task == request.task_id)
+            and (self.agent is None or self.agent == request.agent)
+            and (self.when is None or self.when(request))
+        )
+
+    def describe(self) -> str:
+        parts = [f"{k}={v!r}" for k, v in (("purpose", self.purpose), ("task", self.task), ("agent", self.agent)) if v]
+        return "Step(" + ", ".join(parts or ["any"]) + ")"
+
+
+def reply(
+    content: Reply,
+    *,
+    purpose: Purpose | None = None,
+    task: str | None = None,
+    agent: str | None = None,
+    latency_s: float | None = None,
+) -> Step:
+    """A step that answers with text, JSON or a full message."""
+    return Step(reply=content, purpose=purpose, task=task, agent=agent, latency_s=latency_s)
+
+
+def tool_call(
+    name: str,
+    arguments: Mapping[str, Any],
+    *,
+    task: str | None = None,
+    agent: str | None = None,
+    latency_s: float | None = None,
+) -> Step:
+    """A step that asks to run one tool."""
+    message = AssistantMessage(
+        tool_calls=(ToolCall(id=f"call_{next(_call_ids)}", name=name, arguments=json.dumps(dict(arguments))),)
+    )
+    return Step(reply=message, purpose="task", task=task, agent=agent, latency_s=latency_s)
+
+
+def fail(
+    error: BaseException,
+    *,
+    purpose: Purpose | None = None,
+    task: str | None = None,
+    agent: str | None = None,
+) -> Step:
+    """A step that raises, as a provider error would."""
+    return Step(error=error, purpose=purpose, task=task, agent=agent)
+
+
+def plan_reply(tasks: Iterable[Mapping[str, Any]], *, purpose: Purpose = "plan") -> Step:
+    """A planner step answering with a plan built from task dicts."""
+    return Step(reply={"tasks": [dict(t) for t in tasks]}, purpose=purpose)
+
+
+class ScriptedModel:
+    """A queue of scripted steps. Every call is recorded; a call no step matches is an error.
+
+    A call takes the first remaining step that matches it, so steps for parallel tasks can be
+    listed in any order. `assert_complete()` fails if any step was never used.
+    """
+
+    def __init__(self, steps: Iterable[Step], *, latency_s: float = 0.0, name: str = "scripted") -> None:
+        self._steps = list(steps)
+        self.latency_s = latency_s
+        self.name = name
+        self.calls: list[ModelRequest] = []
+        self._lock = threading.Lock()
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        with self._lock:
+            self.calls.append(request)
+            step = self._take(request)
+        latency = self.latency_s if step.latency_s is None else step.latency_s
+        if latency:
+            await asyncio.sleep(latency)
+        if step.error is not None:
+            raise step.error
+        assert step.reply is not None
+        return _respond(request, step.reply, self.name)
+
+    def _take(self, request: ModelRequest) -> Step:
+        for index, step in enumerate(self._steps):
+            if step.matches(request):
+                return self._steps.pop(index)
+        left = ", ".join(s.describe() for s in self._steps) or "none"
+        raise UnexpectedModelCall(
+            f"no scripted step for call #{len(self.calls)} (purpose={request.purpose!r}, "
+            f"task={request.task_id!r}, agent={request.agent!r}); steps left: {left}"
+        )
+
+    @property
+    def remaining(self) -> list[Step]:
+        return list(self._steps)
+
+    def assert_complete(self) -> None:
+        if self._steps:
+            raise AssertionError(
+                f"{len(self._steps)} scripted step(s) never used: "
+                + ", ".join(s.describe() for s in self._steps)
+            )
+
+
+ModelFunction = Callable[[ModelRequest], Reply | Awaitable[Reply]]
+
+
+@dataclass
+class FunctionModel:
+    """Answers every call with `function(request)`; records the calls."""
+
+    function: ModelFunction
+    latency_s: float = 0.0
+    name: str = "function"
+    calls: list[ModelRequest] = field(default_factory=list)
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        self.calls.append(request)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        answer = self.function(request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        return _respond(request, answer, self.name)
+
+
+
+def _respond(request: ModelRequest, answer: Reply, model: str) -> ModelResponse:
+    if isinstance(answer, AssistantMessage):
+        message = answer
+    elif isinstance(answer, BaseModel):
+        message = AssistantMessage(content=answer.model_dump_json())
+    elif isinstance(answer, Mapping):
+        message = AssistantMessage(content=json.dumps(dict(answer)))
+    else:
+        message = AssistantMessage(content=str(answer))
+    output = (message.content or "") + "".join(c.arguments for c in message.tool_calls)
+    usage = Usage(
+        calls=1,
+        input_tokens=estimate_tokens(list(request.messages)),
+        output_tokens=estimate_tokens(output),
+    )
+    return ModelResponse(message=message, usage=usage, model=model)
+
+
+__all__ = [
+    "FunctionModel",
+    "ModelFunction",
+    "Reply",
+    "ScriptedModel",
+    "Step",
+    "UnexpectedModelCall",
+    "fail",
+    "plan_reply",
+    "reply",
+    "tool_call",
+]

@@ -1,0 +1,150 @@
+"""The tool seam: what a tool is, what it receives, and how it is called."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias, TypeVar, get_type_hints
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+JSONValue: TypeAlias = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
+
+ToolFn: TypeAlias = Callable[[Any, "ToolContext"], Awaitable[JSONValue]]
+F = TypeVar("F", bound=Callable[..., Awaitable[JSONValue]])
+
+
+def default_datasets_dir() -> Path:
+    """The sample datasets shipped inside the package (`podium/tools/datasets`)."""
+    return Path(__file__).resolve().parent / "datasets"
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may touch during one call: folders, network switches, run identity."""
+
+    workspace: Path
+    datasets_dir: Path = field(default_factory=default_datasets_dir)
+    http_enabled: bool = False
+    http_allowlist: tuple[str, ...] = ()
+    http_timeout_s: float = 10.0
+    http_transport: httpx.AsyncBaseTransport | None = None
+    run_id: str = ""
+    task_id: str = ""
+
+
+class ToolError(Exception):
+    """A tool call failed in a way the model can fix; the message says what to do next."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A named async function with a pydantic argument model and the scopes it needs."""
+
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    scopes: frozenset[str]
+    fn: ToolFn
+    side_effects: bool = False
+
+    def openai_schema(self) -> dict[str, Any]:
+        """The OpenAI/LiteLLM `tools=[...]` entry for this tool."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.args_model.model_json_schema(),
+            },
+        }
+
+    async def invoke(self, raw_args: Mapping[str, Any] | str, ctx: ToolContext) -> JSONValue:
+        """Validate `raw_args` (a mapping or the JSON string a model emitted) and run the tool."""
+        args = self._validate(self._decode(raw_args))
+        return await self.fn(args, ctx)
+
+    def _decode(self, raw_args: Mapping[str, Any] | str) -> Mapping[str, Any]:
+        if not isinstance(raw_args, str):
+            return raw_args
+        if not raw_args.strip():
+            # Models often send "" for tools without arguments.
+            return {}
+        try:
+            decoded = json.loads(raw_args)
+        except json.JSONDecodeError as exc:
+            raise ToolError(
+                f"tool {self.name!r}: arguments are not valid JSON ({exc.msg} at position "
+                f"{exc.pos}); send a JSON object such as {{\"field\": \"value\"}}"
+            ) from exc
+        if not isinstance(decoded, dict):
+            raise ToolError(
+                f"tool {self.name!r}: arguments must be a JSON object, got {type(decoded).__name__}"
+            )
+        return decoded
+
+    def _validate(self, data: Mapping[str, Any]) -> BaseModel:
+        try:
+            return self.args_model.model_validate(dict(data))
+        except ValidationError as exc:
+            raise ToolError(f"tool {self.name!r}: invalid arguments: {_describe(exc)}") from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    """One short line per problem, each naming the field, so the model can correct it."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in err["loc"]) or "(arguments)"
+        problems.append(f"field {where!r}: {err['msg']}")
+    return "; ".join(problems)
+
+
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    scopes: Iterable[str] = (),
+    side_effects: bool = False,
+) -> Callable[[F], Tool]:
+    """Turn `async def f(args: SomeArgs, ctx: ToolContext) -> JSONValue` into a `Tool`."""
+
+    def wrap(fn: F) -> Tool:
+        return Tool(
+            name=name or fn.__name__,
+            description=description or _first_paragraph(fn),
+            args_model=_args_model_of(fn),
+            scopes=frozenset(scopes),
+            fn=fn,
+            side_effects=side_effects,
+        )
+
+    return wrap
+
+
+def _first_paragraph(fn: Callable[..., Any]) -> str:
+    doc = inspect.getdoc(fn)
+    if not doc:
+        raise ValueError(
+            f"tool {fn.__name__!r} has no description: add a docstring or pass description=..."
+        )
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
+def _args_model_of(fn: Callable[..., Any]) -> type[BaseModel]:
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"tool {fn.__name__!r} must be an `async def` function")
+    params = list(inspect.signature(fn).parameters)
+    if len(params) != 2:
+        raise TypeError(
+            f"tool {fn.__name__!r} must take exactly (args: SomeArgsModel, ctx: ToolContext)"
+        )
+    model = get_type_hints(fn).get(params[0])
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(
+            f"tool {fn.__name__!r}: annotate the first parameter with a pydantic BaseModel subclass"
+        )
+    return model
