@@ -1,55 +1,114 @@
-"""Podium's runtime: the supervisor, plans, the model seam, events, checkpoints and the Python API."""
+"""Podium's runtime: the supervisor, plans, the model seam, events, checkpoints and the Python API.
 
-from ._api import Podium
-from ._config import (
-    AgentsConfig,
-    ModelsConfig,
-    PlannerConfig,
-    PodiumConfig,
-    RunConfig,
-    StorageConfig,
-    ToolsConfig,
-)
-from ._errors import (
-    AgentError,
-    ConfigError,
-    ErrorCode,
-    GoalError,
-    ModelError,
-    PlanAttempt,
-    PlanError,
-    PlanValidationError,
-    PodiumError,
-    RunNotFoundError,
-    RunStateError,
-    TaskFailedError,
-    UnexpectedModelBehavior,
-)
-from ._events import (
-    PlanCreated,
-    PlanRejected,
-    Replanned,
-    RunEvent,
-    RunFinished,
-    RunStarted,
-    TaskCompleted,
-    TaskFailed,
-    TaskSkipped,
-    TaskStarted,
-)
-from ._model import AssistantMessage, ModelBackend, ModelRequest, ModelResponse, ModelSeam, ToolCall
-from ._plan import Plan, Task, Tier, validate_plan
-from ._result import RunResult, RunStatus, TaskResult, TaskStatus
-from ._store import RunRecord
-from ._usage import Usage
+Names are imported on first use (PEP 562), so `podium --help` does not pay for LangGraph.
+"""
 
-__all__ = [
-    "AgentError", "AgentsConfig", "AssistantMessage", "ConfigError", "ErrorCode", "GoalError",
-    "ModelBackend", "ModelError", "ModelRequest", "ModelResponse", "ModelSeam", "ModelsConfig",
-    "Plan", "PlanAttempt", "PlanCreated", "PlanError", "PlanRejected", "PlanValidationError",
-    "PlannerConfig", "Podium", "PodiumConfig", "PodiumError", "Replanned", "RunConfig",
-    "RunEvent", "RunFinished", "RunNotFoundError", "RunRecord", "RunResult", "RunStarted",
-    "RunStateError", "RunStatus", "StorageConfig", "Task", "TaskCompleted", "TaskFailed",
-    "TaskFailedError", "TaskResult", "TaskSkipped", "TaskStarted", "TaskStatus", "Tier",
-    "ToolCall", "ToolsConfig", "Usage", "UnexpectedModelBehavior", "validate_plan",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._api import Podium
+    from ._config import (
+        AgentsConfig,
+        ModelsConfig,
+        PlannerConfig,
+        PodiumConfig,
+        RunConfig,
+        StorageConfig,
+        ToolsConfig,
+    )
+    from ._errors import (
+        AgentError,
+        ConfigError,
+        ErrorCode,
+        GoalError,
+        ModelError,
+        PlanAttempt,
+        PlanError,
+        PlanValidationError,
+        PodiumError,
+        RunNotFoundError,
+        RunStateError,
+        TaskFailedError,
+        UnexpectedModelBehavior,
+    )
+    from ._events import (
+        PlanCreated,
+        PlanRejected,
+        Replanned,
+        RunEvent,
+        RunFinished,
+        RunStarted,
+        TaskCompleted,
+        TaskFailed,
+        TaskSkipped,
+        TaskStarted,
+    )
+    from ._model import AssistantMessage, ModelBackend, ModelRequest, ModelResponse, ModelSeam, ToolCall
+    from ._plan import Plan, Task, Tier, validate_plan
+    from ._result import RunResult, RunStatus, TaskResult, TaskStatus
+    from ._store import RunRecord
+    from ._usage import Usage
+
+_EXPORTS: dict[str, str] = {
+    "AgentError": "._errors",
+    "AgentsConfig": "._config",
+    "AssistantMessage": "._model",
+    "ConfigError": "._errors",
+    "ErrorCode": "._errors",
+    "GoalError": "._errors",
+    "ModelBackend": "._model",
+    "ModelError": "._errors",
+    "ModelRequest": "._model",
+    "ModelResponse": "._model",
+    "ModelSeam": "._model",
+    "ModelsConfig": "._config",
+    "Plan": "._plan",
+    "PlanAttempt": "._errors",
+    "PlanCreated": "._events",
+    "PlanError": "._errors",
+    "PlanRejected": "._events",
+    "PlanValidationError": "._errors",
+    "PlannerConfig": "._config",
+    "Podium": "._api",
+    "PodiumConfig": "._config",
+    "PodiumError": "._errors",
+    "Replanned": "._events",
+    "RunConfig": "._config",
+    "RunEvent": "._events",
+    "RunFinished": "._events",
+    "RunNotFoundError": "._errors",
+    "RunRecord": "._store",
+    "RunResult": "._result",
+    "RunStarted": "._events",
+    "RunStateError": "._errors",
+    "RunStatus": "._result",
+    "StorageConfig": "._config",
+    "Task": "._plan",
+    "TaskCompleted": "._events",
+    "TaskFailed": "._events",
+    "TaskFailedError": "._errors",
+    "TaskResult": "._result",
+    "TaskSkipped": "._events",
+    "TaskStarted": "._events",
+    "TaskStatus": "._result",
+    "Tier": "._plan",
+    "ToolCall": "._model",
+    "ToolsConfig": "._config",
+    "UnexpectedModelBehavior": "._errors",
+    "Usage": "._usage",
+    "validate_plan": "._plan",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

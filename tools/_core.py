@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -12,10 +13,16 @@ from typing import Any, TypeAlias, TypeVar, get_type_hints
 import httpx
 from pydantic import BaseModel, ValidationError
 
-JSONValue: TypeAlias = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
+JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
 
 ToolFn: TypeAlias = Callable[[Any, "ToolContext"], Awaitable[JSONValue]]
 F = TypeVar("F", bound=Callable[..., Awaitable[JSONValue]])
+
+
+@functools.cache
+def _parameters_schema(args_model: type[BaseModel]) -> dict[str, Any]:
+    # Built once per model: pydantic's schema generation costs about a millisecond, every call.
+    return args_model.model_json_schema()
 
 
 def default_datasets_dir() -> Path:
@@ -59,7 +66,7 @@ class Tool:
             "function": {
                 "name": self.name,
                 "description": self.description,
-                "parameters": self.args_model.model_json_schema(),
+                "parameters": _parameters_schema(self.args_model),
             },
         }
 
@@ -79,7 +86,7 @@ class Tool:
         except json.JSONDecodeError as exc:
             raise ToolError(
                 f"tool {self.name!r}: arguments are not valid JSON ({exc.msg} at position "
-                f"{exc.pos}); send a JSON object such as {{\"field\": \"value\"}}"
+                f'{exc.pos}); send a JSON object such as {{"field": "value"}}'
             ) from exc
         if not isinstance(decoded, dict):
             raise ToolError(
@@ -113,10 +120,11 @@ def tool(
     """Turn `async def f(args: SomeArgs, ctx: ToolContext) -> JSONValue` into a `Tool`."""
 
     def wrap(fn: F) -> Tool:
+        args_model = _args_model_of(fn)  # checks the signature first: the clearer error
         return Tool(
             name=name or fn.__name__,
             description=description or _first_paragraph(fn),
-            args_model=_args_model_of(fn),
+            args_model=args_model,
             scopes=frozenset(scopes),
             fn=fn,
             side_effects=side_effects,

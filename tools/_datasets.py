@@ -135,7 +135,12 @@ def run_query(args: QueryDatasetArgs, rows: list[Row]) -> JSONValue:
     _check_fields(
         args.dataset,
         known,
-        [*(args.where or {}), *(args.contains or {}), *(args.fields or []), *filter(None, [sort_field])],
+        [
+            *(args.where or {}),
+            *(args.contains or {}),
+            *(args.fields or []),
+            *filter(None, [sort_field]),
+        ],
     )
     matched = [row for row in rows if _keep(row, args)]
     if sort_field:

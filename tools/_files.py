@@ -75,7 +75,9 @@ def resolve_inside(workspace: Path, relative: str) -> Path:
 def _read(workspace: Path, relative: str) -> JSONValue:
     target = resolve_inside(workspace, relative)
     if not target.exists():
-        raise ToolError(f"no file {relative!r} in the workspace; call list_files to see what exists")
+        raise ToolError(
+            f"no file {relative!r} in the workspace; call list_files to see what exists"
+        )
     if not target.is_file():
         raise ToolError(f"{relative!r} is a folder, not a file; call list_files to see its files")
     size = target.stat().st_size
@@ -116,10 +118,9 @@ def _list(workspace: Path, folder: str, glob: str | None) -> JSONValue:
 def _walk(base: Path) -> list[Path]:
     # followlinks=False: symlinked folders could loop or leave the workspace.
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames.sort()
-        found.extend(Path(dirpath) / name for name in sorted(filenames))
-    return [path for path in found if path.is_file()]
+    for dirpath, _dirnames, filenames in os.walk(base, followlinks=False):
+        found.extend(Path(dirpath) / name for name in filenames)
+    return sorted(path for path in found if path.is_file())
 
 
 def _matches(relative: Path, glob: str) -> bool:

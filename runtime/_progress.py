@@ -1,0 +1,105 @@
+"""Live progress for the terminal: the plan as a tree, each task's state, time and tokens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.text import Text
+from rich.tree import Tree
+
+from ._events import RunEvent
+from ._plan import Plan
+
+_STYLE = {"waiting": "dim", "running": "yellow", "completed": "green", "failed": "red", "skipped": "magenta", "retrying": "yellow"}
+
+
+@dataclass
+class _TaskView:
+    state: str = "waiting"
+    started: float | None = None
+    elapsed: float | None = None
+    tokens: int = 0
+    note: str = ""
+
+
+@dataclass
+class ProgressView:
+    """Folds run events into what the screen shows."""
+
+    goal: str = ""
+    plan: Plan | None = None
+    revision: int = 0
+    tasks: dict[str, _TaskView] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    answer: str | None = None
+    status: str = "running"
+    error: str | None = None
+    tokens: int = 0
+
+    def apply(self, event: RunEvent) -> None:
+        match event.kind:
+            case "run_started":
+                self.goal = event.goal
+            case "plan_created":
+                self.plan, self.revision = event.plan, event.revision
+                for t in event.plan.tasks:
+                    self.tasks.setdefault(t.id, _TaskView())
+            case "plan_rejected":
+                self.error = f"plan attempt {event.attempt} rejected: {'; '.join(event.problems)}"
+            case "task_started":
+                self.tasks[event.task_id] = _TaskView("running", time.monotonic(), note=event.tier)
+            case "task_completed":
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                view.state, view.elapsed, view.tokens = "completed", event.duration_s, event.usage.total_tokens
+                view.note = "restored from checkpoint" if event.restored else ""
+                self.tokens += event.usage.total_tokens
+            case "task_failed":
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                view.state = "retrying" if event.will_retry else "failed"
+                view.note = event.error[:80]
+            case "task_skipped":
+                self.tasks.setdefault(event.task_id, _TaskView()).state = "skipped"
+            case "replanned":
+                self.error = f"re-planned ({event.reason[:80]})"
+            case "run_finished":
+                self.status, self.answer, self.error = event.status, event.answer, event.error
+                self.tokens = event.usage.total_tokens
+
+    def render(self) -> Panel:
+        tree = Tree(Text(f"plan (revision {self.revision})" if self.plan else "planning…", style="bold"))
+        if self.plan:
+            for t in self.plan.topological_order():
+                view = self.tasks.get(t.id, _TaskView())
+                elapsed = view.elapsed if view.elapsed is not None else (time.monotonic() - view.started if view.started else 0.0)
+                label = Text.assemble(
+                    (f"{t.id} ", "bold"), (f"[{t.agent}] ", "cyan"), (view.state, _STYLE.get(view.state, "")),
+                    f"  {elapsed:.1f}s  {view.tokens} tok",
+                    (f"  ← {', '.join(t.inputs)}" if t.inputs else "", "dim"),
+                    (f"  {view.note}" if view.note else "", "dim"),
+                )
+                tree.add(label)
+        footer = Text(f"{time.monotonic() - self.started:.1f}s elapsed · {self.tokens} tokens", style="dim")
+        parts: list[Text | Tree] = [tree, footer]
+        if self.error and self.status == "running":
+            parts.append(Text(self.error, style="yellow"))
+        return Panel(Group(*parts), title=self.goal[:70] or "podium", border_style="blue")
+
+
+async def follow(events: AsyncIterator[RunEvent], console: Console | None = None) -> int:
+    """Show a run live, then its answer. Returns the process exit code."""
+    console = console or Console()
+    view = ProgressView()
+    with Live(view.render(), console=console, refresh_per_second=8, transient=False) as live:
+        async for event in events:
+            view.apply(event)
+            live.update(view.render())
+    if view.status == "completed":
+        console.print(Panel(view.answer or "", title="answer", border_style="green"))
+        return 0
+    console.print(f"[red]run {view.status}[/red]: {view.error}")
+    return 1
