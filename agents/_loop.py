@@ -74,18 +74,28 @@ async def run_agent(
     for step in range(1, spec.max_steps + 1):
         reply = await chat(messages, tool_schemas, schema)
         calls = reply.get("tool_calls") or []
-        messages.append({"role": "assistant", "content": reply.get("content"), **({"tool_calls": calls} if calls else {})})
+        messages.append(
+            {
+                "role": "assistant",
+                "content": reply.get("content"),
+                **({"tool_calls": calls} if calls else {}),
+            }
+        )
         if calls:
             for call in calls:
                 use = await _run_tool(spec, call, by_name, tool_context)
                 uses.append(use)
-                messages.append({"role": "tool", "tool_call_id": call.get("id", ""), "content": use.result})
+                messages.append(
+                    {"role": "tool", "tool_call_id": call.get("id", ""), "content": use.result}
+                )
             continue
         text = (reply.get("content") or "").strip()
         problem, data = _check_output(text, schema)
         if problem is None:
             return AgentOutput(text=text, data=data, steps=step, tool_uses=tuple(uses))
-        messages.append({"role": "user", "content": f"Your answer was not accepted: {problem}. Answer again."})
+        messages.append(
+            {"role": "user", "content": f"Your answer was not accepted: {problem}. Answer again."}
+        )
     raise AgentLoopError(
         f"agent {spec.name!r} gave no acceptable answer within max_steps={spec.max_steps}"
         + (f" (last tool calls: {[u.name for u in uses[-3:]]})" if uses else "")
@@ -100,11 +110,21 @@ async def _run_tool(
     arguments = function.get("arguments") or "{}"
     tool = tools.get(name)
     if tool is None:
-        return ToolUse(name, arguments, False, f"error: agent {spec.name!r} has no tool {name!r}; its tools are {sorted(tools)}")
+        return ToolUse(
+            name,
+            arguments,
+            False,
+            f"error: agent {spec.name!r} has no tool {name!r}; its tools are {sorted(tools)}",
+        )
     missing = sorted(set(tool.scopes) - set(spec.scopes))
     if missing:
         # Checked here, outside the model's reach: a persuaded model still cannot use the tool.
-        return ToolUse(name, arguments, False, f"error: permission denied: {name!r} needs scopes {missing} that agent {spec.name!r} was not granted")
+        return ToolUse(
+            name,
+            arguments,
+            False,
+            f"error: permission denied: {name!r} needs scopes {missing} that agent {spec.name!r} was not granted",
+        )
     try:
         result = await tool.invoke(arguments, ctx)
     except ToolError as exc:

@@ -46,9 +46,13 @@ class AgentRegistry:
 
     def load(self, path: Path, *, replace: bool = True) -> list[AgentSpec]:
         """Load YAML cards from a file or a folder of `*.yaml` files; user cards override built-ins."""
-        files = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
+        files = (
+            sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
+        )
         if not path.exists():
-            raise AgentRegistryError(f"agent cards not found at {path}: check the `agents.paths` setting")
+            raise AgentRegistryError(
+                f"agent cards not found at {path}: check the `agents.paths` setting"
+            )
         loaded: list[AgentSpec] = []
         for file in files:
             for spec in _parse_cards(file.read_text(encoding="utf-8"), source=str(file)):
@@ -81,7 +85,9 @@ def _parse_cards(text: str, *, source: str) -> list[AgentSpec]:
         raise AgentRegistryError(f"{source}: not valid YAML: {exc}") from None
     raw_cards = document.get("agents", [document]) if isinstance(document, dict) else document
     if not isinstance(raw_cards, list):
-        raise AgentRegistryError(f"{source}: expected one agent card or `agents:` with a list of cards")
+        raise AgentRegistryError(
+            f"{source}: expected one agent card or `agents:` with a list of cards"
+        )
     specs = []
     for index, raw in enumerate(raw_cards, start=1):
         try:
@@ -92,5 +98,7 @@ def _parse_cards(text: str, *, source: str) -> list[AgentSpec]:
                 f"{'.'.join(str(p) for p in e['loc']) or 'card'}: {e['msg']}"
                 for e in exc.errors(include_url=False)
             )
-            raise AgentRegistryError(f"{source}: agent card {name!r} is invalid: {problems}") from None
+            raise AgentRegistryError(
+                f"{source}: agent card {name!r} is invalid: {problems}"
+            ) from None
     return specs

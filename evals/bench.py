@@ -43,18 +43,44 @@ class BenchGraph:
 
 
 def wide_graph(width: int = 20) -> BenchGraph:
-    tasks = [{"id": f"g{i}", "agent": "researcher", "instruction": f"gather fact {i}", "inputs": []} for i in range(1, width + 1)]
-    tasks.append({"id": "synth", "agent": "synthesizer", "instruction": "combine the facts", "inputs": [t["id"] for t in tasks]})
+    tasks: list[dict[str, Any]] = [
+        {"id": f"g{i}", "agent": "researcher", "instruction": f"gather fact {i}", "inputs": []}
+        for i in range(1, width + 1)
+    ]
+    tasks.append(
+        {
+            "id": "synth",
+            "agent": "synthesizer",
+            "instruction": "combine the facts",
+            "inputs": [t["id"] for t in tasks],
+        }
+    )
     return BenchGraph("wide", tasks, {t["id"]: 1.0 for t in tasks})
 
 
 def mixed_graph(chain: int = 5, slow_units: float = 6.0) -> BenchGraph:
-    tasks: list[dict[str, Any]] = [{"id": "slow", "agent": "researcher", "instruction": "deep dig", "inputs": []}]
+    tasks: list[dict[str, Any]] = [
+        {"id": "slow", "agent": "researcher", "instruction": "deep dig", "inputs": []}
+    ]
     previous: list[str] = []
     for i in range(1, chain + 1):
-        tasks.append({"id": f"f{i}", "agent": "enricher", "instruction": f"fast step {i}", "inputs": previous})
+        tasks.append(
+            {
+                "id": f"f{i}",
+                "agent": "enricher",
+                "instruction": f"fast step {i}",
+                "inputs": previous,
+            }
+        )
         previous = [f"f{i}"]
-    tasks.append({"id": "join", "agent": "writer", "instruction": "join both branches", "inputs": ["slow", *previous]})
+    tasks.append(
+        {
+            "id": "join",
+            "agent": "writer",
+            "instruction": "join both branches",
+            "inputs": ["slow", *previous],
+        }
+    )
     units = {t["id"]: 1.0 for t in tasks} | {"slow": slow_units}
     return BenchGraph("mixed", tasks, units)
 
@@ -105,12 +131,17 @@ async def _measure(latency_s: float, repeat: int) -> dict[str, Any]:
     graphs = [wide_graph(), mixed_graph()]
     report: dict[str, Any] = {"graphs": {}}
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
-        await _run(graphs[0], 0.0, Path(tmp) / "warmup")  # imports and first-use costs out of the figures
+        await _run(
+            graphs[0], 0.0, Path(tmp) / "warmup"
+        )  # imports and first-use costs out of the figures
         for graph in graphs:
             wall, result = await _run(graph, latency_s, Path(tmp) / f"{graph.name}-latency")
             assert result.status == "completed", result.error
             critical = graph.critical_units() * latency_s
-            zero = [(await _run(graph, 0.0, Path(tmp) / f"{graph.name}-zero-{i}"))[0] for i in range(repeat)]
+            zero = [
+                (await _run(graph, 0.0, Path(tmp) / f"{graph.name}-zero-{i}"))[0]
+                for i in range(repeat)
+            ]
             n_tasks = len(graph.tasks)
             report["graphs"][graph.name] = {
                 "tasks": n_tasks,
@@ -135,7 +166,11 @@ def run_dag_bench(*, json_out: Path, latency_s: float = 0.2, repeat: int = 3) ->
         "benchmark": "dag",
         "latency_ms_per_call": latency_s * 1000,
         "targets": {"makespan_over_critical_path": 1.10, "overhead_ms_per_task": 5.0},
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         **report,
     }
     json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,14 @@ if TYPE_CHECKING:
         TaskSkipped,
         TaskStarted,
     )
-    from ._model import AssistantMessage, ModelBackend, ModelRequest, ModelResponse, ModelSeam, ToolCall
+    from ._model import (
+        AssistantMessage,
+        ModelBackend,
+        ModelRequest,
+        ModelResponse,
+        ModelSeam,
+        ToolCall,
+    )
     from ._plan import Plan, Task, Tier, validate_plan
     from ._result import RunResult, RunStatus, TaskResult, TaskStatus
     from ._store import RunRecord
@@ -102,7 +109,55 @@ _EXPORTS: dict[str, str] = {
     "validate_plan": "._plan",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AgentError",
+    "AgentsConfig",
+    "AssistantMessage",
+    "ConfigError",
+    "ErrorCode",
+    "GoalError",
+    "ModelBackend",
+    "ModelError",
+    "ModelRequest",
+    "ModelResponse",
+    "ModelSeam",
+    "ModelsConfig",
+    "Plan",
+    "PlanAttempt",
+    "PlanCreated",
+    "PlanError",
+    "PlanRejected",
+    "PlanValidationError",
+    "PlannerConfig",
+    "Podium",
+    "PodiumConfig",
+    "PodiumError",
+    "Replanned",
+    "RunConfig",
+    "RunEvent",
+    "RunFinished",
+    "RunNotFoundError",
+    "RunRecord",
+    "RunResult",
+    "RunStarted",
+    "RunStateError",
+    "RunStatus",
+    "StorageConfig",
+    "Task",
+    "TaskCompleted",
+    "TaskFailed",
+    "TaskFailedError",
+    "TaskResult",
+    "TaskSkipped",
+    "TaskStarted",
+    "TaskStatus",
+    "Tier",
+    "ToolCall",
+    "ToolsConfig",
+    "UnexpectedModelBehavior",
+    "Usage",
+    "validate_plan",
+]
 
 
 def __getattr__(name: str) -> Any:

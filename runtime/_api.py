@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 
 from podium.agents import AgentRegistry, AgentSpec
 from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
@@ -21,6 +21,7 @@ from ._supervisor import RunContext, build_supervisor
 from ._usage import Usage
 
 EventHandler = Callable[[RunEvent], None]
+T = TypeVar("T")
 
 
 class Podium:
@@ -53,11 +54,15 @@ class Podium:
         """Run a goal to the end (blocking). Raises PlanError when no valid plan is found."""
         return _run_sync(self.arun(goal, run_id=run_id))
 
-    async def arun(self, goal: str, *, run_id: str | None = None, on_event: EventHandler | None = None) -> RunResult:
+    async def arun(
+        self, goal: str, *, run_id: str | None = None, on_event: EventHandler | None = None
+    ) -> RunResult:
         goal = self._check_goal(goal)
         run_id = run_id or new_run_id()
         now = time.time()
-        self.store.save(RunRecord(run_id=run_id, goal=goal, status="running", created_at=now, updated_at=now))
+        self.store.save(
+            RunRecord(run_id=run_id, goal=goal, status="running", created_at=now, updated_at=now)
+        )
         return await self._execute(run_id, goal, on_event or _ignore, resumed=False)
 
     async def astream(self, goal: str, *, run_id: str | None = None) -> AsyncIterator[RunEvent]:
@@ -119,7 +124,9 @@ class Podium:
             async with sqlite_checkpointer(self.store.checkpoint_path) as saver:
                 yield saver
 
-    async def _execute(self, run_id: str, goal: str, emit: EventHandler, *, resumed: bool) -> RunResult:
+    async def _execute(
+        self, run_id: str, goal: str, emit: EventHandler, *, resumed: bool
+    ) -> RunResult:
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
         ctx = RunContext(
             run_id=run_id,
@@ -140,16 +147,37 @@ class Podium:
                 raw = await workflow.ainvoke(None if has_checkpoint else goal, graph_config)
             except PlanError as exc:
                 self._finish_failed(run_id, exc)
-                emit(RunFinished(run_id=run_id, status="failed", answer=None, usage=_usage_so_far(ctx), error=str(exc)))
+                emit(
+                    RunFinished(
+                        run_id=run_id,
+                        status="failed",
+                        answer=None,
+                        usage=_usage_so_far(ctx),
+                        error=str(exc),
+                    )
+                )
                 raise
         result = RunResult.model_validate(raw)
         record = self.store.get(run_id)
         self.store.save(
             record.model_copy(
-                update={"status": result.status, "updated_at": time.time(), "error": result.error, "result": result}
+                update={
+                    "status": result.status,
+                    "updated_at": time.time(),
+                    "error": result.error,
+                    "result": result,
+                }
             )
         )
-        emit(RunFinished(run_id=run_id, status=result.status, answer=result.answer, usage=result.usage, error=result.error))
+        emit(
+            RunFinished(
+                run_id=run_id,
+                status=result.status,
+                answer=result.answer,
+                usage=result.usage,
+                error=result.error,
+            )
+        )
         return result
 
     def _finish_failed(self, run_id: str, exc: PlanError) -> None:
@@ -157,7 +185,12 @@ class Podium:
         rejected = [{"output": a.output, "problems": list(a.problems)} for a in exc.attempts]
         self.store.save(
             record.model_copy(
-                update={"status": "failed", "updated_at": time.time(), "error": str(exc), "rejected_plans": rejected}
+                update={
+                    "status": "failed",
+                    "updated_at": time.time(),
+                    "error": str(exc),
+                    "rejected_plans": rejected,
+                }
             )
         )
 
@@ -184,20 +217,24 @@ def _check_agent_tools(agents: AgentRegistry, tools: ToolRegistry) -> None:
     for spec in agents.specs():
         unknown = [t for t in spec.tools if t not in tools]
         if unknown:
-            raise AgentError(f"agent {spec.name!r} lists unknown tool(s) {unknown}: known tools are {tools.names()}")
+            raise AgentError(
+                f"agent {spec.name!r} lists unknown tool(s) {unknown}: known tools are {tools.names()}"
+            )
 
 
 def _ignore(event: RunEvent) -> None:
     return None
 
 
-def _run_sync(coro: Any) -> Any:
+def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
     coro.close()
-    raise RuntimeError("Podium.run() was called inside a running event loop: use `await podium.arun(...)`")
+    raise RuntimeError(
+        "Podium.run() was called inside a running event loop: use `await podium.arun(...)`"
+    )
 
 
 async def _stream(start: Callable[[EventHandler], Any]) -> AsyncIterator[RunEvent]:

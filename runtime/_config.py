@@ -92,12 +92,15 @@ class PodiumConfig(_Section):
         return cls.from_mapping(raw, source=str(path), base_dir=path.parent)
 
     @classmethod
-    def from_mapping(cls, raw: dict[str, Any], *, source: str = "config", base_dir: Path | None = None) -> PodiumConfig:
+    def from_mapping(
+        cls, raw: dict[str, Any], *, source: str = "config", base_dir: Path | None = None
+    ) -> PodiumConfig:
         try:
             config = cls.model_validate(_with_env(raw))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors(include_url=False)
             )
             raise ConfigError(f"{source}: {problems}") from None
         return config._relative_to(base_dir) if base_dir else config
@@ -105,7 +108,9 @@ class PodiumConfig(_Section):
     @classmethod
     def load(cls, path: Path | None = None) -> PodiumConfig:
         """`path`, else $PODIUM_CONFIG, else ./podium.toml if present, else defaults."""
-        candidate = path or (Path(os.environ["PODIUM_CONFIG"]) if "PODIUM_CONFIG" in os.environ else None)
+        candidate = path or (
+            Path(os.environ["PODIUM_CONFIG"]) if "PODIUM_CONFIG" in os.environ else None
+        )
         if candidate is None and Path("podium.toml").is_file():
             candidate = Path("podium.toml")
         return cls.from_toml(candidate) if candidate else cls.from_mapping({})

@@ -114,4 +114,3 @@ class PlanValidationError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("; ".join(problems))
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
@@ -39,7 +40,11 @@ class AssistantMessage(BaseModel):
         msg: Message = {"role": "assistant", "content": self.content}
         if self.tool_calls:
             msg["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
                 for c in self.tool_calls
             ]
         return msg
@@ -103,6 +108,11 @@ class LiteLLMBackend:
     def __init__(self, tiers: Mapping[Tier, str], *, timeout_s: float = 120.0) -> None:
         self.tiers = dict(tiers)
         self.timeout_s = timeout_s
+        quiet_litellm()
+        if any(is_local_model(m) for m in self.tiers.values()):
+            from ._local_model import ensure_registered
+
+            ensure_registered()
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         import litellm  # heavy import, kept off the CLI's start-up path
@@ -111,7 +121,10 @@ class LiteLLMBackend:
         kwargs: dict[str, Any] = {"timeout": self.timeout_s}
         if request.tools:
             kwargs["tools"] = list(request.tools)
-        if request.response_schema is not None and not request.tools:
+            # Podium's tools are plain functions; without this litellm imports its MCP bridge,
+            # which needs the optional `mcp` package, on every call that carries tools.
+            kwargs["_skip_mcp_handler"] = True
+        if request.response_schema is not None and (not request.tools or is_local_model(model)):
             kwargs["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "output", "schema": request.response_schema},
@@ -139,6 +152,20 @@ def _from_openai_response(raw: Any, model: str) -> ModelResponse:
         ),
         model=model,
     )
+
+
+def is_local_model(model: str) -> bool:
+    """True for the embedded model (`podium-local/...`), which runs in this process."""
+    return model.startswith("podium-local/")
+
+
+def quiet_litellm() -> None:
+    """Nothing phones home: litellm's price map is read from the package, its telemetry is off."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
 
 
 def estimate_tokens(messages: Sequence[Message] | str) -> int:

@@ -7,10 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
-from podium.agents import Tier
+from podium.agents import Tier as Tier  # re-exported: plans speak of tiers
 
 from ._errors import PlanValidationError
-
 
 TASK_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 

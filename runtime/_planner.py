@@ -20,6 +20,12 @@ Break the user's goal into a graph of tasks, each done by one agent.
 - Use tier "frontier" only for tasks that need deep reasoning; otherwise "cheap".
 - End with one task that produces the final answer to the goal, taking the outputs it needs.
 - At most {max_tasks} tasks.
+Typical shapes:
+- sales lead: enricher -> researcher -> analyst (score) -> writer (personalise) -> writer (outreach)
+- recruiting: sourcer -> screener -> writer (outreach) -> scheduler
+- research: several researchers in parallel -> synthesizer
+- support: classifier -> router -> writer (escalation note)
+- compliance: reviewer (documents) -> reviewer (policy checks) -> analyst (risk score)
 Agents:
 {agents}
 Reply with JSON only: {{"tasks": [{{"id": ..., "agent": ..., "instruction": ..., "inputs": [...], "tier": ...}}], "rationale": "..."}}"""
@@ -50,7 +56,11 @@ def plan_schema(agent_names: Sequence[str], max_tasks: int) -> dict[str, Any]:
                         "id": {"type": "string", "pattern": TASK_ID_PATTERN},
                         "agent": {"type": "string", "enum": list(agent_names)},
                         "instruction": {"type": "string", "minLength": 1},
-                        "inputs": {"type": "array", "items": {"type": "string"}, "maxItems": max_tasks},
+                        "inputs": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "maxItems": max_tasks,
+                        },
                         "tier": {"type": "string", "enum": ["cheap", "frontier"]},
                     },
                     "required": ["id", "agent", "instruction", "inputs"],
@@ -62,6 +72,37 @@ def plan_schema(agent_names: Sequence[str], max_tasks: int) -> dict[str, Any]:
         "required": ["tasks"],
         "additionalProperties": False,
     }
+
+
+def positional_plan_schema(agent_names: Sequence[str], max_tasks: int, min_tasks: int = 2) -> dict[str, Any]:
+    """A schema under which every plan is a valid DAG, for small models on constrained decoding.
+
+    Task k is called t<k> and may only take inputs from t1..t<k-1>: ids are unique and the graph
+    acyclic by construction, so the only freedom left is what a small model can handle.
+    """
+
+    def task_schema(k: int) -> dict[str, Any]:
+        earlier = [f"t{i}" for i in range(1, k)]
+        inputs: dict[str, Any] = {"const": []}
+        if earlier:
+            inputs = {"type": "array", "items": {"enum": earlier}, "maxItems": min(len(earlier), 3)}
+        return {
+            "type": "object",
+            "properties": {
+                "id": {"const": f"t{k}"},
+                "agent": {"enum": list(agent_names)},
+                "instruction": {"type": "string", "minLength": 8, "maxLength": 160},
+                "inputs": inputs,
+            },
+            "required": ["id", "agent", "instruction", "inputs"],
+        }
+
+    lengths = range(min(min_tasks, max_tasks), max_tasks + 1)
+    shapes = [
+        {"type": "array", "prefixItems": [task_schema(k) for k in range(1, n + 1)], "minItems": n, "maxItems": n}
+        for n in lengths
+    ]
+    return {"type": "object", "properties": {"tasks": {"anyOf": shapes}}, "required": ["tasks"]}
 
 
 def plan_messages(
@@ -113,7 +154,9 @@ def parse_plan(
     try:
         data = json.loads(_json_part(text))
     except json.JSONDecodeError as exc:
-        raise PlanValidationError([f"the reply is not a JSON object ({exc.msg}): reply with JSON only"]) from None
+        raise PlanValidationError(
+            [f"the reply is not a JSON object ({exc.msg}): reply with JSON only"]
+        ) from None
     plan = validate_plan(data, agents=agents, max_tasks=max_tasks)
     changed = [
         f"task {t.id!r} has already completed, so it cannot change: keep its agent, "

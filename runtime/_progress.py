@@ -15,7 +15,14 @@ from rich.tree import Tree
 from ._events import RunEvent
 from ._plan import Plan
 
-_STYLE = {"waiting": "dim", "running": "yellow", "completed": "green", "failed": "red", "skipped": "magenta", "retrying": "yellow"}
+_STYLE = {
+    "waiting": "dim",
+    "running": "yellow",
+    "completed": "green",
+    "failed": "red",
+    "skipped": "magenta",
+    "retrying": "yellow",
+}
 
 
 @dataclass
@@ -55,7 +62,11 @@ class ProgressView:
                 self.tasks[event.task_id] = _TaskView("running", time.monotonic(), note=event.tier)
             case "task_completed":
                 view = self.tasks.setdefault(event.task_id, _TaskView())
-                view.state, view.elapsed, view.tokens = "completed", event.duration_s, event.usage.total_tokens
+                view.state, view.elapsed, view.tokens = (
+                    "completed",
+                    event.duration_s,
+                    event.usage.total_tokens,
+                )
                 view.note = "restored from checkpoint" if event.restored else ""
                 self.tokens += event.usage.total_tokens
             case "task_failed":
@@ -71,19 +82,29 @@ class ProgressView:
                 self.tokens = event.usage.total_tokens
 
     def render(self) -> Panel:
-        tree = Tree(Text(f"plan (revision {self.revision})" if self.plan else "planning…", style="bold"))
+        tree = Tree(
+            Text(f"plan (revision {self.revision})" if self.plan else "planning…", style="bold")
+        )
         if self.plan:
             for t in self.plan.topological_order():
                 view = self.tasks.get(t.id, _TaskView())
-                elapsed = view.elapsed if view.elapsed is not None else (time.monotonic() - view.started if view.started else 0.0)
+                elapsed = (
+                    view.elapsed
+                    if view.elapsed is not None
+                    else (time.monotonic() - view.started if view.started else 0.0)
+                )
                 label = Text.assemble(
-                    (f"{t.id} ", "bold"), (f"[{t.agent}] ", "cyan"), (view.state, _STYLE.get(view.state, "")),
+                    (f"{t.id} ", "bold"),
+                    (f"[{t.agent}] ", "cyan"),
+                    (view.state, _STYLE.get(view.state, "")),
                     f"  {elapsed:.1f}s  {view.tokens} tok",
                     (f"  ← {', '.join(t.inputs)}" if t.inputs else "", "dim"),
                     (f"  {view.note}" if view.note else "", "dim"),
                 )
                 tree.add(label)
-        footer = Text(f"{time.monotonic() - self.started:.1f}s elapsed · {self.tokens} tokens", style="dim")
+        footer = Text(
+            f"{time.monotonic() - self.started:.1f}s elapsed · {self.tokens} tokens", style="dim"
+        )
         parts: list[Text | Tree] = [tree, footer]
         if self.error and self.status == "running":
             parts.append(Text(self.error, style="yellow"))

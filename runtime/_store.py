@@ -65,7 +65,9 @@ class RunStore:
         records = []
         for path in self.runs_dir.glob("*/run.json"):
             with contextlib.suppress(ValueError, OSError):
-                records.append(RunRecord.model_validate(json.loads(path.read_text(encoding="utf-8"))))
+                records.append(
+                    RunRecord.model_validate(json.loads(path.read_text(encoding="utf-8")))
+                )
         return sorted(records, key=lambda r: r.created_at, reverse=True)
 
 

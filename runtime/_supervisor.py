@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, assert_never
 
@@ -40,13 +40,15 @@ from ._events import (
     TaskSkipped,
     TaskStarted,
 )
-from ._model import ModelRequest, ModelSeam, Purpose
+from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
-from ._planner import parse_plan, plan_messages, plan_schema
+from ._planner import parse_plan, plan_messages, plan_schema, positional_plan_schema
 from ._result import RunResult, TaskResult
 from ._usage import Usage
 
 Emit = Callable[[RunEvent], None]
+LOCAL_MAX_TASKS = 6
+"""Plan size for the embedded 135M model: small enough to decode in seconds, large enough for the workflows."""
 
 
 @dataclass
@@ -88,7 +90,9 @@ class Replan:
 Decision = Finish | Replan
 
 
-def review(plan: Plan, results: Mapping[str, TaskResult], replans_used: int, max_replans: int) -> Decision:
+def review(
+    plan: Plan, results: Mapping[str, TaskResult], replans_used: int, max_replans: int
+) -> Decision:
     """What the supervisor does once the tasks under way have settled."""
     unfinished = [t.id for t in plan.tasks if results[t.id].status != "completed"]
     if not unfinished:
@@ -96,15 +100,22 @@ def review(plan: Plan, results: Mapping[str, TaskResult], replans_used: int, max
     failed = [t.id for t in plan.tasks if results[t.id].status == "failed"]
     reason = "; ".join(f"{i}: {results[i].error}" for i in failed) or "tasks did not complete"
     if replans_used >= max_replans:
-        return Finish("failed", f"tasks {unfinished} did not complete after {replans_used} re-plan(s): {reason}")
+        return Finish(
+            "failed",
+            f"tasks {unfinished} did not complete after {replans_used} re-plan(s): {reason}",
+        )
     return Replan(reason)
 
 
-def build_supervisor(ctx: RunContext, checkpointer: BaseCheckpointSaver[Any]) -> Pregel[Any, Any, Any, Any]:
+def build_supervisor(
+    ctx: RunContext, checkpointer: BaseCheckpointSaver[Any]
+) -> Pregel[Any, Any, Any, Any]:
     """The run's LangGraph workflow, bound to this run's context."""
 
     @task
-    async def plan_step(revision: int, rejected: list[list[Any]], current: dict[str, Any] | None) -> dict[str, Any]:
+    async def plan_step(
+        revision: int, rejected: list[list[Any]], current: dict[str, Any] | None
+    ) -> dict[str, Any]:
         return await _plan_step(ctx, revision, rejected, current)
 
     @task
@@ -120,12 +131,16 @@ def build_supervisor(ctx: RunContext, checkpointer: BaseCheckpointSaver[Any]) ->
         usage = Usage()
         for attempt in range(1, ctx.config.planner.attempts + 1):
             current_data = _replan_context(current, ctx) if current else None
-            raw = await plan_step(revision, [[a.output, list(a.problems)] for a in rejected], current_data)
+            raw = await plan_step(
+                revision, [[a.output, list(a.problems)] for a in rejected], current_data
+            )
             usage += Usage.model_validate(raw["usage"])
             if raw["plan"] is not None:
                 return Plan.model_validate(raw["plan"]), usage
             rejected.append(PlanAttempt(output=raw["output"], problems=tuple(raw["problems"])))
-            ctx.emit(PlanRejected(run_id=ctx.run_id, attempt=attempt, problems=tuple(raw["problems"])))
+            ctx.emit(
+                PlanRejected(run_id=ctx.run_id, attempt=attempt, problems=tuple(raw["problems"]))
+            )
         raise PlanError(
             f"no valid plan after {len(rejected)} attempt(s); last problems: {'; '.join(rejected[-1].problems)}",
             rejected,
@@ -144,7 +159,7 @@ def build_supervisor(ctx: RunContext, checkpointer: BaseCheckpointSaver[Any]) ->
         # Called in a fixed order, all at once: see the module docstring.
         calls = [(t, run_task(epoch, t.model_dump(mode="json"))) for t in todo]
 
-        async def settle(t: Task, call: asyncio.Future[dict[str, Any]]) -> None:
+        async def settle(t: Task, call: Awaitable[dict[str, Any]]) -> None:
             try:
                 result = TaskResult.model_validate(await call)
             except BaseException as exc:
@@ -224,7 +239,11 @@ async def _plan_step(
     names = [a.name for a in agents]
     max_tasks = ctx.config.planner.max_tasks
     current_plan = Plan.model_validate(current["plan"]) if current else None
-    results = {k: TaskResult.model_validate(v) for k, v in current["results"].items()} if current else None
+    results = (
+        {k: TaskResult.model_validate(v) for k, v in current["results"].items()}
+        if current
+        else None
+    )
     messages = plan_messages(
         ctx.goal,
         agents,
@@ -234,30 +253,51 @@ async def _plan_step(
         results=results,
     )
     purpose: Purpose = "replan" if current else "plan"
+    local = is_local_model(ctx.config.models.frontier)
+    schema = positional_plan_schema(names, min(max_tasks, LOCAL_MAX_TASKS)) if local else plan_schema(names, max_tasks)
     request = ModelRequest(
         tier="frontier",
         messages=tuple(messages),
-        response_schema=plan_schema(names, max_tasks),
+        response_schema=schema,
         purpose=purpose,
         run_id=ctx.run_id,
     )
     try:
         response = await ctx.seam.complete(request)
     except PodiumError as exc:
-        return {"output": "", "plan": None, "problems": [f"the planner call failed: {exc.message}"], "usage": Usage().model_dump()}
+        return {
+            "output": "",
+            "plan": None,
+            "problems": [f"the planner call failed: {exc.message}"],
+            "usage": Usage().model_dump(),
+        }
     text = response.message.content or ""
     completed = {i: r.task for i, r in (results or {}).items() if r.status == "completed"}
     try:
         plan = parse_plan(text, agents=names, max_tasks=max_tasks, completed=completed)
     except PlanValidationError as exc:
-        return {"output": text, "plan": None, "problems": exc.problems, "usage": response.usage.model_dump()}
-    return {"output": text, "plan": plan.model_dump(mode="json"), "problems": [], "usage": response.usage.model_dump()}
+        return {
+            "output": text,
+            "plan": None,
+            "problems": exc.problems,
+            "usage": response.usage.model_dump(),
+        }
+    return {
+        "output": text,
+        "plan": plan.model_dump(mode="json"),
+        "problems": [],
+        "usage": response.usage.model_dump(),
+    }
 
 
 def _replan_context(plan: Plan, ctx: RunContext) -> dict[str, Any]:
     return {
         "plan": plan.model_dump(mode="json"),
-        "results": {t.id: ctx.results[t.id].model_dump(mode="json") for t in plan.tasks if t.id in ctx.results},
+        "results": {
+            t.id: ctx.results[t.id].model_dump(mode="json")
+            for t in plan.tasks
+            if t.id in ctx.results
+        },
     }
 
 
@@ -275,13 +315,17 @@ async def _run_task(ctx: RunContext, epoch: int, t: Task) -> TaskResult:
         return await _attempt_task(ctx, t, spec, tier, {r.task.id: r.output or "" for r in inputs})
 
 
-async def _attempt_task(ctx: RunContext, t: Task, spec: AgentSpec, tier: Tier, inputs: dict[str, str]) -> TaskResult:
+async def _attempt_task(
+    ctx: RunContext, t: Task, spec: AgentSpec, tier: Tier, inputs: dict[str, str]
+) -> TaskResult:
     started = time.time()
     chat = _TaskChat(ctx, t, tier)
     attempts = ctx.config.run.task_attempts
     error = ""
     for attempt in range(1, attempts + 1):
-        ctx.emit(TaskStarted(run_id=ctx.run_id, task_id=t.id, agent=t.agent, tier=tier, attempt=attempt))
+        ctx.emit(
+            TaskStarted(run_id=ctx.run_id, task_id=t.id, agent=t.agent, tier=tier, attempt=attempt)
+        )
         try:
             output = await run_agent(
                 spec,
@@ -299,25 +343,46 @@ async def _attempt_task(ctx: RunContext, t: Task, spec: AgentSpec, tier: Tier, i
             error = f"{type(exc).__name__}: {exc}"
             ctx.emit(
                 TaskFailed(
-                    run_id=ctx.run_id, task_id=t.id, agent=t.agent, error=error,
-                    attempt=attempt, will_retry=attempt < attempts,
+                    run_id=ctx.run_id,
+                    task_id=t.id,
+                    agent=t.agent,
+                    error=error,
+                    attempt=attempt,
+                    will_retry=attempt < attempts,
                 )
             )
             continue
         finished = time.time()
         ctx.emit(
             TaskCompleted(
-                run_id=ctx.run_id, task_id=t.id, agent=t.agent, output=output.text,
-                usage=chat.usage, duration_s=finished - started,
+                run_id=ctx.run_id,
+                task_id=t.id,
+                agent=t.agent,
+                output=output.text,
+                usage=chat.usage,
+                duration_s=finished - started,
             )
         )
         return TaskResult(
-            task=t, status="completed", output=output.text, data=output.data, attempts=attempt,
-            model=chat.model, usage=chat.usage, started_at=started, finished_at=finished,
+            task=t,
+            status="completed",
+            output=output.text,
+            data=output.data,
+            attempts=attempt,
+            model=chat.model,
+            usage=chat.usage,
+            started_at=started,
+            finished_at=finished,
         )
     return TaskResult(
-        task=t, status="failed", error=error, attempts=attempts, model=chat.model,
-        usage=chat.usage, started_at=started, finished_at=time.time(),
+        task=t,
+        status="failed",
+        error=error,
+        attempts=attempts,
+        model=chat.model,
+        usage=chat.usage,
+        started_at=started,
+        finished_at=time.time(),
     )
 
 
@@ -330,7 +395,10 @@ class _TaskChat:
         self.model: str | None = None
 
     async def __call__(
-        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], response_schema: dict[str, Any] | None
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        response_schema: dict[str, Any] | None,
     ) -> Message:
         response = await self.ctx.seam.complete(
             ModelRequest(
@@ -354,12 +422,22 @@ async def _synthesise(ctx: RunContext, plan: Plan) -> dict[str, Any]:
     sinks = plan.sinks()
     mode = ctx.config.run.synthesis
     if mode == "last_task" or (mode == "auto" and len(sinks) == 1):
-        return {"answer": results[sinks[-1].id].output, "usage": Usage().model_dump(), "error": None}
-    parts = "\n\n".join(f"<result task={t.id!r} agent={t.agent!r}>\n{results[t.id].output}\n</result>" for t in sinks)
+        return {
+            "answer": results[sinks[-1].id].output,
+            "usage": Usage().model_dump(),
+            "error": None,
+        }
+    parts = "\n\n".join(
+        f"<result task={t.id!r} agent={t.agent!r}>\n{results[t.id].output}\n</result>"
+        for t in sinks
+    )
     request = ModelRequest(
         tier="frontier",
         messages=(
-            {"role": "system", "content": "Combine the results below into one complete answer to the goal. Use only what they say."},
+            {
+                "role": "system",
+                "content": "Combine the results below into one complete answer to the goal. Use only what they say.",
+            },
             {"role": "user", "content": f"Goal: {ctx.goal}\n\n{parts}"},
         ),
         purpose="synthesis",
@@ -368,16 +446,29 @@ async def _synthesise(ctx: RunContext, plan: Plan) -> dict[str, Any]:
     try:
         response = await ctx.seam.complete(request)
     except PodiumError as exc:
-        return {"answer": None, "usage": Usage().model_dump(), "error": f"synthesis failed: {exc.message}"}
-    return {"answer": response.message.content or "", "usage": response.usage.model_dump(), "error": None}
+        return {
+            "answer": None,
+            "usage": Usage().model_dump(),
+            "error": f"synthesis failed: {exc.message}",
+        }
+    return {
+        "answer": response.message.content or "",
+        "usage": response.usage.model_dump(),
+        "error": None,
+    }
 
 
 def _emit_restored(ctx: RunContext, r: TaskResult) -> None:
     if r.status == "completed":
         ctx.emit(
             TaskCompleted(
-                run_id=ctx.run_id, task_id=r.task.id, agent=r.task.agent, output=r.output or "",
-                usage=r.usage, duration_s=r.duration_s, restored=True,
+                run_id=ctx.run_id,
+                task_id=r.task.id,
+                agent=r.task.agent,
+                output=r.output or "",
+                usage=r.usage,
+                duration_s=r.duration_s,
+                restored=True,
             )
         )
     elif r.status == "skipped":
@@ -385,7 +476,11 @@ def _emit_restored(ctx: RunContext, r: TaskResult) -> None:
     else:
         ctx.emit(
             TaskFailed(
-                run_id=ctx.run_id, task_id=r.task.id, agent=r.task.agent, error=r.error or "",
-                attempt=r.attempts, will_retry=False,
+                run_id=ctx.run_id,
+                task_id=r.task.id,
+                agent=r.task.agent,
+                error=r.error or "",
+                attempt=r.attempts,
+                will_retry=False,
             )
         )

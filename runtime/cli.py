@@ -25,19 +25,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: resume with `podium resume RUN_ID` (see `podium runs`)", file=sys.stderr)
+        print(
+            "interrupted: resume with `podium resume RUN_ID` (see `podium runs`)", file=sys.stderr
+        )
         return 130
     return code
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="podium", description="Podium: plan a goal into a task graph and run it with specialist agents.")
-    parser.add_argument("--config", type=Path, help="path to podium.toml (default: ./podium.toml if present)")
+    parser = argparse.ArgumentParser(
+        prog="podium",
+        description="Podium: plan a goal into a task graph and run it with specialist agents.",
+    )
+    parser.add_argument(
+        "--config", type=Path, help="path to podium.toml (default: ./podium.toml if present)"
+    )
     sub = parser.add_subparsers(metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a goal and print the answer")
     run.add_argument("goal")
-    run.add_argument("--json", action="store_true", help="print the RunResult as JSON instead of live progress")
+    run.add_argument(
+        "--json", action="store_true", help="print the RunResult as JSON instead of live progress"
+    )
     run.add_argument("--run-id", help="choose the run id (default: generated)")
     run.set_defaults(handler=_cmd_run)
 
@@ -54,10 +63,16 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="performance benchmarks")
     bench_sub = bench.add_subparsers(metavar="BENCH")
-    dag = bench_sub.add_parser("dag", help="dependency-driven dispatch: makespan vs critical path, overhead per task")
+    dag = bench_sub.add_parser(
+        "dag", help="dependency-driven dispatch: makespan vs critical path, overhead per task"
+    )
     dag.add_argument("--json-out", type=Path, default=Path("bench-results/dag.json"))
-    dag.add_argument("--latency-ms", type=float, default=200.0, help="scripted model latency per call")
-    dag.add_argument("--repeat", type=int, default=3, help="zero-latency repetitions for the overhead figure")
+    dag.add_argument(
+        "--latency-ms", type=float, default=200.0, help="scripted model latency per call"
+    )
+    dag.add_argument(
+        "--repeat", type=int, default=3, help="zero-latency repetitions for the overhead figure"
+    )
     dag.set_defaults(handler=_cmd_bench_dag)
     return parser
 
@@ -123,7 +138,9 @@ def _cmd_agents(args: argparse.Namespace) -> int:
 def _cmd_bench_dag(args: argparse.Namespace) -> int:
     from podium.evals.bench import run_dag_bench
 
-    report: dict[str, Any] = run_dag_bench(json_out=args.json_out, latency_s=args.latency_ms / 1000, repeat=args.repeat)
+    report: dict[str, Any] = run_dag_bench(
+        json_out=args.json_out, latency_s=args.latency_ms / 1000, repeat=args.repeat
+    )
     ok = report["makespan_over_critical_path"] <= 1.10 and report["overhead_ms_per_task"] <= 5.0
     return 0 if ok else 1
 

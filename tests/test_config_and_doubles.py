@@ -1,0 +1,93 @@
+"""Configuration loading, goal limits, the model doubles, and the suite's refusal of the network."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from podium.runtime import ConfigError, GoalError, ModelError, ModelRequest, Podium, PodiumConfig
+from podium.runtime._model import LiteLLMBackend
+from podium.runtime.testing import FunctionModel, ScriptedModel, UnexpectedModelCall, reply
+
+
+def test_toml_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "podium.toml").write_text(
+        '[run]\nconcurrency = 3\n[storage]\ndata_dir = "state"\n[models]\ncheap = "openai/gpt-4o-mini"\n'
+    )
+    config = PodiumConfig.from_toml(tmp_path / "podium.toml")
+    assert config.run.concurrency == 3
+    assert config.storage.data_dir == tmp_path / "state"
+    assert config.models.cheap == "openai/gpt-4o-mini"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[run]\nconcurrency = 0\n",
+            r"run.concurrency: Input should be greater than or equal to 1",
+        ),
+        ("[run]\nconcurency = 2\n", r"run.concurency: Extra inputs are not permitted"),
+        ("[run\n", r"is not valid TOML"),
+    ],
+)
+def test_a_broken_config_names_the_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "podium.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        PodiumConfig.from_toml(path)
+
+
+def test_environment_overrides_models_and_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PODIUM_MODEL_FRONTIER", "anthropic/claude-sonnet-4-5")
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(tmp_path))
+    config = PodiumConfig.from_mapping({})
+    assert config.models.frontier == "anthropic/claude-sonnet-4-5"
+    assert config.storage.data_dir == tmp_path
+
+
+def test_an_oversized_or_empty_goal_is_refused_before_any_call(config: PodiumConfig) -> None:
+    model = ScriptedModel([])
+    podium = Podium(config, model=model)
+    with pytest.raises(GoalError, match="over the limit of 20000"):
+        podium.run("x" * 20_001)
+    with pytest.raises(GoalError, match="empty"):
+        podium.run("   ")
+    assert model.calls == []
+
+
+async def test_scripted_model_names_an_unexpected_call() -> None:
+    model = ScriptedModel([reply("only for t1", task="t1")])
+    with pytest.raises(
+        UnexpectedModelCall, match=r"purpose='task', task='t2'.*steps left: Step\(task='t1'\)"
+    ):
+        await model.complete(
+            ModelRequest(messages=({"role": "user", "content": "hi"},), task_id="t2")
+        )
+    with pytest.raises(AssertionError, match="1 scripted step"):
+        model.assert_complete()
+
+
+async def test_function_model_answers_and_counts_usage() -> None:
+    model = FunctionModel(lambda req: {"echo": req.messages[-1]["content"]})
+    response = await model.complete(ModelRequest(messages=({"role": "user", "content": "ping"},)))
+    assert response.message.content == '{"echo": "ping"}'
+    assert response.usage.calls == 1 and response.usage.input_tokens > 0
+    assert len(model.calls) == 1
+
+
+def test_the_suite_refuses_network_sockets() -> None:
+    with pytest.raises(Exception, match="socket"):
+        socket.create_connection(("192.0.2.1", 443), timeout=1)
+
+
+async def test_a_real_provider_call_is_refused_and_reported_as_a_model_error() -> None:
+    backend = LiteLLMBackend(
+        {"cheap": "openai/gpt-4o-mini", "frontier": "openai/gpt-4o"}, timeout_s=5
+    )
+    with pytest.raises(ModelError, match="model 'openai/gpt-4o-mini' failed"):
+        await backend.complete(ModelRequest(messages=({"role": "user", "content": "hi"},)))
