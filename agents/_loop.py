@@ -71,9 +71,12 @@ async def run_agent(
     by_name = {t.name: t for t in tools}
     tool_schemas = [t.openai_schema() for t in tools]
     uses: list[ToolUse] = []
+    offered = tool_schemas
     for step in range(1, spec.max_steps + 1):
-        reply = await chat(messages, tool_schemas, schema)
-        calls = reply.get("tool_calls") or []
+        if step == spec.max_steps:
+            offered = []  # the last turn must be an answer: no tools on offer
+        reply = await chat(messages, offered, schema)
+        calls = (reply.get("tool_calls") or []) if offered else []
         messages.append(
             {
                 "role": "assistant",
@@ -83,11 +86,16 @@ async def run_agent(
         )
         if calls:
             for call in calls:
-                use = await _run_tool(spec, call, by_name, tool_context)
+                repeat = next((u for u in uses if (u.name, u.arguments) == _call_key(call)), None)
+                use = repeat or await _run_tool(spec, call, by_name, tool_context)
                 uses.append(use)
                 messages.append(
                     {"role": "tool", "tool_call_id": call.get("id", ""), "content": use.result}
                 )
+                if repeat is not None:
+                    offered = []  # a model stuck repeating a call gets the result again, then must answer
+            if not offered:
+                messages.append({"role": "user", "content": _ANSWER_NOW})
             continue
         text = (reply.get("content") or "").strip()
         problem, data = _check_output(text, schema)
@@ -100,6 +108,16 @@ async def run_agent(
         f"agent {spec.name!r} gave no acceptable answer within max_steps={spec.max_steps}"
         + (f" (last tool calls: {[u.name for u in uses[-3:]]})" if uses else "")
     )
+
+
+_ANSWER_NOW = (
+    "You have the tool results you need. Write your final answer to the task now, using them."
+)
+
+
+def _call_key(call: Mapping[str, Any]) -> tuple[str, str]:
+    function = call.get("function", {})
+    return str(function.get("name", "")), function.get("arguments") or "{}"
 
 
 async def _run_tool(

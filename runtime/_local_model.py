@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import re
 import threading
 import time
 import uuid
@@ -53,7 +54,9 @@ class _Engine:
                 "the embedded model needs llama-cpp-python: run `make install-local` "
                 "(it builds from source, about 5 minutes), or configure a hosted model"
             ) from None
-        self.llama = Llama(model_path=str(gguf_path()), n_ctx=CONTEXT_TOKENS, n_threads=None, verbose=False)
+        self.llama = Llama(
+            model_path=str(gguf_path()), n_ctx=CONTEXT_TOKENS, n_threads=None, verbose=False
+        )
         self.lock = threading.Lock()
 
     @classmethod
@@ -63,10 +66,14 @@ class _Engine:
                 cls._instance = cls()
             return cls._instance
 
-    def chat(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None, max_tokens: int) -> dict[str, Any]:
+    def chat(
+        self, messages: list[dict[str, Any]], schema: dict[str, Any] | None, max_tokens: int
+    ) -> dict[str, Any]:
         from llama_cpp import LlamaGrammar
 
-        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) if schema else None
+        grammar = (
+            LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) if schema else None
+        )
         with self.lock:
             out: Any = self.llama.create_chat_completion(
                 messages=_fit(messages),
@@ -86,12 +93,18 @@ def _fit(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if role == "tool":
             fitted.append({"role": "user", "content": f"<tool result>\n{content}\n</tool result>"})
         elif role == "assistant" and m.get("tool_calls"):
-            calls = [{"tool": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in m["tool_calls"]]
+            calls = [
+                {"tool": c["function"]["name"], "arguments": c["function"]["arguments"]}
+                for c in m["tool_calls"]
+            ]
             fitted.append({"role": "assistant", "content": json.dumps(calls)})
         else:
             fitted.append({"role": str(role), "content": str(content)})
     # Keep the prompt inside the context window: drop the oldest middle turns first.
-    while len(fitted) > 2 and sum(len(m["content"]) for m in fitted) > (CONTEXT_TOKENS - MAX_TOKENS) * 3:
+    while (
+        len(fitted) > 2
+        and sum(len(m["content"]) for m in fitted) > (CONTEXT_TOKENS - MAX_TOKENS) * 3
+    ):
         fitted.pop(1 if fitted[0]["role"] == "system" else 0)
     return fitted
 
@@ -111,7 +124,11 @@ def tool_choice_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     # No maxLength here: llama.cpp unrolls it into nested rules and rejects long ones (then crashes);
     # max_tokens bounds the answer instead.
-    answer = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    answer = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+    }
     return {"anyOf": [*calls, answer]}
 
 
@@ -120,7 +137,9 @@ def _register() -> None:
     from litellm import CustomLLM, ModelResponse
 
     class PodiumLocalLLM(CustomLLM):
-        async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        async def acompletion(
+            self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+        ) -> Any:  # type: ignore[override]
             params: dict[str, Any] = kwargs.get("optional_params") or {}
             return await asyncio.to_thread(_complete, model, messages, params, ModelResponse)
 
@@ -152,20 +171,31 @@ def _complete(model: str, messages: list[Any], params: dict[str, Any], response_
     engine = _Engine.shared()
     tools = params.get("tools") or []
     response_format = params.get("response_format") or {}
-    schema = (response_format.get("json_schema") or {}).get("schema") or response_format.get("schema")
-    if tools:
+    schema = (response_format.get("json_schema") or {}).get("schema") or response_format.get(
+        "schema"
+    )
+    # In a conversation that used tools, a small model imitates its JSON tool turns even when
+    # it should answer: so the answer turn is constrained JSON too, and unwrapped below.
+    wrapped = bool(tools) or (schema is None and any(m.get("role") == "tool" for m in messages))
+    if wrapped:
         schema = tool_choice_schema(tools)
     started = time.perf_counter()
     out = engine.chat(list(messages), schema, int(params.get("max_tokens") or MAX_TOKENS))
     text = out["choices"][0]["message"].get("content") or ""
     message: dict[str, Any] = {"role": "assistant", "content": text}
-    if tools:
+    if wrapped:
         message = _as_tool_message(text)
     usage = out.get("usage") or {}
     return response_type(
         id=f"podium-local-{uuid.uuid4().hex[:12]}",
         model=model,
-        choices=[{"index": 0, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop", "message": message}],
+        choices=[
+            {
+                "index": 0,
+                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+                "message": message,
+            }
+        ],
         usage={
             "prompt_tokens": usage.get("prompt_tokens", 0),
             "completion_tokens": usage.get("completion_tokens", 0),
@@ -179,12 +209,17 @@ def _as_tool_message(text: str) -> dict[str, Any]:
     try:
         choice = json.loads(text)
     except json.JSONDecodeError:
-        return {"role": "assistant", "content": text}
+        # Cut off by max_tokens inside the JSON string: keep the answer text that did arrive.
+        cut = re.match(r'\s*\{\s*"answer"\s*:\s*"(.*)', text, re.S)
+        return {"role": "assistant", "content": cut.group(1).strip() if cut else text}
     if isinstance(choice, dict) and "tool" in choice:
         call = {
             "id": f"call_{uuid.uuid4().hex[:8]}",
             "type": "function",
-            "function": {"name": choice["tool"], "arguments": json.dumps(choice.get("arguments") or {})},
+            "function": {
+                "name": choice["tool"],
+                "arguments": json.dumps(choice.get("arguments") or {}),
+            },
         }
         return {"role": "assistant", "content": None, "tool_calls": [call]}
     answer = choice.get("answer") if isinstance(choice, dict) else None

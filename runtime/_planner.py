@@ -74,7 +74,9 @@ def plan_schema(agent_names: Sequence[str], max_tasks: int) -> dict[str, Any]:
     }
 
 
-def positional_plan_schema(agent_names: Sequence[str], max_tasks: int, min_tasks: int = 2) -> dict[str, Any]:
+def positional_plan_schema(
+    agent_names: Sequence[str], max_tasks: int, min_tasks: int = 2
+) -> dict[str, Any]:
     """A schema under which every plan is a valid DAG, for small models on constrained decoding.
 
     Task k is called t<k> and may only take inputs from t1..t<k-1>: ids are unique and the graph
@@ -99,7 +101,12 @@ def positional_plan_schema(agent_names: Sequence[str], max_tasks: int, min_tasks
 
     lengths = range(min(min_tasks, max_tasks), max_tasks + 1)
     shapes = [
-        {"type": "array", "prefixItems": [task_schema(k) for k in range(1, n + 1)], "minItems": n, "maxItems": n}
+        {
+            "type": "array",
+            "prefixItems": [task_schema(k) for k in range(1, n + 1)],
+            "minItems": n,
+            "maxItems": n,
+        }
         for n in lengths
     ]
     return {"type": "object", "properties": {"tasks": {"anyOf": shapes}}, "required": ["tasks"]}

