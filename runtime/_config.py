@@ -57,6 +57,9 @@ class RunConfig(_Section):
     """Tasks that may run at the same time."""
     task_attempts: int = Field(default=2, ge=1, le=10)
     """Tries per task before it counts as failed and the supervisor re-plans."""
+    review: Literal["on_failure", "each_round"] = "on_failure"
+    """on_failure: the planner is called again only to replace failed tasks. each_round: also
+    after every round of tasks completes, so it may add tasks before the run finishes."""
     synthesis: Literal["auto", "model", "last_task"] = "auto"
     """auto: a single final task's output is the answer; otherwise a synthesis call merges them."""
 

@@ -15,8 +15,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ._errors import ConfigError
 
@@ -69,14 +70,14 @@ class _Engine:
     def chat(
         self, messages: list[dict[str, Any]], schema: dict[str, Any] | None, max_tokens: int
     ) -> dict[str, Any]:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         grammar = (
             LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) if schema else None
         )
         with self.lock:
             out: Any = self.llama.create_chat_completion(
-                messages=_fit(messages),
+                messages=cast(Any, _fit(messages)),
                 grammar=grammar,
                 max_tokens=max_tokens,
                 temperature=0.0,
@@ -134,16 +135,17 @@ def tool_choice_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _register() -> None:
     import litellm
-    from litellm import CustomLLM, ModelResponse
+    from litellm import ModelResponse
+    from litellm.llms.custom_llm import CustomLLM
 
     class PodiumLocalLLM(CustomLLM):
         async def acompletion(
             self, model: str, messages: list[Any], *args: Any, **kwargs: Any
-        ) -> Any:  # type: ignore[override]
+        ) -> Any:
             params: dict[str, Any] = kwargs.get("optional_params") or {}
             return await asyncio.to_thread(_complete, model, messages, params, ModelResponse)
 
-        def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
             return _complete(model, messages, kwargs.get("optional_params") or {}, ModelResponse)
 
     handler = PodiumLocalLLM()
@@ -151,7 +153,8 @@ def _register() -> None:
         *[p for p in litellm.custom_provider_map if p.get("provider") != PROVIDER],
         {"provider": PROVIDER, "custom_handler": handler},
     ]
-    litellm.utils.custom_llm_setup()
+    setup: Callable[[], None] = litellm.utils.custom_llm_setup  # untyped upstream
+    setup()
 
 
 _registered = False

@@ -14,7 +14,7 @@ from ._errors import ModelError
 from ._plan import Tier
 from ._usage import Usage
 
-Purpose = Literal["plan", "replan", "task", "synthesis"]
+Purpose = Literal["plan", "replan", "review", "task", "synthesis"]
 Message = dict[str, Any]
 """A chat message in OpenAI's shape: {"role": ..., "content": ..., ...}."""
 

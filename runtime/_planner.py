@@ -112,6 +112,15 @@ def positional_plan_schema(
     return {"type": "object", "properties": {"tasks": {"anyOf": shapes}}, "required": ["tasks"]}
 
 
+_REVIEW = """Every task of the plan below has completed.
+Current plan:
+{plan}
+Results:
+{results}
+If these results achieve the goal, reply with the current plan unchanged.
+Otherwise reply with the plan extended by the tasks still needed (new ids; completed tasks unchanged)."""
+
+
 def plan_messages(
     goal: str,
     agents: Sequence[AgentSpec],
@@ -120,6 +129,7 @@ def plan_messages(
     rejected: Sequence[PlanAttempt] = (),
     current: Plan | None = None,
     results: Mapping[str, TaskResult] | None = None,
+    review: bool = False,
 ) -> list[dict[str, Any]]:
     """Messages for a plan (or, with `current`, a re-plan); rejected attempts are fed back."""
     roster = "\n".join(f"- {a.name}: {a.description}" for a in agents)
@@ -131,7 +141,7 @@ def plan_messages(
         messages.append(
             {
                 "role": "user",
-                "content": _REPLAN.format(
+                "content": (_REVIEW if review else _REPLAN).format(
                     plan=current.model_dump_json(exclude_defaults=True),
                     results=_summarise(results or {}),
                 ),

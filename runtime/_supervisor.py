@@ -85,17 +85,25 @@ class Finish:
 @dataclass(frozen=True)
 class Replan:
     reason: str
+    purpose: Literal["replan", "review"] = "replan"
+    """replan: replace what failed; review: all done, may the plan grow before finishing?"""
 
 
 Decision = Finish | Replan
 
 
 def review(
-    plan: Plan, results: Mapping[str, TaskResult], replans_used: int, max_replans: int
+    plan: Plan,
+    results: Mapping[str, TaskResult],
+    replans_used: int,
+    max_replans: int,
+    mode: Literal["on_failure", "each_round"] = "on_failure",
 ) -> Decision:
     """What the supervisor does once the tasks under way have settled."""
     unfinished = [t.id for t in plan.tasks if results[t.id].status != "completed"]
     if not unfinished:
+        if mode == "each_round" and replans_used < max_replans:
+            return Replan("review: every task has completed", purpose="review")
         return Finish("completed")
     failed = [t.id for t in plan.tasks if results[t.id].status == "failed"]
     reason = "; ".join(f"{i}: {results[i].error}" for i in failed) or "tasks did not complete"
@@ -114,9 +122,9 @@ def build_supervisor(
 
     @task
     async def plan_step(
-        revision: int, rejected: list[list[Any]], current: dict[str, Any] | None
+        revision: int, rejected: list[list[Any]], current: dict[str, Any] | None, purpose: Purpose
     ) -> dict[str, Any]:
-        return await _plan_step(ctx, revision, rejected, current)
+        return await _plan_step(ctx, rejected, current, purpose)
 
     @task
     async def run_task(epoch: int, task_data: dict[str, Any]) -> dict[str, Any]:
@@ -126,13 +134,15 @@ def build_supervisor(
     async def synthesise(plan_data: dict[str, Any]) -> dict[str, Any]:
         return await _synthesise(ctx, Plan.model_validate(plan_data))
 
-    async def make_plan(revision: int, current: Plan | None) -> tuple[Plan, Usage]:
+    async def make_plan(
+        revision: int, current: Plan | None, purpose: Purpose = "plan"
+    ) -> tuple[Plan, Usage]:
         rejected: list[PlanAttempt] = []
         usage = Usage()
         for attempt in range(1, ctx.config.planner.attempts + 1):
             current_data = _replan_context(current, ctx) if current else None
             raw = await plan_step(
-                revision, [[a.output, list(a.problems)] for a in rejected], current_data
+                revision, [[a.output, list(a.problems)] for a in rejected], current_data, purpose
             )
             usage += Usage.model_validate(raw["usage"])
             if raw["plan"] is not None:
@@ -181,28 +191,30 @@ def build_supervisor(
         revision = 0
         while True:
             await run_epoch(revision, plan)
-            decision = review(plan, ctx.results, revision, ctx.config.planner.max_replans)
+            planner = ctx.config.planner
+            decision = review(
+                plan, ctx.results, revision, planner.max_replans, ctx.config.run.review
+            )
             match decision:
                 case Finish(status=status, error=error):
                     break
-                case Replan(reason=reason):
+                case Replan(reason=reason, purpose=purpose):
                     try:
-                        new_plan, plan_usage = await make_plan(revision + 1, plan)
+                        new_plan, plan_usage = await make_plan(revision + 1, plan, purpose)
                     except PlanError as exc:
-                        status, error = "failed", f"re-plan failed: {exc.message}"
+                        # A review that cannot improve the plan leaves a completed run completed.
+                        status, error = (
+                            ("completed", None)
+                            if purpose == "review"
+                            else ("failed", f"re-plan failed: {exc.message}")
+                        )
                         break
                     usage += plan_usage
+                    if purpose == "review" and set(new_plan.ids) <= set(plan.ids):
+                        status, error = "completed", None  # the reviewer added nothing: finish
+                        break
                     revision += 1
-                    ctx.emit(
-                        Replanned(
-                            run_id=ctx.run_id,
-                            revision=revision,
-                            reason=reason,
-                            added=tuple(i for i in new_plan.ids if i not in plan.ids),
-                            removed=tuple(i for i in plan.ids if i not in new_plan.ids),
-                        )
-                    )
-                    ctx.emit(PlanCreated(run_id=ctx.run_id, plan=new_plan, revision=revision))
+                    _announce_revision(ctx, revision, reason, plan, new_plan)
                     plan = new_plan
                 case _:
                     assert_never(decision)
@@ -232,8 +244,17 @@ def build_supervisor(
     return supervisor
 
 
+def _announce_revision(ctx: RunContext, revision: int, reason: str, old: Plan, new: Plan) -> None:
+    added = tuple(i for i in new.ids if i not in old.ids)
+    removed = tuple(i for i in old.ids if i not in new.ids)
+    ctx.emit(
+        Replanned(run_id=ctx.run_id, revision=revision, reason=reason, added=added, removed=removed)
+    )
+    ctx.emit(PlanCreated(run_id=ctx.run_id, plan=new, revision=revision))
+
+
 async def _plan_step(
-    ctx: RunContext, revision: int, rejected: list[list[Any]], current: dict[str, Any] | None
+    ctx: RunContext, rejected: list[list[Any]], current: dict[str, Any] | None, purpose: Purpose
 ) -> dict[str, Any]:
     agents = ctx.agents.specs()
     names = [a.name for a in agents]
@@ -251,8 +272,8 @@ async def _plan_step(
         rejected=[PlanAttempt(output=o, problems=tuple(p)) for o, p in rejected],
         current=current_plan,
         results=results,
+        review=purpose == "review",
     )
-    purpose: Purpose = "replan" if current else "plan"
     local = is_local_model(ctx.config.models.frontier)
     schema = (
         positional_plan_schema(names, min(max_tasks, LOCAL_MAX_TASKS))

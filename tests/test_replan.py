@@ -112,3 +112,32 @@ async def test_a_task_that_fails_once_is_retried_before_any_replan(config: Podiu
     assert result.status == "completed"
     assert result.tasks["a"].attempts == 2
     assert result.plan_revisions == 0
+
+
+async def test_a_review_round_may_add_tasks_then_finish(config: PodiumConfig) -> None:
+    config = config.model_copy(
+        update={"run": config.run.model_copy(update={"review": "each_round"})}
+    )
+    first = [task("a", "researcher"), task("b", "writer", ["a"])]
+    extended = [*first, task("c", "writer", ["b"], instruction="add a call to action")]
+    model = ScriptedModel(
+        [
+            plan_reply(first),
+            reply("facts", task="a"),
+            reply("draft", task="b"),
+            plan_reply(extended, purpose="review"),
+            reply("draft with a call to action", task="c"),
+            plan_reply(extended, purpose="review"),  # unchanged: the reviewer is satisfied
+        ]
+    )
+    events: list[RunEvent] = []
+    result = await make(config, model).arun("write to a lead", on_event=events.append)
+
+    assert result.status == "completed"
+    assert result.answer == "draft with a call to action"
+    assert result.plan_revisions == 1
+    assert [c.purpose for c in model.calls if c.task_id is None] == ["plan", "review", "review"]
+    assert [e.added for e in events if isinstance(e, Replanned)] == [("c",)]
+    review_prompt = next(c for c in model.calls if c.purpose == "review").messages[-1]["content"]
+    assert "Every task of the plan below has completed" in review_prompt
+    model.assert_complete()
