@@ -1,1 +1,5 @@
-"""Podium's policies (guardrails-ai guards, permissions, injection defence, budgets): arrive with the policies issue."""
+"""Podium's policies: run budgets now; guardrails-ai guards, permissions and injection defence with the policies issue."""
+
+from ._budget import BudgetExceeded, BudgetTracker, Limit
+
+__all__ = ["BudgetExceeded", "BudgetTracker", "Limit"]

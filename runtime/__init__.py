@@ -6,7 +6,12 @@ Names are imported on first use (PEP 562), so `podium --help` does not pay for L
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
+
+# Nothing phones home: litellm fetches its price map from the network at import unless told
+# otherwise, and any import of litellm (ours or a user's after importing podium) reads this.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 if TYPE_CHECKING:
     from ._api import Podium
@@ -55,7 +60,8 @@ if TYPE_CHECKING:
         ToolCall,
     )
     from ._plan import Plan, Task, Tier, validate_plan
-    from ._result import RunResult, RunStatus, TaskResult, TaskStatus
+    from ._result import PlanResult, RunResult, RunStatus, TaskResult, TaskStatus
+    from ._routing import RoutingConfig, RoutingPolicy, RoutingRule, Rung
     from ._store import RunRecord
     from ._usage import Usage
 
@@ -89,6 +95,11 @@ _EXPORTS: dict[str, str] = {
     "RunNotFoundError": "._errors",
     "RunRecord": "._store",
     "RunResult": "._result",
+    "PlanResult": "._result",
+    "RoutingConfig": "._routing",
+    "RoutingPolicy": "._routing",
+    "RoutingRule": "._routing",
+    "Rung": "._routing",
     "RunStarted": "._events",
     "RunStateError": "._errors",
     "RunStatus": "._result",
@@ -127,12 +138,16 @@ __all__ = [
     "PlanCreated",
     "PlanError",
     "PlanRejected",
+    "PlanResult",
     "PlanValidationError",
     "PlannerConfig",
     "Podium",
     "PodiumConfig",
     "PodiumError",
     "Replanned",
+    "RoutingConfig",
+    "RoutingPolicy",
+    "RoutingRule",
     "RunConfig",
     "RunEvent",
     "RunFinished",
@@ -142,6 +157,7 @@ __all__ = [
     "RunStarted",
     "RunStateError",
     "RunStatus",
+    "Rung",
     "StorageConfig",
     "Task",
     "TaskCompleted",

@@ -9,15 +9,17 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from podium.agents import AgentRegistry, AgentSpec
+from podium.policies import BudgetTracker
 from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
 
 from ._config import PodiumConfig
 from ._errors import AgentError, ConfigError, GoalError, PlanError, RunStateError
 from ._events import RunEvent, RunFinished, RunStarted
 from ._model import LiteLLMBackend, ModelBackend, ModelSeam
-from ._result import RunResult
+from ._result import PlanResult, RunResult
+from ._routing import RoutingPolicy
 from ._store import RunRecord, RunStore, new_run_id, sqlite_checkpointer
-from ._supervisor import RunContext, build_supervisor
+from ._supervisor import RunContext, budget_stopped_result, build_supervisor, plan_only
 from ._usage import Usage
 
 EventHandler = Callable[[RunEvent], None]
@@ -41,10 +43,7 @@ class Podium:
         for t in tools:
             self.tools.register(t)
         _check_agent_tools(self.agents, self.tools)
-        self.model: ModelBackend = model or LiteLLMBackend(
-            {"cheap": self.config.models.cheap, "frontier": self.config.models.frontier},
-            timeout_s=self.config.models.timeout_s,
-        )
+        self.model: ModelBackend = model or LiteLLMBackend(self.config.models)
         self.store = RunStore(self.config.runs_dir)
         self._memory_saver: Any = None
 
@@ -69,6 +68,19 @@ class Podium:
         """Events as they happen; the last one is RunFinished. PlanError is raised after its events."""
         async for event in _stream(lambda emit: self.arun(goal, run_id=run_id, on_event=emit)):
             yield event
+
+    def plan(self, goal: str) -> PlanResult:
+        """Plan a goal without running it (a dry run). Raises PlanError like `run`."""
+        return _run_sync(self.aplan(goal))
+
+    async def aplan(self, goal: str, *, on_event: EventHandler | None = None) -> PlanResult:
+        goal = self._check_goal(goal)
+        ctx = self._context(new_run_id(), goal, on_event or _ignore)
+        started = time.perf_counter()
+        plan, usage, attempts = await plan_only(ctx)
+        return PlanResult(
+            plan=plan, usage=usage, attempts=attempts, seconds=time.perf_counter() - started
+        )
 
     def resume(self, run_id: str) -> RunResult:
         return _run_sync(self.aresume(run_id))
@@ -113,6 +125,21 @@ class Podium:
             run_id=run_id,
         )
 
+    def _context(self, run_id: str, goal: str, emit: EventHandler) -> RunContext:
+        budget = BudgetTracker(**self.config.budget.model_dump())
+        return RunContext(
+            run_id=run_id,
+            config=self.config,
+            seam=ModelSeam(self.model, budget),
+            routing=RoutingPolicy(self.config.routing),
+            budget=budget,
+            agents=self.agents,
+            tools=self.tools,
+            tool_context=self._tool_context(run_id),
+            emit=emit,
+            goal=goal,
+        )
+
     @contextlib.asynccontextmanager
     async def _checkpointer(self) -> AsyncIterator[Any]:
         if self.config.storage.checkpointer == "memory":
@@ -128,23 +155,22 @@ class Podium:
         self, run_id: str, goal: str, emit: EventHandler, *, resumed: bool
     ) -> RunResult:
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
-        ctx = RunContext(
-            run_id=run_id,
-            config=self.config,
-            seam=ModelSeam(self.model),
-            agents=self.agents,
-            tools=self.tools,
-            tool_context=self._tool_context(run_id),
-            emit=emit,
-            goal=goal,
-        )
+        ctx = self._context(run_id, goal, emit)
         graph_config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
         async with self._checkpointer() as saver:
             workflow = build_supervisor(ctx, saver)
             # With no checkpoint yet (a crash before the first write) the goal must be given again.
             has_checkpoint = resumed and await saver.aget_tuple(graph_config) is not None
             try:
-                raw = await workflow.ainvoke(None if has_checkpoint else goal, graph_config)
+                raw = await _with_backstop(
+                    workflow.ainvoke(None if has_checkpoint else goal, graph_config),
+                    self.config.budget.max_wall_s,
+                )
+            except TimeoutError:
+                raw = budget_stopped_result(
+                    ctx,
+                    f"budget exceeded: wall_time limit of {self.config.budget.max_wall_s:g} seconds reached",
+                ).model_dump(mode="json")
             except PlanError as exc:
                 self._finish_failed(run_id, exc)
                 emit(
@@ -193,6 +219,17 @@ class Podium:
                 }
             )
         )
+
+
+WALL_TIME_GRACE_S = 5.0
+"""The seam stops model calls at the wall-time limit; this backstop also stops a run stuck elsewhere (a tool)."""
+
+
+async def _with_backstop(run: Coroutine[Any, Any, T], max_wall_s: float) -> T:
+    if not max_wall_s:
+        return await run
+    async with asyncio.timeout(max_wall_s + WALL_TIME_GRACE_S):
+        return await run
 
 
 def _usage_so_far(ctx: RunContext) -> Usage:

@@ -9,7 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from podium.agents import Tier
+
 from ._errors import ConfigError
+from ._routing import RoutingConfig
 
 DEFAULT_LOCAL_MODEL = "podium-local/smollm2-135m"
 
@@ -18,12 +21,58 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Deployment(_Section):
+    """One model serving a tier. Several deployments of a tier are load-balanced by litellm's Router."""
+
+    tier: Tier
+    model: str
+    """Any litellm model string: openai/gpt-4o-mini, anthropic/..., ollama/llama3, hosted_vllm/..., azure/..."""
+    api_base: str | None = None
+    api_key_env: str | None = None
+    """Name of the environment variable holding this deployment's key (keys never go in the file)."""
+    input_cost_per_token: float | None = Field(default=None, ge=0)
+    """Custom price in USD, overriding litellm's price map (self-hosted models, negotiated rates)."""
+    output_cost_per_token: float | None = Field(default=None, ge=0)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    params: dict[str, Any] = {}
+    """Further litellm parameters for this deployment (api_version, temperature, ...)."""
+
+
 class ModelsConfig(_Section):
-    """Which litellm model string answers each tier."""
+    """Model tiers as litellm Router model groups, and how the Router retries and fails over."""
 
     cheap: str = DEFAULT_LOCAL_MODEL
+    """Shorthand for one cheap deployment (used when `deployments` has none for the tier)."""
     frontier: str = DEFAULT_LOCAL_MODEL
+    deployments: list[Deployment] = []
+    fallbacks: dict[Tier, list[Tier]] = {"cheap": ["frontier"]}
+    """When every deployment of a tier fails, the Router tries these tiers next."""
     timeout_s: float = Field(default=120.0, gt=0)
+    num_retries: int = Field(default=2, ge=0, le=10)
+    """Router retries per call (rate limits, server errors, timeouts), before fallbacks."""
+    cooldown_s: float = Field(default=30.0, ge=0)
+    """How long a deployment that keeps failing is taken out of rotation."""
+    allowed_fails: int = Field(default=3, ge=0)
+    """Failures a deployment may have in a minute before its cooldown."""
+
+    def deployments_for(self, tier: Tier) -> list[Deployment]:
+        listed = [d for d in self.deployments if d.tier == tier]
+        return listed or [
+            Deployment(tier=tier, model=self.cheap if tier == "cheap" else self.frontier)
+        ]
+
+    def models(self) -> list[str]:
+        return [d.model for tier in ("cheap", "frontier") for d in self.deployments_for(tier)]
+
+
+class BudgetConfig(_Section):
+    """Hard limits per run; 0 means no limit. Crossing one stops new model calls and ends the run."""
+
+    max_usd: float = Field(default=0.0, ge=0)
+    max_tokens: int = Field(default=0, ge=0)
+    max_calls: int = Field(default=0, ge=0)
+    max_wall_s: float = Field(default=0.0, ge=0)
 
 
 class HttpToolConfig(_Section):
@@ -55,8 +104,6 @@ class PlannerConfig(_Section):
 class RunConfig(_Section):
     concurrency: int = Field(default=8, ge=1, le=512)
     """Tasks that may run at the same time."""
-    task_attempts: int = Field(default=2, ge=1, le=10)
-    """Tries per task before it counts as failed and the supervisor re-plans."""
     review: Literal["on_failure", "each_round"] = "on_failure"
     """on_failure: the planner is called again only to replace failed tasks. each_round: also
     after every round of tasks completes, so it may add tasks before the run finishes."""
@@ -74,6 +121,8 @@ class PodiumConfig(_Section):
     """Everything a Podium instance needs. `PodiumConfig()` works offline on one machine."""
 
     models: ModelsConfig = ModelsConfig()
+    routing: RoutingConfig = RoutingConfig()
+    budget: BudgetConfig = BudgetConfig()
     planner: PlannerConfig = PlannerConfig()
     run: RunConfig = RunConfig()
     agents: AgentsConfig = AgentsConfig()

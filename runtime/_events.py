@@ -44,6 +44,8 @@ class TaskStarted(_Event):
     agent: str
     tier: Tier
     attempt: int
+    reason: str = ""
+    """Why this tier: the routing decision (planner hint, a rule, a retry, an escalation)."""
 
 
 class TaskCompleted(_Event):
@@ -82,7 +84,7 @@ class Replanned(_Event):
 
 class RunFinished(_Event):
     kind: Literal["run_finished"] = "run_finished"
-    status: Literal["completed", "failed"]
+    status: Literal["completed", "failed", "budget_exceeded"]
     answer: str | None
     usage: Usage
     error: str | None = None

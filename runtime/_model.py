@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._errors import ModelError
+from podium.policies import BudgetExceeded, BudgetTracker
+
+from ._config import Deployment, ModelsConfig
+from ._errors import ModelError, UnexpectedModelBehavior
 from ._plan import Tier
 from ._usage import Usage
 
@@ -85,12 +90,36 @@ class ModelBackend(Protocol):
 
 
 class ModelSeam:
-    """Front of every model call: times it and counts it, whatever backend answers."""
+    """Front of every model call: checks the run budget, times the call and counts it."""
 
-    def __init__(self, backend: ModelBackend) -> None:
+    def __init__(self, backend: ModelBackend, budget: BudgetTracker | None = None) -> None:
         self.backend = backend
+        self.budget = budget
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
+        if self.budget is None:
+            return await self._timed(request)
+        self.budget.begin_call()  # raises BudgetExceeded: no new call once a limit is reached
+        response: ModelResponse | None = None
+        try:
+            response = await self._within_wall_time(request, self.budget)
+            return response
+        finally:
+            usage = response.usage if response is not None else Usage()
+            self.budget.end_call(usd=usage.cost_usd, tokens=usage.total_tokens)
+
+    async def _within_wall_time(self, request: ModelRequest, budget: BudgetTracker) -> ModelResponse:
+        remaining = budget.remaining_wall_s()
+        if remaining is None:
+            return await self._timed(request)
+        try:
+            return await asyncio.wait_for(self._timed(request), max(remaining, 0.001))
+        except TimeoutError:
+            if (budget.remaining_wall_s() or 0.0) > 0:
+                raise  # the provider's own timeout, not the run's limit
+            raise BudgetExceeded("wall_time", budget.max_wall_s, budget.max_wall_s) from None
+
+    async def _timed(self, request: ModelRequest) -> ModelResponse:
         started = time.perf_counter()
         response = await self.backend.complete(request)
         latency = time.perf_counter() - started
@@ -99,58 +128,103 @@ class ModelSeam:
 
 
 class LiteLLMBackend:
-    """Calls litellm with the model string configured for each tier.
+    """litellm's Router behind the seam.
 
-    The Router, fallbacks and the embedded model come with the models issue; until then this
-    is a direct `litellm.acompletion` call.
+    Each tier is a Router model group of one or more deployments; retries, fallbacks between
+    tiers, timeouts and cooldowns are the Router's, configured from `[models]`, not re-implemented.
     """
 
-    def __init__(self, tiers: Mapping[Tier, str], *, timeout_s: float = 120.0) -> None:
-        self.tiers = dict(tiers)
-        self.timeout_s = timeout_s
+    def __init__(self, models: ModelsConfig) -> None:
         quiet_litellm()
-        if any(is_local_model(m) for m in self.tiers.values()):
+        if any(is_local_model(m) for m in models.models()):
             from ._local_model import ensure_registered
 
             ensure_registered()
+        from litellm.router import Router
+
+        self.config = models
+        self.router = Router(
+            model_list=[
+                _deployment_entry(d)
+                for t in ("cheap", "frontier")
+                for d in models.deployments_for(t)
+            ],
+            fallbacks=[{tier: list(to)} for tier, to in models.fallbacks.items() if to],
+            num_retries=models.num_retries,
+            timeout=models.timeout_s,
+            cooldown_time=models.cooldown_s,
+            allowed_fails=models.allowed_fails,
+            retry_after=0,
+        )
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        import litellm  # heavy import, kept off the CLI's start-up path
-
-        model = request.model or self.tiers[request.tier]
-        kwargs: dict[str, Any] = {"timeout": self.timeout_s}
+        group = request.model or request.tier
+        kwargs: dict[str, Any] = {}
         if request.tools:
             kwargs["tools"] = list(request.tools)
             # Podium's tools are plain functions; without this litellm imports its MCP bridge,
             # which needs the optional `mcp` package, on every call that carries tools.
             kwargs["_skip_mcp_handler"] = True
-        if request.response_schema is not None and (not request.tools or is_local_model(model)):
+        if request.response_schema is not None:
             kwargs["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "output", "schema": request.response_schema},
             }
         try:
-            raw = await litellm.acompletion(model=model, messages=list(request.messages), **kwargs)
+            messages: Any = list(
+                request.messages
+            )  # litellm wants its TypedDicts; ours are plain dicts
+            raw = await self.router.acompletion(model=group, messages=messages, **kwargs)
         except Exception as exc:
-            raise ModelError(f"model {model!r} failed: {type(exc).__name__}: {exc}") from exc
-        return _from_openai_response(raw, model)
+            raise ModelError(_describe_failure(exc, group)) from exc
+        return _from_openai_response(raw, group)
 
 
-def _from_openai_response(raw: Any, model: str) -> ModelResponse:
-    choice = raw.choices[0].message
+def _deployment_entry(d: Deployment) -> dict[str, Any]:
+    params: dict[str, Any] = {"model": d.model, **d.params}
+    if d.api_base:
+        params["api_base"] = d.api_base
+    if d.api_key_env:
+        params["api_key"] = f"os.environ/{d.api_key_env}"  # litellm reads it from the environment
+    for key in ("input_cost_per_token", "output_cost_per_token", "rpm", "tpm"):
+        if (value := getattr(d, key)) is not None:
+            params[key] = value
+    return {"model_name": d.tier, "litellm_params": params}
+
+
+def _describe_failure(exc: Exception, group: str) -> str:
+    provider = getattr(exc, "llm_provider", None) or "unknown provider"
+    model = getattr(exc, "model", None) or group
+    message = str(getattr(exc, "message", None) or exc).splitlines()[0][:300]
+    return f"{group} tier failed after retries and fallbacks: provider {provider!r}, model {model!r}: {type(exc).__name__}: {message}"
+
+
+def _from_openai_response(raw: Any, group: str) -> ModelResponse:
+    try:
+        choice = raw.choices[0].message
+    except (AttributeError, IndexError) as exc:
+        raise UnexpectedModelBehavior(
+            f"{group} tier returned a malformed response (no choices): {raw!r:.200}"
+        ) from exc
     calls = tuple(
         ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "{}")
         for c in (choice.tool_calls or [])
     )
+    if choice.content is None and not calls:
+        raise UnexpectedModelBehavior(
+            f"{group} tier ({raw.model}) returned neither content nor tool calls"
+        )
     usage = getattr(raw, "usage", None)
+    hidden = getattr(raw, "_hidden_params", None) or {}
     return ModelResponse(
         message=AssistantMessage(content=choice.content, tool_calls=calls),
         usage=Usage(
             calls=1,
             input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            cost_usd=float(hidden.get("response_cost") or 0.0),
         ),
-        model=model,
+        model=str(raw.model or group),
     )
 
 
@@ -166,6 +240,10 @@ def quiet_litellm() -> None:
 
     litellm.telemetry = False
     litellm.suppress_debug_info = True
+    # Podium reports failures itself (events, ModelError naming the provider); litellm's own
+    # error log lines would repeat them on stderr for every retry and fallback.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def estimate_tokens(messages: Sequence[Message] | str) -> int:

@@ -6,11 +6,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ._plan import Plan, Task
+from ._plan import Plan, Task, Tier
 from ._usage import Usage
 
 TaskStatus = Literal["completed", "failed", "skipped"]
-RunStatus = Literal["running", "completed", "failed"]
+RunStatus = Literal["running", "completed", "failed", "budget_exceeded"]
+
+
+class Route(BaseModel):
+    """One try of a task: which tier and model answered, why that tier, and how it went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempt: int
+    tier: Tier
+    model: str | None
+    reason: str
+    outcome: Literal["completed", "failed", "stopped"]
+    error: str | None = None
 
 
 class TaskResult(BaseModel):
@@ -30,12 +43,24 @@ class TaskResult(BaseModel):
     usage: Usage = Usage()
     started_at: float | None = None
     finished_at: float | None = None
+    routes: tuple[Route, ...] = ()
+    """Every try, in order: the routing decisions and what came of them."""
 
     @property
     def duration_s(self) -> float:
         if self.started_at is None or self.finished_at is None:
             return 0.0
         return self.finished_at - self.started_at
+
+
+class PlanResult(BaseModel):
+    """A plan made without running it (`Podium.plan`)."""
+
+    plan: Plan
+    usage: Usage
+    attempts: int
+    """Planner calls it took to get a valid plan."""
+    seconds: float
 
 
 class RunResult(BaseModel):
@@ -57,3 +82,15 @@ class RunResult(BaseModel):
 
     def output(self, task_id: str) -> str | None:
         return self.tasks[task_id].output
+
+    @property
+    def routing(self) -> list[tuple[str, Route]]:
+        """Every routing decision of the run: (task id, route), in task order."""
+        return [(task_id, route) for task_id, r in self.tasks.items() for route in r.routes]
+
+    def usage_by_agent(self) -> dict[str, Usage]:
+        """Tokens, calls and cost summed per agent (planning and synthesis are the run's own)."""
+        totals: dict[str, Usage] = {}
+        for r in self.tasks.values():
+            totals[r.task.agent] = totals.get(r.task.agent, Usage()) + r.usage
+        return totals

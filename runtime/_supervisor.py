@@ -26,6 +26,7 @@ from langgraph.func import entrypoint, task
 from langgraph.pregel import Pregel
 
 from podium.agents import AgentRegistry, AgentSpec, Message, Tier, run_agent
+from podium.policies import BudgetExceeded, BudgetTracker
 from podium.tools import ToolContext, ToolRegistry
 
 from ._config import PodiumConfig
@@ -43,7 +44,8 @@ from ._events import (
 from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
 from ._planner import parse_plan, plan_messages, plan_schema, positional_plan_schema
-from ._result import RunResult, TaskResult
+from ._result import Route, RunResult, RunStatus, TaskResult
+from ._routing import RoutingPolicy
 from ._usage import Usage
 
 Emit = Callable[[RunEvent], None]
@@ -62,6 +64,9 @@ class RunContext:
     tools: ToolRegistry
     tool_context: ToolContext
     emit: Emit
+    routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+    budget: BudgetTracker = field(default_factory=BudgetTracker)
+    """The same tracker the seam checks before every call."""
     started_at: float = field(default_factory=time.time)
     goal: str = ""
     executed: set[str] = field(default_factory=set)
@@ -70,6 +75,9 @@ class RunContext:
     """Settled task results by id, across every plan revision."""
     outcomes: dict[str, asyncio.Future[TaskResult]] = field(default_factory=dict)
     """The current dispatch round's results, awaited by the tasks that take them as inputs."""
+    cheap_failures: dict[str, int] = field(default_factory=dict)
+    """Failed cheap-tier tries per agent in this run: the routing policy's memory of past failures."""
+    plan_steps_run: int = 0
     semaphore: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,7 +86,7 @@ class RunContext:
 
 @dataclass(frozen=True)
 class Finish:
-    status: Literal["completed", "failed"]
+    status: Literal["completed", "failed", "budget_exceeded"]
     error: str | None = None
 
 
@@ -100,6 +108,9 @@ def review(
     mode: Literal["on_failure", "each_round"] = "on_failure",
 ) -> Decision:
     """What the supervisor does once the tasks under way have settled."""
+    for r in results.values():
+        if r.status == "skipped" and (r.error or "").startswith("budget exceeded"):
+            return Finish("budget_exceeded", r.error)
     unfinished = [t.id for t in plan.tasks if results[t.id].status != "completed"]
     if not unfinished:
         if mode == "each_round" and replans_used < max_replans:
@@ -137,24 +148,19 @@ def build_supervisor(
     async def make_plan(
         revision: int, current: Plan | None, purpose: Purpose = "plan"
     ) -> tuple[Plan, Usage]:
-        rejected: list[PlanAttempt] = []
-        usage = Usage()
-        for attempt in range(1, ctx.config.planner.attempts + 1):
-            current_data = _replan_context(current, ctx) if current else None
-            raw = await plan_step(
-                revision, [[a.output, list(a.problems)] for a in rejected], current_data, purpose
-            )
-            usage += Usage.model_validate(raw["usage"])
-            if raw["plan"] is not None:
-                return Plan.model_validate(raw["plan"]), usage
-            rejected.append(PlanAttempt(output=raw["output"], problems=tuple(raw["problems"])))
-            ctx.emit(
-                PlanRejected(run_id=ctx.run_id, attempt=attempt, problems=tuple(raw["problems"]))
-            )
-        raise PlanError(
-            f"no valid plan after {len(rejected)} attempt(s); last problems: {'; '.join(rejected[-1].problems)}",
-            rejected,
-        )
+        async def step(
+            rejected: list[list[Any]], current_data: dict[str, Any] | None
+        ) -> dict[str, Any]:
+            before = ctx.plan_steps_run
+            raw: dict[str, Any] = await plan_step(revision, rejected, current_data, purpose)
+            if ctx.plan_steps_run == before:
+                # Restored from a checkpoint: what it spent still counts against the budget.
+                used = Usage.model_validate(raw["usage"])
+                ctx.budget.add(usd=used.cost_usd, tokens=used.total_tokens, calls=used.calls)
+            return raw
+
+        plan, usage, _ = await plan_with_retries(ctx, step, current)
+        return plan, usage
 
     async def run_epoch(epoch: int, plan: Plan) -> None:
         loop = asyncio.get_running_loop()
@@ -176,7 +182,7 @@ def build_supervisor(
                 ctx.outcomes[t.id].set_exception(exc)
                 raise
             if f"{epoch}:{t.id}" not in ctx.executed:
-                _emit_restored(ctx, result)
+                _restored(ctx, result)
             ctx.results[t.id] = result
             ctx.outcomes[t.id].set_result(result)
 
@@ -186,7 +192,10 @@ def build_supervisor(
     async def supervisor(goal: str) -> dict[str, Any]:
         ctx.goal = goal
         ctx.results.clear()
-        plan, usage = await make_plan(0, None)
+        try:
+            plan, usage = await make_plan(0, None)
+        except BudgetExceeded as exc:
+            return _run_result(ctx, None, 0, Usage(), "budget_exceeded", None, str(exc))
         ctx.emit(PlanCreated(run_id=ctx.run_id, plan=plan, revision=0))
         revision = 0
         while True:
@@ -201,6 +210,9 @@ def build_supervisor(
                 case Replan(reason=reason, purpose=purpose):
                     try:
                         new_plan, plan_usage = await make_plan(revision + 1, plan, purpose)
+                    except BudgetExceeded as exc:
+                        status, error = "budget_exceeded", str(exc)
+                        break
                     except PlanError as exc:
                         # A review that cannot improve the plan leaves a completed run completed.
                         status, error = (
@@ -220,28 +232,86 @@ def build_supervisor(
                     assert_never(decision)
         answer = None
         if status == "completed":
-            synthesis = await synthesise(plan.model_dump(mode="json"))
+            try:
+                synthesis = await synthesise(plan.model_dump(mode="json"))
+            except BudgetExceeded as exc:
+                return _run_result(ctx, plan, revision, usage, "budget_exceeded", None, str(exc))
             usage += Usage.model_validate(synthesis["usage"])
             answer, synthesis_error = synthesis["answer"], synthesis["error"]
             if synthesis_error:
                 status, error = "failed", synthesis_error
-        for r in ctx.results.values():
-            usage += r.usage
-        return RunResult(
-            run_id=ctx.run_id,
-            goal=goal,
-            status=status,
-            answer=answer,
-            plan=plan,
-            plan_revisions=revision,
-            tasks=dict(ctx.results),
-            usage=usage,
-            started_at=ctx.started_at,
-            finished_at=time.time(),
-            error=error,
-        ).model_dump(mode="json")
+        return _run_result(ctx, plan, revision, usage, status, answer, error)
 
     return supervisor
+
+
+def _run_result(
+    ctx: RunContext,
+    plan: Plan | None,
+    revision: int,
+    planning_usage: Usage,
+    status: RunStatus,
+    answer: str | None,
+    error: str | None,
+) -> dict[str, Any]:
+    usage = sum((r.usage for r in ctx.results.values()), planning_usage)
+    return RunResult(
+        run_id=ctx.run_id,
+        goal=ctx.goal,
+        status=status,
+        answer=answer,
+        plan=plan,
+        plan_revisions=revision,
+        tasks=dict(ctx.results),
+        usage=usage,
+        started_at=ctx.started_at,
+        finished_at=time.time(),
+        error=error,
+    ).model_dump(mode="json")
+
+
+def budget_stopped_result(ctx: RunContext, error: str) -> RunResult:
+    """What a run has when its wall-time backstop fires: every settled result, no answer."""
+    return RunResult.model_validate(
+        _run_result(ctx, None, 0, Usage(), "budget_exceeded", None, error)
+    )
+
+
+PlanStep = Callable[[list[list[Any]], dict[str, Any] | None], Awaitable[dict[str, Any]]]
+
+
+async def plan_with_retries(
+    ctx: RunContext, step: PlanStep, current: Plan | None
+) -> tuple[Plan, Usage, int]:
+    """Call the planner until a plan passes validation, feeding each rejection back.
+
+    Returns the plan, the planner's usage and the number of attempts; raises PlanError.
+    """
+    rejected: list[PlanAttempt] = []
+    usage = Usage()
+    for attempt in range(1, ctx.config.planner.attempts + 1):
+        current_data = _replan_context(current, ctx) if current else None
+        raw = await step([[a.output, list(a.problems)] for a in rejected], current_data)
+        usage += Usage.model_validate(raw["usage"])
+        if raw["plan"] is not None:
+            return Plan.model_validate(raw["plan"]), usage, attempt
+        rejected.append(PlanAttempt(output=raw["output"], problems=tuple(raw["problems"])))
+        ctx.emit(PlanRejected(run_id=ctx.run_id, attempt=attempt, problems=tuple(raw["problems"])))
+    raise PlanError(
+        f"no valid plan after {len(rejected)} attempt(s); last problems: {'; '.join(rejected[-1].problems)}",
+        rejected,
+    )
+
+
+async def plan_only(ctx: RunContext) -> tuple[Plan, Usage, int]:
+    """Plan `ctx.goal` without running anything or writing checkpoints (a dry run)."""
+
+    async def step(
+        rejected: list[list[Any]], current_data: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        return await _plan_step(ctx, rejected, current_data, "plan")
+
+    return await plan_with_retries(ctx, step, None)
 
 
 def _announce_revision(ctx: RunContext, revision: int, reason: str, old: Plan, new: Plan) -> None:
@@ -256,6 +326,7 @@ def _announce_revision(ctx: RunContext, revision: int, reason: str, old: Plan, n
 async def _plan_step(
     ctx: RunContext, rejected: list[list[Any]], current: dict[str, Any] | None, purpose: Purpose
 ) -> dict[str, Any]:
+    ctx.plan_steps_run += 1
     agents = ctx.agents.specs()
     names = [a.name for a in agents]
     max_tasks = ctx.config.planner.max_tasks
@@ -331,25 +402,38 @@ async def _run_task(ctx: RunContext, epoch: int, t: Task) -> TaskResult:
     inputs = [await ctx.outcomes[i] for i in t.inputs]
     missing = [r.task.id for r in inputs if r.status != "completed"]
     if missing:
-        reason = f"input(s) {missing} did not complete"
-        ctx.emit(TaskSkipped(run_id=ctx.run_id, task_id=t.id, reason=reason))
-        return TaskResult(task=t, status="skipped", error=reason)
+        return _skip(ctx, t, f"input(s) {missing} did not complete")
     spec = ctx.agents.get(t.agent)
-    tier = t.tier or spec.tier
     async with ctx.semaphore:
-        return await _attempt_task(ctx, t, spec, tier, {r.task.id: r.output or "" for r in inputs})
+        if ctx.budget.stopped is not None:
+            return _skip(ctx, t, str(ctx.budget.stopped))
+        return await _attempt_task(ctx, t, spec, {r.task.id: r.output or "" for r in inputs})
+
+
+def _skip(ctx: RunContext, t: Task, reason: str) -> TaskResult:
+    ctx.emit(TaskSkipped(run_id=ctx.run_id, task_id=t.id, reason=reason))
+    return TaskResult(task=t, status="skipped", error=reason)
 
 
 async def _attempt_task(
-    ctx: RunContext, t: Task, spec: AgentSpec, tier: Tier, inputs: dict[str, str]
+    ctx: RunContext, t: Task, spec: AgentSpec, inputs: dict[str, str]
 ) -> TaskResult:
+    """Climb the task's routing ladder until one try succeeds: retries, then escalation."""
     started = time.time()
-    chat = _TaskChat(ctx, t, tier)
-    attempts = ctx.config.run.task_attempts
-    error = ""
-    for attempt in range(1, attempts + 1):
+    rungs = ctx.routing.ladder(t, spec, ctx.cheap_failures)
+    chat = _TaskChat(ctx, t, rungs[0].tier)
+    routes: list[Route] = []
+    for attempt, rung in enumerate(rungs, start=1):
+        chat.tier = rung.tier
         ctx.emit(
-            TaskStarted(run_id=ctx.run_id, task_id=t.id, agent=t.agent, tier=tier, attempt=attempt)
+            TaskStarted(
+                run_id=ctx.run_id,
+                task_id=t.id,
+                agent=t.agent,
+                tier=rung.tier,
+                attempt=attempt,
+                reason=rung.reason,
+            )
         )
         try:
             output = await run_agent(
@@ -364,8 +448,33 @@ async def _attempt_task(
             )
         except GraphBubbleUp:
             raise  # LangGraph's own control flow (interrupts) must pass through
+        except BudgetExceeded as exc:
+            # Not the task's fault: stop without counting a failure; the supervisor ends the run.
+            routes.append(
+                Route(
+                    attempt=attempt,
+                    tier=rung.tier,
+                    model=chat.model,
+                    reason=rung.reason,
+                    outcome="stopped",
+                    error=str(exc),
+                )
+            )
+            return _ended(ctx, t, "skipped", str(exc), chat, routes, started)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
+            routes.append(
+                Route(
+                    attempt=attempt,
+                    tier=rung.tier,
+                    model=chat.model,
+                    reason=rung.reason,
+                    outcome="failed",
+                    error=error,
+                )
+            )
+            if rung.tier == "cheap":
+                ctx.cheap_failures[t.agent] = ctx.cheap_failures.get(t.agent, 0) + 1
             ctx.emit(
                 TaskFailed(
                     run_id=ctx.run_id,
@@ -373,10 +482,19 @@ async def _attempt_task(
                     agent=t.agent,
                     error=error,
                     attempt=attempt,
-                    will_retry=attempt < attempts,
+                    will_retry=attempt < len(rungs),
                 )
             )
             continue
+        routes.append(
+            Route(
+                attempt=attempt,
+                tier=rung.tier,
+                model=chat.model,
+                reason=rung.reason,
+                outcome="completed",
+            )
+        )
         finished = time.time()
         ctx.emit(
             TaskCompleted(
@@ -398,16 +516,32 @@ async def _attempt_task(
             usage=chat.usage,
             started_at=started,
             finished_at=finished,
+            routes=tuple(routes),
         )
+    return _ended(ctx, t, "failed", routes[-1].error or "", chat, routes, started)
+
+
+def _ended(
+    ctx: RunContext,
+    t: Task,
+    status: Literal["failed", "skipped"],
+    error: str,
+    chat: _TaskChat,
+    routes: list[Route],
+    started: float,
+) -> TaskResult:
+    if status == "skipped":
+        ctx.emit(TaskSkipped(run_id=ctx.run_id, task_id=t.id, reason=error))
     return TaskResult(
         task=t,
-        status="failed",
+        status=status,
         error=error,
-        attempts=attempts,
+        attempts=len(routes),
         model=chat.model,
         usage=chat.usage,
         started_at=started,
         finished_at=time.time(),
+        routes=tuple(routes),
     )
 
 
@@ -483,7 +617,12 @@ async def _synthesise(ctx: RunContext, plan: Plan) -> dict[str, Any]:
     }
 
 
-def _emit_restored(ctx: RunContext, r: TaskResult) -> None:
+def _restored(ctx: RunContext, r: TaskResult) -> None:
+    """A result that came from a checkpoint: announce it, and count what it spent."""
+    ctx.budget.add(usd=r.usage.cost_usd, tokens=r.usage.total_tokens, calls=r.usage.calls)
+    for route in r.routes:
+        if route.outcome == "failed" and route.tier == "cheap":
+            ctx.cheap_failures[r.task.agent] = ctx.cheap_failures.get(r.task.agent, 0) + 1
     if r.status == "completed":
         ctx.emit(
             TaskCompleted(

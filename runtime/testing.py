@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, assert_never
 
 from pydantic import BaseModel
 
@@ -207,6 +207,8 @@ def _respond(request: ModelRequest, answer: Reply, model: str) -> ModelResponse:
 
 
 __all__ = [
+    "Fault",
+    "FaultyProvider",
     "FunctionModel",
     "ModelFunction",
     "Reply",
@@ -218,3 +220,97 @@ __all__ = [
     "reply",
     "tool_call",
 ]
+
+
+Fault = Literal["ok", "rate_limit", "server_error", "timeout", "malformed", "bad_request"]
+"""What a FaultyProvider call does: answer, or fail the way providers fail."""
+
+
+class FaultyProvider:
+    """A litellm provider, `podium-fault/<name>`, that fails on cue, offline.
+
+    Each model name has a script of outcomes consumed one call at a time (then "ok" forever),
+    so tests can drive litellm's Router through retries, fallbacks, timeouts and cooldowns.
+    """
+
+    PROVIDER = "podium-fault"
+
+    def __init__(self, *, price_per_token: float = 0.0) -> None:
+        self.scripts: dict[str, list[Fault]] = {}
+        self.calls: list[str] = []
+        self.price_per_token = price_per_token
+
+    def script(self, model: str, outcomes: Iterable[Fault]) -> FaultyProvider:
+        self.scripts[model.removeprefix(f"{self.PROVIDER}/")] = list(outcomes)
+        return self
+
+    def register(self) -> FaultyProvider:
+        """Install as litellm's handler for `podium-fault/...` (replacing an earlier one)."""
+        from ._model import quiet_litellm
+
+        quiet_litellm()
+        import litellm
+        from litellm.llms.custom_llm import CustomLLM
+
+        provider = self
+
+        class _Handler(CustomLLM):
+            async def acompletion(
+                self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+            ) -> Any:
+                return await provider._answer(model, kwargs.get("timeout"))
+
+        litellm.custom_provider_map = [
+            *[p for p in litellm.custom_provider_map if p.get("provider") != self.PROVIDER],
+            {"provider": self.PROVIDER, "custom_handler": _Handler()},
+        ]
+        setup: Callable[[], None] = litellm.utils.custom_llm_setup  # untyped upstream
+        setup()
+        return self
+
+    async def _answer(self, model: str, deadline_s: Any) -> Any:
+        import litellm
+        from litellm import exceptions
+
+        name = model.split("/", 1)[-1]
+        self.calls.append(name)
+        script = self.scripts.get(name, [])
+        fault: Fault = script.pop(0) if script else "ok"
+        provider = self.PROVIDER
+        match fault:
+            case "rate_limit":
+                raise exceptions.RateLimitError(
+                    f"{name}: rate limited", llm_provider=provider, model=model
+                )
+            case "server_error":
+                raise exceptions.InternalServerError(
+                    f"{name}: upstream 500", llm_provider=provider, model=model
+                )
+            case "bad_request":
+                raise exceptions.BadRequestError(
+                    f"{name}: bad request", model=model, llm_provider=provider
+                )
+            case "timeout":
+                await asyncio.sleep(float(deadline_s or 1.0))  # hang until the caller's timeout
+                raise exceptions.Timeout(
+                    f"{name}: no answer within {deadline_s}s", model=model, llm_provider=provider
+                )
+            case "malformed":
+                return litellm.ModelResponse(
+                    model=model,
+                    choices=[{"index": 0, "message": {"role": "assistant", "content": None}}],
+                )
+            case "ok":
+                return litellm.ModelResponse(
+                    model=model,
+                    choices=[
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": f"answer from {name}"},
+                        }
+                    ],
+                    usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                )
+            case _:
+                assert_never(fault)

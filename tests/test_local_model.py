@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 
 from podium.agents import AgentRegistry
-from podium.runtime import ModelRequest, Podium, PodiumConfig
+from podium.runtime import ModelRequest, ModelsConfig, Podium, PodiumConfig
 from podium.runtime._model import LiteLLMBackend
 from podium.runtime._planner import parse_plan, plan_messages, positional_plan_schema
 
@@ -29,8 +29,7 @@ GOALS = [
 
 @pytest.fixture(scope="module")
 def backend() -> LiteLLMBackend:
-    local = "podium-local/smollm2-135m"
-    return LiteLLMBackend({"cheap": local, "frontier": local})
+    return LiteLLMBackend(ModelsConfig())  # both tiers default to the embedded model
 
 
 @pytest.mark.parametrize("goal", GOALS)

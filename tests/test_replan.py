@@ -8,6 +8,10 @@ from podium.runtime import ModelError, PodiumConfig, Replanned, RunEvent
 from podium.runtime.testing import ScriptedModel, fail, plan_reply, reply
 
 
+TRIES = 4
+"""A cheap-tier task's ladder by default: cheap, cheap retry, frontier, frontier retry."""
+
+
 def failing(task_id: str, times: int) -> list:  # type: ignore[type-arg]
     return [fail(ModelError("provider answered 500"), task=task_id) for _ in range(times)]
 
@@ -22,7 +26,7 @@ async def test_a_failed_task_is_replaced_by_a_replan(config: PodiumConfig) -> No
     model = ScriptedModel(
         [
             plan_reply(first),
-            *failing("a", config.run.task_attempts),
+            *failing("a", TRIES),
             reply("side facts", task="side"),
             plan_reply(second, purpose="replan"),
             reply("a2 facts", task="a2"),
@@ -59,7 +63,7 @@ async def test_a_replan_may_not_rewrite_a_completed_task(config: PodiumConfig) -
     model = ScriptedModel(
         [
             plan_reply(first),
-            *failing("a", config.run.task_attempts),
+            *failing("a", TRIES),
             reply("side facts", task="side"),
             plan_reply(rewrites_side, purpose="replan"),
             plan_reply(fixed, purpose="replan"),
@@ -86,7 +90,7 @@ async def test_when_replans_run_out_the_run_fails_and_keeps_its_results(
     model = ScriptedModel(
         [
             plan_reply(plan),
-            *failing("a", config.run.task_attempts),
+            *failing("a", TRIES),
             reply("side facts", task="side"),
         ]
     )

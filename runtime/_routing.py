@@ -1,0 +1,115 @@
+"""Per-task model routing: which tier a task starts on, and the ladder it climbs when it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from podium.agents import AgentSpec
+
+from ._plan import Task, Tier
+
+
+class RoutingRule(BaseModel):
+    """Send matching tasks to a tier, whatever the planner hinted. All given conditions must hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent: str | None = None
+    min_instruction_chars: int | None = Field(default=None, ge=0)
+    """Task size: instructions at least this long match (long, intricate tasks)."""
+    max_instruction_chars: int | None = Field(default=None, ge=0)
+    tier: Tier
+
+    def matches(self, task: Task) -> bool:
+        size = len(task.instruction)
+        return (
+            (self.agent is None or self.agent == task.agent)
+            and (self.min_instruction_chars is None or size >= self.min_instruction_chars)
+            and (self.max_instruction_chars is None or size <= self.max_instruction_chars)
+        )
+
+    def describe(self) -> str:
+        parts = [f"agent={self.agent}"] if self.agent else []
+        if self.min_instruction_chars is not None:
+            parts.append(f"instruction>={self.min_instruction_chars} chars")
+        if self.max_instruction_chars is not None:
+            parts.append(f"instruction<={self.max_instruction_chars} chars")
+        return "rule " + (", ".join(parts) or "(all tasks)") + f" -> {self.tier}"
+
+
+class RoutingConfig(BaseModel):
+    """`[routing]` in podium.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[RoutingRule] = []
+    """First matching rule wins, and overrides the planner's hint."""
+    retries_per_tier: int = Field(default=1, ge=0, le=5)
+    """Extra tries on a tier after a failure (a failure: an error, or output that fails validation)."""
+    escalate: bool = True
+    """After the cheap tier's tries are spent, move to the frontier tier."""
+    escalate_agent_after_failures: int = Field(default=2, ge=0)
+    """Past failures: once an agent's tasks have failed this often on the cheap tier in a run,
+    its later tasks start on the frontier tier (0 turns this off)."""
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One try in a task's ladder: the tier, and why that tier."""
+
+    tier: Tier
+    reason: str
+    kind: Literal["initial", "retry", "escalation"]
+
+
+class RoutingPolicy:
+    """Turns a task into its ladder of tries. Pure: the same inputs give the same ladder."""
+
+    def __init__(self, config: RoutingConfig | None = None) -> None:
+        self.config = config or RoutingConfig()
+
+    def initial(self, task: Task, spec: AgentSpec, cheap_failures: Mapping[str, int]) -> Rung:
+        """The first tier: a matching rule, else past failures, else the planner's hint, else the agent's default."""
+        for rule in self.config.rules:
+            if rule.matches(task):
+                return Rung(rule.tier, rule.describe(), "initial")
+        threshold = self.config.escalate_agent_after_failures
+        failures = cheap_failures.get(task.agent, 0)
+        preferred = task.tier or spec.tier
+        if threshold and failures >= threshold and preferred == "cheap":
+            return Rung(
+                "frontier",
+                f"agent {task.agent!r} already failed {failures} time(s) on cheap in this run",
+                "initial",
+            )
+        if task.tier is not None:
+            return Rung(task.tier, "planner hint", "initial")
+        return Rung(spec.tier, f"agent {spec.name!r} default", "initial")
+
+    def ladder(
+        self, task: Task, spec: AgentSpec, cheap_failures: Mapping[str, int] | None = None
+    ) -> list[Rung]:
+        """Every try the task may make, in order: retries on its tier, then escalation."""
+        first = self.initial(task, spec, cheap_failures or {})
+        tries = 1 + self.config.retries_per_tier
+        rungs = [first] + [
+            Rung(first.tier, f"retry {n} on {first.tier} after a failure", "retry")
+            for n in range(1, tries)
+        ]
+        if first.tier == "cheap" and self.config.escalate:
+            rungs.append(
+                Rung(
+                    "frontier",
+                    f"escalated after {tries} failed tr{'y' if tries == 1 else 'ies'} on cheap",
+                    "escalation",
+                )
+            )
+            rungs += [
+                Rung("frontier", f"retry {n} on frontier after a failure", "retry")
+                for n in range(1, tries)
+            ]
+        return rungs
