@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from ._api import Podium
     from ._config import (
         AgentsConfig,
+        BudgetConfig,
+        Deployment,
         ModelsConfig,
         PlannerConfig,
         PodiumConfig,
@@ -78,6 +80,8 @@ _EXPORTS: dict[str, str] = {
     "ModelResponse": "._model",
     "ModelSeam": "._model",
     "ModelsConfig": "._config",
+    "BudgetConfig": "._config",
+    "Deployment": "._config",
     "Plan": "._plan",
     "PlanAttempt": "._errors",
     "PlanCreated": "._events",
@@ -124,7 +128,9 @@ __all__ = [
     "AgentError",
     "AgentsConfig",
     "AssistantMessage",
+    "BudgetConfig",
     "ConfigError",
+    "Deployment",
     "ErrorCode",
     "GoalError",
     "ModelBackend",

@@ -108,7 +108,9 @@ class ModelSeam:
             usage = response.usage if response is not None else Usage()
             self.budget.end_call(usd=usage.cost_usd, tokens=usage.total_tokens)
 
-    async def _within_wall_time(self, request: ModelRequest, budget: BudgetTracker) -> ModelResponse:
+    async def _within_wall_time(
+        self, request: ModelRequest, budget: BudgetTracker
+    ) -> ModelResponse:
         remaining = budget.remaining_wall_s()
         if remaining is None:
             return await self._timed(request)

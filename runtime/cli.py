@@ -74,6 +74,22 @@ def _parser() -> argparse.ArgumentParser:
         "--repeat", type=int, default=3, help="zero-latency repetitions for the overhead figure"
     )
     dag.set_defaults(handler=_cmd_bench_dag)
+    routing = bench_sub.add_parser(
+        "routing",
+        help="per-task model routing vs frontier-only and cheap-only: cost and pass rate on a graded workload",
+    )
+    routing.add_argument("--json-out", type=Path, default=Path("bench-results/routing.json"))
+    routing.add_argument(
+        "--workload", type=Path, help="workload YAML (default: the bundled routing.yaml)"
+    )
+    routing.set_defaults(handler=_cmd_bench_routing)
+    local = bench_sub.add_parser(
+        "local-model",
+        help="the embedded model on this CPU: tokens/s, seconds to a valid plan, valid plan rate",
+    )
+    local.add_argument("--json-out", type=Path, default=Path("bench-results/local-model.json"))
+    local.add_argument("--goals", type=int, default=8, help="how many bundled goals to plan (1-8)")
+    local.set_defaults(handler=_cmd_bench_local_model)
     return parser
 
 
@@ -143,6 +159,28 @@ def _cmd_bench_dag(args: argparse.Namespace) -> int:
     )
     ok = report["makespan_over_critical_path"] <= 1.10 and report["overhead_ms_per_task"] <= 5.0
     return 0 if ok else 1
+
+
+def _cmd_bench_routing(args: argparse.Namespace) -> int:
+    from podium.evals.bench_routing import run_routing_bench
+    from podium.evals.routing_workload import WorkloadError
+
+    try:
+        report = run_routing_bench(json_out=args.json_out, workload=args.workload)
+    except WorkloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if report["targets_met"] else 1
+
+
+def _cmd_bench_local_model(args: argparse.Namespace) -> int:
+    from podium.evals.bench_local import GOALS, VALID_PLAN_RATE_TARGET, run_local_model_bench
+
+    if not 1 <= args.goals <= len(GOALS):
+        print(f"error: --goals must be between 1 and {len(GOALS)}", file=sys.stderr)
+        return 2
+    report = run_local_model_bench(json_out=args.json_out, goals=args.goals)
+    return 0 if report["valid_plan_rate"] >= VALID_PLAN_RATE_TARGET else 1
 
 
 if __name__ == "__main__":

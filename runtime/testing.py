@@ -27,6 +27,7 @@ from ._model import (
     ToolCall,
     estimate_tokens,
 )
+from ._plan import Tier
 from ._usage import Usage
 
 Reply = str | Mapping[str, Any] | BaseModel | AssistantMessage
@@ -49,12 +50,14 @@ class Step:
     purpose: Purpose | None = None
     task: str | None = None
     agent: str | None = None
+    tier: Tier | None = None
     latency_s: float | None = None
     when: Callable[[ModelRequest], bool] | None = None
 
     def matches(self, request: ModelRequest) -> bool:
         return (
             (self.purpose is None or self.purpose == request.purpose)
+            and (self.tier is None or self.tier == request.tier)
             and (self.task is None or self.task == request.task_id)
             and (self.agent is None or self.agent == request.agent)
             and (self.when is None or self.when(request))
@@ -63,7 +66,12 @@ class Step:
     def describe(self) -> str:
         parts = [
             f"{k}={v!r}"
-            for k, v in (("purpose", self.purpose), ("task", self.task), ("agent", self.agent))
+            for k, v in (
+                ("purpose", self.purpose),
+                ("task", self.task),
+                ("agent", self.agent),
+                ("tier", self.tier),
+            )
             if v
         ]
         return "Step(" + ", ".join(parts or ["any"]) + ")"
@@ -75,10 +83,13 @@ def reply(
     purpose: Purpose | None = None,
     task: str | None = None,
     agent: str | None = None,
+    tier: Tier | None = None,
     latency_s: float | None = None,
 ) -> Step:
     """A step that answers with text, JSON or a full message."""
-    return Step(reply=content, purpose=purpose, task=task, agent=agent, latency_s=latency_s)
+    return Step(
+        reply=content, purpose=purpose, task=task, agent=agent, tier=tier, latency_s=latency_s
+    )
 
 
 def tool_call(
@@ -106,9 +117,10 @@ def fail(
     purpose: Purpose | None = None,
     task: str | None = None,
     agent: str | None = None,
+    tier: Tier | None = None,
 ) -> Step:
     """A step that raises, as a provider error would."""
-    return Step(error=error, purpose=purpose, task=task, agent=agent)
+    return Step(error=error, purpose=purpose, task=task, agent=agent, tier=tier)
 
 
 def plan_reply(tasks: Iterable[Mapping[str, Any]], *, purpose: Purpose = "plan") -> Step:
@@ -124,10 +136,16 @@ class ScriptedModel:
     """
 
     def __init__(
-        self, steps: Iterable[Step], *, latency_s: float = 0.0, name: str = "scripted"
+        self,
+        steps: Iterable[Step],
+        *,
+        latency_s: float = 0.0,
+        name: str = "scripted",
+        usd_per_token: float = 0.0,
     ) -> None:
         self._steps = list(steps)
         self.latency_s = latency_s
+        self.usd_per_token = usd_per_token
         self.name = name
         self.calls: list[ModelRequest] = []
         self._lock = threading.Lock()
@@ -142,7 +160,7 @@ class ScriptedModel:
         if step.error is not None:
             raise step.error
         assert step.reply is not None
-        return _respond(request, step.reply, self.name)
+        return _respond(request, step.reply, self.name, self.usd_per_token)
 
     def _take(self, request: ModelRequest) -> Step:
         for index, step in enumerate(self._steps):
@@ -176,6 +194,7 @@ class FunctionModel:
     function: ModelFunction
     latency_s: float = 0.0
     name: str = "function"
+    usd_per_token: float = 0.0
     calls: list[ModelRequest] = field(default_factory=list)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
@@ -185,10 +204,12 @@ class FunctionModel:
         answer = self.function(request)
         if inspect.isawaitable(answer):
             answer = await answer
-        return _respond(request, answer, self.name)
+        return _respond(request, answer, self.name, self.usd_per_token)
 
 
-def _respond(request: ModelRequest, answer: Reply, model: str) -> ModelResponse:
+def _respond(
+    request: ModelRequest, answer: Reply, model: str, usd_per_token: float = 0.0
+) -> ModelResponse:
     if isinstance(answer, AssistantMessage):
         message = answer
     elif isinstance(answer, BaseModel):
@@ -203,6 +224,7 @@ def _respond(request: ModelRequest, answer: Reply, model: str) -> ModelResponse:
         input_tokens=estimate_tokens(list(request.messages)),
         output_tokens=estimate_tokens(output),
     )
+    usage = usage.model_copy(update={"cost_usd": usage.total_tokens * usd_per_token})
     return ModelResponse(message=message, usage=usage, model=model)
 
 
@@ -235,10 +257,15 @@ class FaultyProvider:
 
     PROVIDER = "podium-fault"
 
-    def __init__(self, *, price_per_token: float = 0.0) -> None:
+    def __init__(self) -> None:
         self.scripts: dict[str, list[Fault]] = {}
+        self.replies: dict[str, str] = {}
         self.calls: list[str] = []
-        self.price_per_token = price_per_token
+
+    def reply(self, model: str, text: str) -> FaultyProvider:
+        """What `model` says when it answers (default: "answer from <name>")."""
+        self.replies[model.removeprefix(f"{self.PROVIDER}/")] = text
+        return self
 
     def script(self, model: str, outcomes: Iterable[Fault]) -> FaultyProvider:
         self.scripts[model.removeprefix(f"{self.PROVIDER}/")] = list(outcomes)
@@ -307,7 +334,10 @@ class FaultyProvider:
                         {
                             "index": 0,
                             "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": f"answer from {name}"},
+                            "message": {
+                                "role": "assistant",
+                                "content": self.replies.get(name, f"answer from {name}"),
+                            },
                         }
                     ],
                     usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from podium.runtime import ConfigError, ModelsConfig, GoalError, ModelError, ModelRequest, Podium, PodiumConfig
+from podium.runtime import (
+    ConfigError,
+    GoalError,
+    ModelError,
+    ModelRequest,
+    ModelsConfig,
+    Podium,
+    PodiumConfig,
+)
 from podium.runtime._model import LiteLLMBackend
 from podium.runtime.testing import FunctionModel, ScriptedModel, UnexpectedModelCall, reply
 
@@ -86,7 +94,11 @@ def test_the_suite_refuses_network_sockets() -> None:
 
 
 async def test_a_real_provider_call_is_refused_and_reported_as_a_model_error() -> None:
-    models = ModelsConfig(cheap="openai/gpt-4o-mini", frontier="openai/gpt-4o", timeout_s=5, num_retries=0)
+    models = ModelsConfig(
+        cheap="openai/gpt-4o-mini", frontier="openai/gpt-4o", timeout_s=5, num_retries=0
+    )
     backend = LiteLLMBackend(models)
-    with pytest.raises(ModelError, match=r"cheap tier failed after retries and fallbacks: provider 'openai'"):
+    with pytest.raises(
+        ModelError, match=r"cheap tier failed after retries and fallbacks: provider 'openai'"
+    ):
         await backend.complete(ModelRequest(messages=({"role": "user", "content": "hi"},)))

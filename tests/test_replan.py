@@ -7,7 +7,6 @@ from conftest import make, task
 from podium.runtime import ModelError, PodiumConfig, Replanned, RunEvent
 from podium.runtime.testing import ScriptedModel, fail, plan_reply, reply
 
-
 TRIES = 4
 """A cheap-tier task's ladder by default: cheap, cheap retry, frontier, frontier retry."""
 
