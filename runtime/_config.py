@@ -39,12 +39,28 @@ class Deployment(_Section):
     """Further litellm parameters for this deployment (api_version, temperature, ...)."""
 
 
+PROVIDER_DEFAULTS: list[tuple[str, str, str]] = [
+    ("OPENAI_API_KEY", "openai/gpt-4o-mini", "openai/gpt-4o"),
+    ("ANTHROPIC_API_KEY", "anthropic/claude-3-5-haiku-latest", "anthropic/claude-sonnet-4-5"),
+    ("GEMINI_API_KEY", "gemini/gemini-2.0-flash", "gemini/gemini-2.5-pro"),
+]
+"""(key variable, cheap model, frontier model): the tiers used when a key is set and none are configured."""
+
+
+def default_tier(tier: Tier) -> str:
+    """The first provider whose key is in the environment, else the embedded model (no key, no network)."""
+    for variable, cheap, frontier in PROVIDER_DEFAULTS:
+        if os.environ.get(variable):
+            return cheap if tier == "cheap" else frontier
+    return DEFAULT_LOCAL_MODEL
+
+
 class ModelsConfig(_Section):
     """Model tiers as litellm Router model groups, and how the Router retries and fails over."""
 
-    cheap: str = DEFAULT_LOCAL_MODEL
+    cheap: str = Field(default_factory=lambda: default_tier("cheap"))
     """Shorthand for one cheap deployment (used when `deployments` has none for the tier)."""
-    frontier: str = DEFAULT_LOCAL_MODEL
+    frontier: str = Field(default_factory=lambda: default_tier("frontier"))
     deployments: list[Deployment] = []
     fallbacks: dict[Tier, list[Tier]] = {"cheap": ["frontier"]}
     """When every deployment of a tier fails, the Router tries these tiers next."""
@@ -85,7 +101,7 @@ class ToolsConfig(_Section):
     """Folder the file tools may read."""
     datasets: Path | None = None
     """Folder of CSV/JSON datasets; None means the sample datasets shipped with Podium."""
-    http: HttpToolConfig = HttpToolConfig()
+    http: HttpToolConfig = Field(default_factory=HttpToolConfig)
 
 
 class AgentsConfig(_Section):
@@ -120,14 +136,14 @@ class StorageConfig(_Section):
 class PodiumConfig(_Section):
     """Everything a Podium instance needs. `PodiumConfig()` works offline on one machine."""
 
-    models: ModelsConfig = ModelsConfig()
-    routing: RoutingConfig = RoutingConfig()
-    budget: BudgetConfig = BudgetConfig()
-    planner: PlannerConfig = PlannerConfig()
-    run: RunConfig = RunConfig()
-    agents: AgentsConfig = AgentsConfig()
-    tools: ToolsConfig = ToolsConfig()
-    storage: StorageConfig = StorageConfig()
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @property
     def runs_dir(self) -> Path:

@@ -55,6 +55,8 @@ class TaskCompleted(_Event):
     output: str
     usage: Usage
     duration_s: float
+    model: str | None = None
+    """The model that produced the output (after any fallback)."""
     restored: bool = False
     """True when the result came from a checkpoint instead of running again."""
 

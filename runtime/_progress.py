@@ -34,6 +34,8 @@ class _TaskView:
     tokens: int = 0
     note: str = ""
     output: str = ""
+    model: str = ""
+    route: str = ""
 
 
 @dataclass
@@ -49,6 +51,7 @@ class ProgressView:
     status: str = "running"
     error: str | None = None
     tokens: int = 0
+    cost_usd: float = 0.0
 
     def apply(self, event: RunEvent) -> None:
         match event.kind:
@@ -61,7 +64,10 @@ class ProgressView:
             case "plan_rejected":
                 self.error = f"plan attempt {event.attempt} rejected: {'; '.join(event.problems)}"
             case "task_started":
-                self.tasks[event.task_id] = _TaskView("running", time.monotonic(), note=event.tier)
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                view.state, view.started = "running", time.monotonic()
+                view.note = f"{event.tier}: {event.reason}" if event.reason else event.tier
+                view.route = " → ".join(filter(None, [view.route, event.tier]))
             case "task_completed":
                 view = self.tasks.setdefault(event.task_id, _TaskView())
                 view.state, view.elapsed, view.tokens = (
@@ -70,7 +76,9 @@ class ProgressView:
                     event.usage.total_tokens,
                 )
                 view.note = "restored from checkpoint" if event.restored else ""
+                view.output, view.model = event.output, event.model or ""
                 self.tokens += event.usage.total_tokens
+                self.cost_usd += event.usage.cost_usd
             case "task_failed":
                 view = self.tasks.setdefault(event.task_id, _TaskView())
                 view.state = "retrying" if event.will_retry else "failed"
@@ -81,14 +89,19 @@ class ProgressView:
                 self.error = f"re-planned ({event.reason[:80]})"
             case "run_finished":
                 self.status, self.answer, self.error = event.status, event.answer, event.error
-                self.tokens = event.usage.total_tokens
+                self.tokens, self.cost_usd = event.usage.total_tokens, event.usage.cost_usd
 
     def outputs(self, limit: int = 600) -> Table:
         """Each task's output, in plan order, trimmed for the terminal (--json has them whole)."""
-        table = Table("task", "agent", "output", show_lines=True, title="task outputs")
+        table = Table(
+            "task", "agent", "model (tiers tried)", "output", show_lines=True, title="task outputs"
+        )
         for t in self.plan.topological_order() if self.plan else []:
-            text = self.tasks.get(t.id, _TaskView()).output
-            table.add_row(t.id, t.agent, text if len(text) <= limit else text[:limit] + " …")
+            view = self.tasks.get(t.id, _TaskView())
+            text = view.output if len(view.output) <= limit else view.output[:limit] + " …"
+            table.add_row(
+                t.id, t.agent, f"{view.model}\n({view.route})" if view.model else view.route, text
+            )
         return table
 
     def render(self) -> Panel:
@@ -113,7 +126,8 @@ class ProgressView:
                 )
                 tree.add(label)
         footer = Text(
-            f"{time.monotonic() - self.started:.1f}s elapsed · {self.tokens} tokens", style="dim"
+            f"{time.monotonic() - self.started:.1f}s elapsed · {self.tokens} tokens · ${self.cost_usd:.4f}",
+            style="dim",
         )
         parts: list[Text | Tree] = [tree, footer]
         if self.error and self.status == "running":

@@ -504,6 +504,7 @@ async def _attempt_task(
                 output=output.text,
                 usage=chat.usage,
                 duration_s=finished - started,
+                model=chat.model,
             )
         )
         return TaskResult(
@@ -632,6 +633,7 @@ def _restored(ctx: RunContext, r: TaskResult) -> None:
                 output=r.output or "",
                 usage=r.usage,
                 duration_s=r.duration_s,
+                model=r.model,
                 restored=True,
             )
         )

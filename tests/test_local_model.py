@@ -29,7 +29,8 @@ GOALS = [
 
 @pytest.fixture(scope="module")
 def backend() -> LiteLLMBackend:
-    return LiteLLMBackend(ModelsConfig())  # both tiers default to the embedded model
+    local = "podium-local/smollm2-135m"
+    return LiteLLMBackend(ModelsConfig(cheap=local, frontier=local))
 
 
 @pytest.mark.parametrize("goal", GOALS)
