@@ -28,8 +28,10 @@ typecheck: $(VENV)/.installed
 pytest: $(VENV)/.installed-local
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-local
 	$(BIN)/podium bench dag --json-out bench-results/dag.json
+	-$(BIN)/podium bench routing --json-out bench-results/routing.json
+	$(BIN)/podium bench local-model --json-out bench-results/local-model.json
 
 install: $(VENV)/.installed
 install-local: $(VENV)/.installed-local

@@ -48,11 +48,16 @@ def test_a_broken_config_names_the_field(tmp_path: Path, text: str, message: str
         PodiumConfig.from_toml(path)
 
 
-def test_with_no_provider_key_both_tiers_are_the_embedded_model(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_no_provider_key_both_tiers_are_the_embedded_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
         monkeypatch.delenv(variable, raising=False)
     models = PodiumConfig.from_mapping({}).models
-    assert (models.cheap, models.frontier) == ("podium-local/smollm2-135m", "podium-local/smollm2-135m")
+    assert (models.cheap, models.frontier) == (
+        "podium-local/smollm2-135m",
+        "podium-local/smollm2-135m",
+    )
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
     models = PodiumConfig.from_mapping({}).models
     assert models.cheap.startswith("anthropic/") and models.frontier.startswith("anthropic/")

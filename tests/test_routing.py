@@ -37,6 +37,11 @@ def test_a_cheap_task_retries_once_then_escalates() -> None:
     ]
 
 
+def test_past_failures_are_ignored_unless_configured() -> None:
+    t = Task(id="a", agent="writer", instruction="x", tier="cheap")
+    assert ladder(t, failures={"writer": 5})[0] == ("cheap", "initial")
+
+
 def test_a_frontier_task_never_goes_down() -> None:
     t = Task(id="a", agent="writer", instruction="write", tier="frontier")
     assert ladder(t) == [("frontier", "initial"), ("frontier", "retry")]
@@ -56,14 +61,14 @@ def test_a_frontier_task_never_goes_down() -> None:
             Task(id="a", agent="reviewer", instruction="x"),
             None,
             None,
-            "frontier",
+            "cheap",
             "agent 'reviewer' default",
         ),
         (
-            Task(id="a", agent="reviewer", instruction="x", tier="cheap"),
+            Task(id="a", agent="reviewer", instruction="x", tier="frontier"),
             None,
             None,
-            "cheap",
+            "frontier",
             "planner hint",
         ),
         (
@@ -82,7 +87,7 @@ def test_a_frontier_task_never_goes_down() -> None:
         ),
         (
             Task(id="a", agent="writer", instruction="x", tier="cheap"),
-            None,
+            RoutingConfig(escalate_agent_after_failures=2),
             {"writer": 2},
             "frontier",
             "agent 'writer' already failed 2 time(s) on cheap in this run",
