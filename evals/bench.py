@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -24,6 +22,8 @@ from typing import Any
 
 from podium.runtime import ModelRequest, Plan, Podium, PodiumConfig, RunResult
 from podium.runtime.testing import FunctionModel, Reply
+
+from ._report import machine, write_report
 
 
 @dataclass(frozen=True)
@@ -166,15 +166,10 @@ def run_dag_bench(*, json_out: Path, latency_s: float = 0.2, repeat: int = 3) ->
         "benchmark": "dag",
         "latency_ms_per_call": latency_s * 1000,
         "targets": {"makespan_over_critical_path": 1.10, "overhead_ms_per_task": 5.0},
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         **report,
     }
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_report(json_out, report)
     for name, g in report["graphs"].items():
         print(
             f"{name:6} {g['tasks']:3} tasks  makespan {g['makespan_s']:.3f}s  critical path {g['critical_path_s']:.3f}s  "

@@ -13,9 +13,6 @@ tiers are the embedded SmolLM2-135M. Figures:
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -25,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from podium.runtime import PlanError, Podium, PodiumConfig
+
+from ._report import machine, write_report
 
 GOALS: tuple[str, ...] = (
     "Qualify the lead Maya Chen at Brightforge Analytics and draft a first outreach email",
@@ -113,15 +112,10 @@ def run_local_model_bench(*, json_out: Path, goals: int = len(GOALS)) -> dict[st
     report = {
         "benchmark": "local-model",
         "targets": {"valid_plan_rate": VALID_PLAN_RATE_TARGET},
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         **measured,
     }
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_report(json_out, report)
     _print_report(report, json_out)
     return report
 

@@ -15,7 +15,6 @@ MT-Bench / MMLU / GSM8K while keeping 95% of GPT-4's quality.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any, Literal, get_args
 from podium.agents import AgentRegistry
 from podium.runtime import RoutingConfig, RoutingPolicy, RoutingRule, Rung, Tier
 
+from ._report import write_report
 from .routing_workload import Prices, RoutingWorkload, WorkloadTask, load_workload
 
 Strategy = Literal["routing", "frontier_only", "cheap_only"]
@@ -197,8 +197,7 @@ def targets_met(cost_ratio: float | None, quality_ratio: float | None) -> bool:
 def run_routing_bench(*, json_out: Path, workload: Path | None = None) -> dict[str, Any]:
     """Replay the workload (bundled when None), print the figures, write JSON to `json_out`."""
     report = build_report(load_workload(workload), str(workload or "bundled routing.yaml"))
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_report(json_out, report)
     _print_report(report, json_out)
     return report
 

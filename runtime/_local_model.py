@@ -214,7 +214,10 @@ def _as_tool_message(text: str) -> dict[str, Any]:
     except json.JSONDecodeError:
         # Cut off by max_tokens inside the JSON string: keep the answer text that did arrive.
         cut = re.match(r'\s*\{\s*"answer"\s*:\s*"(.*)', text, re.S)
-        return {"role": "assistant", "content": cut.group(1).strip() if cut else text}
+        return {
+            "role": "assistant",
+            "content": cut.group(1).strip().lstrip('}" \n') if cut else text,
+        }
     if isinstance(choice, dict) and "tool" in choice:
         call = {
             "id": f"call_{uuid.uuid4().hex[:8]}",

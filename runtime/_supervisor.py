@@ -45,7 +45,7 @@ from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
 from ._planner import parse_plan, plan_messages, plan_schema, positional_plan_schema
 from ._result import Route, RunResult, RunStatus, TaskResult
-from ._routing import RoutingPolicy
+from ._routing import RoutingPolicy, Rung
 from ._usage import Usage
 
 Emit = Callable[[RunEvent], None]
@@ -450,29 +450,11 @@ async def _attempt_task(
             raise  # LangGraph's own control flow (interrupts) must pass through
         except BudgetExceeded as exc:
             # Not the task's fault: stop without counting a failure; the supervisor ends the run.
-            routes.append(
-                Route(
-                    attempt=attempt,
-                    tier=rung.tier,
-                    model=chat.model,
-                    reason=rung.reason,
-                    outcome="stopped",
-                    error=str(exc),
-                )
-            )
+            routes.append(_route(attempt, rung, chat, "stopped", str(exc)))
             return _ended(ctx, t, "skipped", str(exc), chat, routes, started)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            routes.append(
-                Route(
-                    attempt=attempt,
-                    tier=rung.tier,
-                    model=chat.model,
-                    reason=rung.reason,
-                    outcome="failed",
-                    error=error,
-                )
-            )
+            routes.append(_route(attempt, rung, chat, "failed", error))
             if rung.tier == "cheap":
                 ctx.cheap_failures[t.agent] = ctx.cheap_failures.get(t.agent, 0) + 1
             ctx.emit(
@@ -486,15 +468,7 @@ async def _attempt_task(
                 )
             )
             continue
-        routes.append(
-            Route(
-                attempt=attempt,
-                tier=rung.tier,
-                model=chat.model,
-                reason=rung.reason,
-                outcome="completed",
-            )
-        )
+        routes.append(_route(attempt, rung, chat, "completed"))
         finished = time.time()
         ctx.emit(
             TaskCompleted(
@@ -520,6 +494,23 @@ async def _attempt_task(
             routes=tuple(routes),
         )
     return _ended(ctx, t, "failed", routes[-1].error or "", chat, routes, started)
+
+
+def _route(
+    attempt: int,
+    rung: Rung,
+    chat: _TaskChat,
+    outcome: Literal["completed", "failed", "stopped"],
+    error: str | None = None,
+) -> Route:
+    return Route(
+        attempt=attempt,
+        tier=rung.tier,
+        model=chat.model,
+        reason=rung.reason,
+        outcome=outcome,
+        error=error,
+    )
 
 
 def _ended(
