@@ -226,7 +226,8 @@ def _from_openai_response(raw: Any, group: str) -> ModelResponse:
             output_tokens=getattr(usage, "completion_tokens", 0) or 0,
             cost_usd=float(hidden.get("response_cost") or 0.0),
         ),
-        model=str(raw.model or group),
+        # The deployment's full litellm string ("podium-local/smollm2-135m"), not the provider's echo.
+        model=str(hidden.get("litellm_model_name") or raw.model or group),
     )
 
 

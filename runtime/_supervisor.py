@@ -231,7 +231,11 @@ def build_supervisor(
                 case _:
                     assert_never(decision)
         answer = None
-        if status == "completed":
+        if status == "completed" and not _needs_synthesis(plan, ctx.config.run.synthesis):
+            answer = ctx.results[
+                plan.sinks()[-1].id
+            ].output  # the final task's output is the answer
+        elif status == "completed":
             try:
                 synthesis = await synthesise(plan.model_dump(mode="json"))
             except BudgetExceeded as exc:
@@ -568,16 +572,14 @@ class _TaskChat:
         return response.message.to_message()
 
 
+def _needs_synthesis(plan: Plan, mode: Literal["auto", "model", "last_task"]) -> bool:
+    """A synthesis call merges several final outputs; one final task's output is the answer as is."""
+    return mode == "model" or (mode == "auto" and len(plan.sinks()) > 1)
+
+
 async def _synthesise(ctx: RunContext, plan: Plan) -> dict[str, Any]:
     results = ctx.results
     sinks = plan.sinks()
-    mode = ctx.config.run.synthesis
-    if mode == "last_task" or (mode == "auto" and len(sinks) == 1):
-        return {
-            "answer": results[sinks[-1].id].output,
-            "usage": Usage().model_dump(),
-            "error": None,
-        }
     parts = "\n\n".join(
         f"<result task={t.id!r} agent={t.agent!r}>\n{results[t.id].output}\n</result>"
         for t in sinks

@@ -90,6 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("--json-out", type=Path, default=Path("bench-results/local-model.json"))
     local.add_argument("--goals", type=int, default=8, help="how many bundled goals to plan (1-8)")
     local.set_defaults(handler=_cmd_bench_local_model)
+    peers = bench_sub.add_parser(
+        "peers",
+        help="Podium beside langgraph-supervisor, a raw LangGraph graph and a sequential supervisor",
+    )
+    peers.add_argument("--json-out", type=Path, default=Path("bench-results/peers.json"))
+    peers.add_argument("--md-out", type=Path, default=Path("bench-results/peers.md"))
+    peers.add_argument(
+        "--latency-ms", type=float, default=100.0, help="fake model latency per call"
+    )
+    peers.add_argument("--only", nargs="*", help="workload names (default: all)")
+    peers.set_defaults(handler=_cmd_bench_peers)
     return parser
 
 
@@ -181,6 +192,15 @@ def _cmd_bench_local_model(args: argparse.Namespace) -> int:
         return 2
     report = run_local_model_bench(json_out=args.json_out, goals=args.goals)
     return 0 if report["valid_plan_rate"] >= VALID_PLAN_RATE_TARGET else 1
+
+
+def _cmd_bench_peers(args: argparse.Namespace) -> int:
+    from podium.evals.bench_peers import run_peers_bench
+
+    report = run_peers_bench(
+        json_out=args.json_out, md_out=args.md_out, latency_s=args.latency_ms / 1000, only=args.only
+    )
+    return 0 if all(report["targets_met"].values()) else 1
 
 
 if __name__ == "__main__":
