@@ -250,7 +250,7 @@ def _targets_met(summary: dict[str, Any]) -> dict[str, bool]:
 def markdown(report: dict[str, Any]) -> str:
     """The README's table: one row per workload, Podium's figures as ratios against each peer."""
     rows = [
-        "| workload | tasks | Podium makespan / critical path | speedup vs sequential | vs raw LangGraph: makespan, overhead/task, peak mem | vs langgraph-supervisor: makespan, calls, tokens |",
+        "| workload | tasks | Podium makespan / critical path | speedup vs sequential | vs raw LangGraph: makespan, overhead/task, peak mem | vs langgraph-supervisor: makespan, calls, tokens, overhead/task, peak mem |",
         "|---|---|---|---|---|---|",
     ]
     by = {(r["system"], r["workload"]): r for r in report["runs"]}
@@ -265,7 +265,9 @@ def markdown(report: dict[str, Any]) -> str:
             "not run"
             if lgs is None
             else (
-                f"{p['makespan_s'] / lgs['makespan_s']:.2f}x, {p['model_calls']}/{lgs['model_calls']} calls, {p['total_tokens'] / lgs['total_tokens']:.2f}x"
+                f"{p['makespan_s'] / lgs['makespan_s']:.2f}x, {p['model_calls']}/{lgs['model_calls']} calls, "
+                f"{p['total_tokens'] / lgs['total_tokens']:.2f}x, {p['overhead_ms_per_task'] / lgs['overhead_ms_per_task']:.2f}x, "
+                f"{p['peak_memory_mb'] / max(lgs['peak_memory_mb'], 0.01):.2f}x"
             )
         )
         rows.append(
@@ -274,6 +276,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"{p['peak_memory_mb'] / max(raw['peak_memory_mb'], 0.01):.2f}x | {versus_lgs} |"
         )
     s = report["summary"]
+    notes = {r["system"]: r["note"] for r in report["runs"] if r["note"]}
+    rows.append("")
+    rows += [f"- {system}: {note}" for system, note in notes.items()]
     rows.append("")
     rows.append(
         f"Ratios are Podium ÷ peer (below 1 is better for Podium, except speedup). Model latency {report['latency_ms_per_call']:.0f} ms a call; "

@@ -144,7 +144,7 @@ async def test_a_run_through_the_router_records_the_model_that_answered(
     route = result.tasks["a"].routes[0]
     assert (route.tier, route.model, route.outcome) == (
         "cheap",
-        "f1",
+        "podium-fault/f1",
         "completed",
     )  # the Router fell back within the try
     assert faults.calls == ["f1", "c1", "f1"]
