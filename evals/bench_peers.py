@@ -36,6 +36,9 @@ TARGETS = {
     "overhead_ratio_vs_raw_langgraph": 2.0,
 }
 PODIUM_CONCURRENCY = 32
+TIMED_RUNS = 3
+"""Timed runs per system and workload; the median counts (one run is at the mercy of a hiccup)."""
+ZERO_RUNS = 5
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,13 @@ async def _peak_mb(run: Callable[[], Awaitable[Any]]) -> float:
     return peak / 1e6
 
 
+async def _quiet(
+    run: Callable[[float, Path], Awaitable[tuple[float, int, int]]], latency_s: float, data: Path
+) -> tuple[float, int, int]:
+    gc.collect()  # the previous system's garbage must not be collected inside this system's timing
+    return await run(latency_s, data)
+
+
 async def _measure_system(
     system: str,
     workload: PeerWorkload,
@@ -115,8 +125,16 @@ async def _measure_system(
     tmp: Path,
     note: str = "",
 ) -> SystemRun:
-    makespan, calls, tokens = await run(latency_s, tmp / f"{system}-{workload.name}-timed")
-    zero = [(await run(0.0, tmp / f"{system}-{workload.name}-zero{i}"))[0] for i in range(3)]
+    timed = [
+        await _quiet(run, latency_s, tmp / f"{system}-{workload.name}-timed{i}")
+        for i in range(TIMED_RUNS)
+    ]
+    makespan = statistics.median(t[0] for t in timed)
+    _, calls, tokens = timed[0]
+    zero = [
+        (await _quiet(run, 0.0, tmp / f"{system}-{workload.name}-zero{i}"))[0]
+        for i in range(ZERO_RUNS)
+    ]
     peak = await _peak_mb(lambda: run(0.0, tmp / f"{system}-{workload.name}-mem"))
     return SystemRun(
         system=system,
