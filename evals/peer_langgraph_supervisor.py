@@ -22,6 +22,8 @@ from langgraph.prebuilt import create_react_agent
 from langgraph.pregel import Pregel
 from langgraph_supervisor import create_supervisor
 
+from podium.runtime.testing import estimate_tokens
+
 from .peer_workloads import PeerTask, PeerWorkload
 
 SYSTEM = "langgraph-supervisor"
@@ -65,20 +67,16 @@ class CallLog:
         self.tokens += _prompt_tokens(prompt) + _output_tokens(out)
 
 
-def _estimate(payload: list[dict[str, Any]] | str) -> int:
-    """Podium's estimate_tokens arithmetic: about four characters a token, never zero."""
-    text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
-    return max(1, len(text) // 4)
-
-
 def _prompt_tokens(messages: Sequence[BaseMessage]) -> int:
-    return _estimate([{"role": _ROLES.get(m.type, m.type), "content": m.content} for m in messages])
+    return estimate_tokens(
+        [{"role": _ROLES.get(m.type, m.type), "content": m.content} for m in messages]
+    )
 
 
 def _output_tokens(out: AIMessage) -> int:
     # Podium counts the reply's content plus each tool call's JSON arguments.
     args = "".join(json.dumps(c["args"]) for c in out.tool_calls)
-    return _estimate(f"{out.text}{args}")
+    return estimate_tokens(f"{out.text}{args}")
 
 
 def tool_name(agent: str) -> str:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import operator
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.graph import END, START, StateGraph
+
+from podium.runtime.testing import estimate_tokens
 
 from .peer_workloads import PeerTask, PeerWorkload
 
@@ -57,12 +58,6 @@ class LatencyFakeChat(BaseChatModel):
             [{"role": m.type, "content": m.content} for m in messages]
         ) + estimate_tokens(answer)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=answer))])
-
-
-def estimate_tokens(payload: Sequence[dict[str, Any]] | str) -> int:
-    """Same estimate as Podium's doubles: about four characters a token."""
-    text = payload if isinstance(payload, str) else json.dumps(list(payload), default=str)
-    return max(1, len(text) // 4)
 
 
 class _State(TypedDict):

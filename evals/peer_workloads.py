@@ -46,12 +46,6 @@ class PeerWorkload:
     def total_units(self) -> float:
         return sum(t.units for t in self.tasks)
 
-    def is_chain(self) -> bool:
-        return (
-            all(len(t.inputs) <= 1 for t in self.tasks)
-            and self.critical_units() == self.total_units()
-        )
-
 
 def _t(id: str, agent: str, *inputs: str, units: float = 1.0) -> PeerTask:
     return PeerTask(id, agent, tuple(inputs), units)

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
         PodiumError,
         RunNotFoundError,
         RunStateError,
-        TaskFailedError,
         UnexpectedModelBehavior,
     )
     from ._events import (
@@ -111,7 +110,6 @@ _EXPORTS: dict[str, str] = {
     "Task": "._plan",
     "TaskCompleted": "._events",
     "TaskFailed": "._events",
-    "TaskFailedError": "._errors",
     "TaskResult": "._result",
     "TaskSkipped": "._events",
     "TaskStarted": "._events",
@@ -168,7 +166,6 @@ __all__ = [
     "Task",
     "TaskCompleted",
     "TaskFailed",
-    "TaskFailedError",
     "TaskResult",
     "TaskSkipped",
     "TaskStarted",

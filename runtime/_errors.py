@@ -9,9 +9,8 @@ Two families, as in pydantic-ai: signals the model sees, and run errors.
     ├── PlanError                    no valid plan after the configured attempts
     ├── RunNotFoundError             resume/result asked for a run id that has no record
     ├── RunStateError                a run cannot do what was asked (resume a finished run)
-    ├── ModelError                   the model seam failed (provider error, no scripted step)
-    │   └── UnexpectedModelBehavior  the model answered, but not in a usable form
-    └── TaskFailedError              a task exhausted its attempts (carries the task id)
+    └── ModelError                   the model seam failed (provider error, no scripted step)
+        └── UnexpectedModelBehavior  the model answered, but not in a usable form
 
     PlanValidationError(ValueError)  a plan broke a rule; the message is fed back to the planner
 """
@@ -32,7 +31,6 @@ class ErrorCode(StrEnum):
     RUN_STATE = "run_state"
     MODEL = "model_error"
     MODEL_BEHAVIOR = "model_behavior"
-    TASK_FAILED = "task_failed"
     GOAL = "goal_invalid"
 
 
@@ -98,14 +96,6 @@ class ModelError(PodiumError):
 
 class UnexpectedModelBehavior(ModelError):
     code = ErrorCode.MODEL_BEHAVIOR
-
-
-class TaskFailedError(PodiumError):
-    code = ErrorCode.TASK_FAILED
-
-    def __init__(self, task_id: str, message: str) -> None:
-        super().__init__(f"task {task_id!r} failed: {message}")
-        self.task_id = task_id
 
 
 class PlanValidationError(ValueError):

@@ -237,6 +237,7 @@ __all__ = [
     "ScriptedModel",
     "Step",
     "UnexpectedModelCall",
+    "estimate_tokens",
     "fail",
     "plan_reply",
     "reply",
