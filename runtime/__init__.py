@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     )
     from ._model import (
         AssistantMessage,
+        LiteLLMBackend,
         ModelBackend,
         ModelRequest,
         ModelResponse,
@@ -73,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "._errors",
     "ErrorCode": "._errors",
     "GoalError": "._errors",
+    "LiteLLMBackend": "._model",
     "ModelBackend": "._model",
     "ModelError": "._errors",
     "ModelRequest": "._model",
@@ -131,6 +133,7 @@ __all__ = [
     "Deployment",
     "ErrorCode",
     "GoalError",
+    "LiteLLMBackend",
     "ModelBackend",
     "ModelError",
     "ModelRequest",

@@ -36,12 +36,17 @@ class Podium:
         model: ModelBackend | None = None,
         agents: Iterable[AgentSpec] = (),
         tools: Iterable[Tool] = (),
+        tool_wrapper: Callable[[Tool], Tool] | None = None,
     ) -> None:
+        """`tool_wrapper`, when given, wraps every tool (built-in and added) at the tool seam:
+        the eval cassettes use it to record and replay tool calls."""
         self.config = config or PodiumConfig.load()
         self.agents = _agent_registry(self.config, agents)
         self.tools = ToolRegistry.with_builtins()
         for t in tools:
             self.tools.register(t)
+        if tool_wrapper is not None:
+            self.tools = ToolRegistry(tool_wrapper(self.tools.get(n)) for n in self.tools.names())
         _check_agent_tools(self.agents, self.tools)
         self.model: ModelBackend = model or LiteLLMBackend(self.config.models)
         self.store = RunStore(self.config.runs_dir)

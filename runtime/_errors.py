@@ -9,8 +9,11 @@ Two families, as in pydantic-ai: signals the model sees, and run errors.
     ├── PlanError                    no valid plan after the configured attempts
     ├── RunNotFoundError             resume/result asked for a run id that has no record
     ├── RunStateError                a run cannot do what was asked (resume a finished run)
-    └── ModelError                   the model seam failed (provider error, no scripted step)
-        └── UnexpectedModelBehavior  the model answered, but not in a usable form
+    ├── ModelError                   the model seam failed (provider error, no scripted step)
+    │   ├── UnexpectedModelBehavior  the model answered, but not in a usable form
+    │   └── CassetteMiss             (podium.evals) strict replay has no recording of a call
+    ├── ScenarioError                (podium.evals) a scenario or report file is wrong
+    └── CassetteError                (podium.evals) a cassette is missing, corrupt or too old
 
     PlanValidationError(ValueError)  a plan broke a rule; the message is fed back to the planner
 """
@@ -32,6 +35,9 @@ class ErrorCode(StrEnum):
     MODEL = "model_error"
     MODEL_BEHAVIOR = "model_behavior"
     GOAL = "goal_invalid"
+    SCENARIO = "scenario_invalid"
+    CASSETTE = "cassette_invalid"
+    REPLAY_MISS = "replay_miss"
 
 
 @dataclass(frozen=True)

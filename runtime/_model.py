@@ -19,7 +19,8 @@ from ._errors import ModelError, UnexpectedModelBehavior
 from ._plan import Tier
 from ._usage import Usage
 
-Purpose = Literal["plan", "replan", "review", "task", "synthesis"]
+Purpose = Literal["plan", "replan", "review", "task", "synthesis", "judge"]
+"""Why a call is made; `judge` is an evaluation grader's call (podium.evals)."""
 Message = dict[str, Any]
 """A chat message in OpenAI's shape: {"role": ..., "content": ..., ...}."""
 

@@ -15,6 +15,7 @@ dependents skip at once), so that each re-plan sees the same results in a replay
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -446,7 +447,7 @@ async def _attempt_task(
                 inputs=inputs,
                 chat=chat,
                 tools=ctx.tools.for_agent(spec.tools),
-                tool_context=ctx.tool_context,
+                tool_context=dataclasses.replace(ctx.tool_context, task_id=t.id),
                 output_schema=t.output_schema,
                 goal=ctx.goal,
             )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from podium.evals._scenario import Workflow
+
     from ._api import Podium
 
 
@@ -48,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the RunResult as JSON instead of live progress"
     )
     run.add_argument("--run-id", help="choose the run id (default: generated)")
+    run.add_argument(
+        "--record",
+        type=Path,
+        metavar="SCENARIO.yaml",
+        help="also record the run as an eval scenario (with its cassette beside it)",
+    )
     run.set_defaults(handler=_cmd_run)
 
     resume = sub.add_parser("resume", help="continue a crashed or stopped run")
@@ -60,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 
     agents = sub.add_parser("agents", help="list the registered agents")
     agents.set_defaults(handler=_cmd_agents)
+
+    _eval_parser(sub)
 
     bench = sub.add_parser("bench", help="performance benchmarks")
     bench_sub = bench.add_subparsers(metavar="BENCH")
@@ -104,6 +114,50 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _eval_parser(sub: Any) -> None:
+    ev = sub.add_parser("eval", help="offline evaluation: run, record and compare scenario suites")
+    ev_sub = ev.add_subparsers(metavar="EVAL")
+    run = ev_sub.add_parser("run", help="run scenario suites (folders or files) and grade them")
+    run.add_argument("paths", nargs="+", type=Path)
+    run.add_argument("--trials", type=int, default=1, help="trials per scenario, for pass^k")
+    run.add_argument("--json-out", type=Path, help="write the report as JSON")
+    run.add_argument("--html-out", type=Path, help="write the report as a self-contained HTML page")
+    run.add_argument(
+        "--mode",
+        choices=["replay", "record", "replay-or-record"],
+        default="replay",
+        help="replay: strict, offline (default); record: live, rewrites cassettes",
+    )
+    run.add_argument(
+        "--speed",
+        choices=["full", "recorded"],
+        default="full",
+        help="replay at full speed, or wait the recorded latencies",
+    )
+    run.add_argument("--concurrency", type=int, default=4, help="scenarios run at once")
+    run.set_defaults(handler=_cmd_eval_run)
+    record = ev_sub.add_parser("record", help="run a goal live and save it as a scenario")
+    record.add_argument("goal")
+    record.add_argument("--out", type=Path, required=True, metavar="SCENARIO.yaml")
+    record.add_argument(
+        "--workflow",
+        choices=["sales", "recruiting", "research", "support", "compliance", "other"],
+        default="other",
+    )
+    record.set_defaults(handler=_cmd_eval_record)
+    cmp = ev_sub.add_parser("compare", help="compare two reports; exit 1 on regressions")
+    cmp.add_argument("base", type=Path)
+    cmp.add_argument("new", type=Path)
+    cmp.add_argument(
+        "--cost-tolerance", type=float, default=0.10, help="relative cost rise allowed"
+    )
+    cmp.add_argument(
+        "--latency-tolerance", type=float, default=0.25, help="relative latency rise allowed"
+    )
+    cmp.add_argument("--json-out", type=Path)
+    cmp.set_defaults(handler=_cmd_eval_compare)
+
+
 def _podium(args: argparse.Namespace) -> Podium:
     from ._api import Podium
     from ._config import PodiumConfig
@@ -112,6 +166,8 @@ def _podium(args: argparse.Namespace) -> Podium:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.record:
+        return _record_run(args, args.goal, args.record, workflow="other", show=not args.json)
     podium = _podium(args)
     if args.json:
         result = podium.run(args.goal, run_id=args.run_id)
@@ -122,6 +178,94 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ._progress import follow
 
     return asyncio.run(follow(podium.astream(args.goal, run_id=args.run_id)))
+
+
+def _record_run(
+    args: argparse.Namespace, goal: str, out: Path, *, workflow: str, show: bool
+) -> int:
+    """Run live through a recording cassette, then write the scenario and cassette."""
+    import asyncio
+
+    from podium.evals import Cassette, CassetteModel, scenario_from_run
+
+    from ._api import Podium
+    from ._config import PodiumConfig
+    from ._model import LiteLLMBackend
+    from ._progress import follow
+    from ._store import new_run_id
+
+    config = PodiumConfig.load(args.config)
+    model = CassetteModel(Cassette(source="recorded"), "record", LiteLLMBackend(config.models))
+    podium = Podium(config, model=model, tool_wrapper=model.wrap_tool)
+    run_id = getattr(args, "run_id", None) or new_run_id()
+    if show:
+        asyncio.run(follow(podium.astream(goal, run_id=run_id)))
+        result = podium.store.get(run_id).result
+    else:
+        result = podium.run(goal, run_id=run_id)
+    if result is None:
+        print("error: the run ended without a result; nothing recorded", file=sys.stderr)
+        return 1
+    scenario = scenario_from_run(
+        result,
+        model.cassette,
+        out,
+        workflow=cast("Workflow", workflow),
+        models={"cheap": config.models.cheap, "frontier": config.models.frontier},
+    )
+    if not show:
+        print(result.model_dump_json(indent=2))
+    print(
+        f"recorded scenario {scenario.name!r} -> {scenario.path} (cassette {scenario.cassette_path})"
+    )
+    return 0 if result.status == "completed" else 1
+
+
+def _cmd_eval_record(args: argparse.Namespace) -> int:
+    return _record_run(args, args.goal, args.out, workflow=args.workflow, show=True)
+
+
+def _cmd_eval_run(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from podium.evals import EvalOptions, run_suite
+    from podium.evals._console import print_report
+
+    options = EvalOptions(
+        mode=args.mode, speed=args.speed, trials=args.trials, concurrency=max(1, args.concurrency)
+    )
+    report = asyncio.run(run_suite(args.paths, options))
+    print_report(report)
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"-> {args.json_out}")
+    if args.html_out:
+        from podium.evals._html import render_html
+
+        args.html_out.parent.mkdir(parents=True, exist_ok=True)
+        args.html_out.write_text(render_html(report), encoding="utf-8")
+        print(f"-> {args.html_out}")
+    return 0 if report["failed"] == 0 else 1
+
+
+def _cmd_eval_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from podium.evals import compare, load_report
+    from podium.evals._console import print_comparison
+
+    comparison = compare(
+        load_report(args.base),
+        load_report(args.new),
+        cost_tolerance=args.cost_tolerance,
+        latency_tolerance=args.latency_tolerance,
+    )
+    print_comparison(comparison)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(comparison.as_dict(), indent=2) + "\n", "utf-8")
+    return 1 if comparison.regressions else 0
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
