@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from podium.runtime import RunResult
+from podium.runtime import PodiumConfig, RunResult
 
 from ._cassette import Cassette
 from ._scenario import (
@@ -64,6 +64,21 @@ def scenario_from_run(
     )
     dump_scenario(scenario, out)
     return scenario
+
+
+def portable_config(config: PodiumConfig) -> dict[str, Any]:
+    """The recording's configuration minus machine-local paths, to store in a scenario.
+
+    Replays must see the configuration the recording saw: model names shape prompts (the
+    embedded model gets a positional plan schema), and routing, budgets and planner settings
+    shape the calls. Storage and the workspace are per trial; agent card paths are dropped
+    (put the cards in the scenario's `agents` list instead).
+    """
+    data = config.model_dump(mode="json", exclude={"storage": True, "agents": True})
+    tools = data.get("tools", {})
+    for key in ("workspace", "datasets"):
+        tools.pop(key, None)
+    return data
 
 
 def _slug(text: str) -> str:

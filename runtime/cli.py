@@ -187,6 +187,7 @@ def _record_run(
     import asyncio
 
     from podium.evals import Cassette, CassetteModel, scenario_from_run
+    from podium.evals._record import portable_config
 
     from ._api import Podium
     from ._config import PodiumConfig
@@ -211,6 +212,7 @@ def _record_run(
         model.cassette,
         out,
         workflow=cast("Workflow", workflow),
+        config=portable_config(config),
         models={"cheap": config.models.cheap, "frontier": config.models.frontier},
     )
     if not show:

@@ -405,3 +405,37 @@ def test_bundled_suite_covers_every_workflow_and_passes() -> None:
     failing = {r["name"]: r["reasons"] for r in report["scenarios"] if not r["passed"]}
     assert not failing
     assert all(r["cassette_source"] for r in report["scenarios"])
+
+
+@pytest.mark.parametrize("command", ["run", "eval record"])
+def test_recording_from_the_command_line_then_replaying(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from podium.runtime.testing import FaultyProvider
+
+    plan = {"tasks": [task("draft", "writer", instruction="Draft a two-line welcome note")]}
+    FaultyProvider().reply("planner", json.dumps(plan)).reply(
+        "worker", "Welcome aboard!"
+    ).register()
+    toml = tmp_path / "podium.toml"
+    toml.write_text(
+        '[models]\ncheap = "podium-fault/worker"\nfrontier = "podium-fault/planner"\n'
+        f'[storage]\ndata_dir = "{tmp_path / "data"}"\n'
+    )
+    out = tmp_path / "recorded" / "welcome.yaml"
+    goal = "Write a welcome note for a new customer"
+    argv = ["--config", str(toml), *command.split(), goal]
+    argv += ["--record", str(out)] if command == "run" else ["--out", str(out)]
+    assert main([*argv, "--json"] if command == "run" else argv) == 0
+    assert f"recorded scenario 'welcome' -> {out}" in capsys.readouterr().out
+    scenario = load_scenario(out)
+    assert scenario.goal == goal and scenario.expect.graph is not None
+    assert scenario.expect.graph.agents_used == ["writer"]
+    assert scenario.metadata["models"] == {
+        "cheap": "podium-fault/worker",
+        "frontier": "podium-fault/planner",
+    }
+    # Replay needs no provider: the calls come from the cassette.
+    report = run([out])
+    assert report["passed"] == 1, report["scenarios"][0]["reasons"][0][-400:]
+    assert report["scenarios"][0]["answer"] == "Welcome aboard!"
