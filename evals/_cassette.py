@@ -36,6 +36,7 @@ from podium.runtime import (
     ModelResponse,
     PodiumError,
     ToolCall,
+    UnexpectedModelBehavior,
 )
 from podium.runtime import Usage as RunUsage
 from podium.tools import JSONValue, Tool, ToolContext, ToolError
@@ -69,7 +70,7 @@ class Entry(BaseModel):
     request: dict[str, Any]
     """The normalised, redacted request (what the fingerprint is taken of), plus labels."""
     response: dict[str, Any]
-    """model: {content, tool_calls, model} or {error}; tool: {result} or {error}."""
+    """model: {content, tool_calls, model} or {error, error_type}; tool: {result} or {error}."""
     usage: RunUsage = Field(default_factory=RunUsage)
     latency_s: float = 0.0
 
@@ -253,7 +254,7 @@ class CassetteModel:
                 kind="model",
                 fingerprint=fingerprint,
                 request=normal,
-                response={"error": redact(str(exc))},
+                response={"error": redact(exc.message), "error_type": type(exc).__name__},
                 latency_s=round(time.perf_counter() - started, 4),
             )
             self._keep(entry, request)
@@ -439,9 +440,18 @@ def _short(value: Any) -> str:
     return repr(text[:80] + ("…" if len(text) > 80 else ""))
 
 
+_REPLAYABLE_ERRORS: dict[str, type[ModelError]] = {
+    "ModelError": ModelError,
+    "UnexpectedModelBehavior": UnexpectedModelBehavior,
+}
+
+
 def _response_of(entry: Entry) -> ModelResponse:
     if "error" in entry.response:
-        raise ModelError(f"(replayed) {entry.response['error']}")
+        # The same class and message as recorded: the text reaches later prompts (re-plans),
+        # which must match their recordings too.
+        kind = _REPLAYABLE_ERRORS.get(str(entry.response.get("error_type")), ModelError)
+        raise kind(str(entry.response["error"]))
     calls = tuple(ToolCall.model_validate(c) for c in entry.response.get("tool_calls") or [])
     return ModelResponse(
         message=AssistantMessage(content=entry.response.get("content"), tool_calls=calls),

@@ -162,7 +162,7 @@ def _value_test(op: str, arg: Any, value: Any) -> bool:
         if op == "in":
             return bool(value in arg)
         if op == "contains":
-            return str(arg).casefold() in json.dumps(value).casefold()
+            return str(arg).casefold() in json.dumps(value, ensure_ascii=False).casefold()
         if op == "regex":
             return re.search(str(arg), str(value)) is not None
         if op == "type":

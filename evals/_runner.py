@@ -22,10 +22,10 @@ from podium.runtime import (
     RunResult,
 )
 
-from ._cassette import Cassette, CassetteMode, CassetteModel, ReplaySpeed
+from ._cassette import Cassette, CassetteMode, CassetteModel, CassetteSource, ReplaySpeed
 from ._graders import Check, grade
 from ._scenario import JudgeCheck, Scenario, ScenarioError, discover, load_scenario
-from ._timeline import cost_by_agent, timeline
+from ._timeline import cost_by_agent, judge_cost, timeline
 
 REPORT_VERSION = 1
 LiveFactory = Callable[[PodiumConfig], ModelBackend]
@@ -39,6 +39,8 @@ class EvalOptions:
     trials: int = 1
     concurrency: int = 4
     live: LiveFactory | None = None
+    source: CassetteSource = "recorded"
+    """What a recording says it came from: live models, or Podium's scripted doubles."""
 
 
 @dataclass
@@ -83,7 +85,7 @@ async def run_suite(paths: Sequence[Path], options: EvalOptions) -> dict[str, An
 async def run_scenario_file(path: Path, options: EvalOptions) -> dict[str, Any]:
     try:
         scenario = load_scenario(path)
-        master = _cassette_for(scenario, options.mode)
+        master = _cassette_for(scenario, options.mode, options.source)
     except PodiumError as exc:
         return _broken_row(path, str(exc), options.trials)
     trials = [await run_trial(scenario, master, options, n) for n in range(1, options.trials + 1)]
@@ -97,11 +99,11 @@ async def run_scenario_file(path: Path, options: EvalOptions) -> dict[str, Any]:
     return scenario_row(scenario, trials)
 
 
-def _cassette_for(scenario: Scenario, mode: CassetteMode) -> Cassette:
+def _cassette_for(scenario: Scenario, mode: CassetteMode, source: CassetteSource) -> Cassette:
     if mode == "record":
-        return Cassette(source="recorded")
+        return Cassette(source=source)
     if mode == "replay-or-record" and not scenario.cassette_path.exists():
-        return Cassette(source="recorded")
+        return Cassette(source=source)
     return Cassette.load(scenario.cassette_path)
 
 
@@ -210,6 +212,7 @@ def _run_figures(
             "graph": {"tasks": []},
             "timeline": [],
             "cost_by_agent": {},
+            "judge_cost_usd": 0.0,
             "routes": [],
             "replans": 0,
         }
@@ -223,6 +226,7 @@ def _run_figures(
         "graph": {"tasks": [_node(result, t.id, t.agent, list(t.inputs)) for t in tasks]},
         "timeline": bars,
         "cost_by_agent": cost_by_agent(result, cassette),
+        "judge_cost_usd": judge_cost(cassette),
         "routes": [
             {
                 "task": task_id,

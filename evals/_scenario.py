@@ -218,7 +218,10 @@ class Scenario(_Strict):
         storage = {"data_dir": str(workdir / "data"), "checkpointer": "memory"}
         merged = {**raw, "tools": tools, "storage": {**raw.get("storage", {}), **storage}}
         try:
-            return PodiumConfig.from_mapping(merged, source=f"{self.path}: config")
+            # Relative paths in the config (agent cards, ...) are relative to the scenario file.
+            return PodiumConfig.from_mapping(
+                merged, source=f"{self.path}: config", base_dir=self.path.parent
+            )
         except PodiumError as exc:
             raise ScenarioError(str(exc)) from None
 

@@ -32,6 +32,12 @@ def recorded_latency(cassette: Cassette) -> dict[str, float]:
     return {k: round(sum(sorted(v)), 6) for k, v in spans.items()}
 
 
+def judge_cost(cassette: Cassette) -> float:
+    """What the scenario's LLM-as-judge graders cost (not part of the run's cost)."""
+    spent = [e.usage.cost_usd for e, r in cassette.served if r is not None and r.purpose == "judge"]
+    return round(sum(sorted(spent)), 8)
+
+
 def timeline(
     result: RunResult, cassette: Cassette, events: Sequence[RunEvent] = ()
 ) -> list[dict[str, Any]]:
@@ -82,10 +88,11 @@ def _bar(
 
 
 def cost_by_agent(result: RunResult, cassette: Cassette) -> dict[str, float]:
-    """USD by agent, with the supervisor's planning and synthesis calls as their own rows."""
+    """The run's USD by agent, with the supervisor's planning and synthesis calls as their own
+    rows; it sums to the run's cost (a judge's calls are the evaluation's, reported apart)."""
     costs: dict[str, list[float]] = defaultdict(list)
     for entry, request in cassette.served:
-        if request is not None and request.purpose != "task":
+        if request is not None and request.purpose not in ("task", "judge"):
             name = "planner" if request.purpose in _PLANNING else request.purpose
             costs[name].append(entry.usage.cost_usd)
     for agent, usage in result.usage_by_agent().items():

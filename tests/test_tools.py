@@ -496,6 +496,8 @@ def test_builtin_scopes_and_side_effects() -> None:
         "query_dataset": frozenset({"read:data"}),
         "list_datasets": frozenset({"read:data"}),
         "http_get": frozenset({"net:http"}),
+        "memory_search": frozenset({"memory:read"}),
+        "memory_write": frozenset({"memory:write"}),
     }
     assert not any(t.side_effects for t in builtin_tools())
 

@@ -8,10 +8,13 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, get_type_hints
 
 import httpx
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    from ._memory import MemoryAccess
 
 JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
 
@@ -42,6 +45,8 @@ class ToolContext:
     http_transport: httpx.AsyncBaseTransport | None = None
     run_id: str = ""
     task_id: str = ""
+    memory: MemoryAccess | None = None
+    """The run's shared memory as this task's agent may see it; None when memory is off."""
 
 
 class ToolError(Exception):

@@ -9,11 +9,21 @@ from ._core import Tool, ToolError
 from ._datasets import list_datasets, query_dataset
 from ._files import list_files, read_file
 from ._http import http_get
+from ._memory import memory_search, memory_write
 
 
 def builtin_tools() -> list[Tool]:
     """Podium's built-in tools; http_get stays inert unless the ToolContext enables it."""
-    return [calculator, read_file, list_files, query_dataset, list_datasets, http_get]
+    return [
+        calculator,
+        read_file,
+        list_files,
+        query_dataset,
+        list_datasets,
+        http_get,
+        memory_search,
+        memory_write,
+    ]
 
 
 class ToolRegistry:
