@@ -42,7 +42,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# torch first, pinned: 2.13.0 is a CPU wheel on this machine's local disk; left to resolve
+# itself (memory embeddings need sentence-transformers), pip would fetch several GB of CUDA.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $@
 
