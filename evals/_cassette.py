@@ -283,7 +283,12 @@ class CassetteModel:
     # -- the tool seam -------------------------------------------------------------------
 
     def wrap_tool(self, tool: Tool) -> Tool:
-        """The same tool, with its calls recorded or replayed through this cassette."""
+        """The same tool, with its calls recorded or replayed through this cassette.
+
+        Tools that touch only Podium's own state (`external=False`: shared memory) are left
+        as they are: a replay runs them, so memory holds in a replay what it held live."""
+        if not tool.external:
+            return tool
 
         async def call(args: BaseModel, ctx: ToolContext) -> JSONValue:
             return await self._tool_call(tool, args, ctx)

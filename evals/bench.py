@@ -119,6 +119,8 @@ async def _run(graph: BenchGraph, unit_s: float, data_dir: Path) -> tuple[float,
         {
             "storage": {"data_dir": str(data_dir), "checkpointer": "sqlite"},
             "run": {"concurrency": 64},
+            # Dispatch alone: shared memory's cost is measured by `podium bench memory`.
+            "memory": {"enabled": False},
         }
     )
     podium = Podium(config, model=_model(graph, unit_s))

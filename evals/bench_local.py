@@ -72,7 +72,9 @@ async def plan_goal(podium: Podium, goal: str) -> GoalPlan:
 
 
 async def measure(goals: Sequence[str], data_dir: Path) -> dict[str, Any]:
-    config = PodiumConfig.from_mapping({"storage": {"data_dir": str(data_dir)}})
+    config = PodiumConfig.from_mapping(
+        {"storage": {"data_dir": str(data_dir)}, "memory": {"enabled": False}}
+    )
     podium = Podium(config)
     first = await plan_goal(podium, goals[0])
     plans = [await plan_goal(podium, goal) for goal in goals]

@@ -167,11 +167,21 @@ def run_memory_bench(
     noise: float = 0.35,
     folder: Path | None = None,
     quiet: bool = False,
+    plan_cache: bool = True,
 ) -> dict[str, Any]:
-    """Run the benchmark in `folder` (default: a temporary one), write JSON, return the report."""
+    """Run the benchmark in `folder` (default: a temporary one), write JSON, return the report.
+
+    With `plan_cache`, also the plan cache's savings on a repeated-goal workload through the
+    runtime (`bench_plan_cache`): `plan_cache_planner_tokens_saved` and friends."""
     with tempfile.TemporaryDirectory(prefix="podium-bench-memory-") as scratch:
         root = folder or Path(scratch)
         report = _run(root, sizes, n_queries, real_texts, single_writes, plan_entries, noise)
+    if plan_cache:
+        from .bench_plan_cache import TOKENS_SAVED_TARGET, run_plan_cache_bench
+
+        report |= run_plan_cache_bench()
+        saved = report["plan_cache_planner_tokens_saved"]
+        report["plan_cache_target_met"] = saved is not None and saved >= TOKENS_SAVED_TARGET
     write_report(json_out, report)
     if not quiet:
         print(render(report))
@@ -293,6 +303,16 @@ def render(report: dict[str, Any]) -> str:
     if report["target_met"] is not None:
         verdict = "met" if report["target_met"] else "NOT met"
         lines.append(f"target: search p50 <= {QUERY_P50_TARGET_MS} ms at 100k: {verdict}")
+    if "plan_cache_planner_tokens_saved" in report:
+        hits, calls = report["plan_cache_hits"], report["plan_cache_planner_calls"]
+        lines.append(
+            f"plan cache on {report['plan_cache_near_duplicates']} near-duplicate goals: "
+            f"{hits['reused']} reused, {hits['adapted']} adapted, {hits['miss']} missed; planner "
+            f"calls {calls['without']} -> {calls['with_cache']}, tokens saved "
+            f"{report['plan_cache_planner_tokens_saved']:.3f} (target >= 0.9: "
+            f"{'met' if report['plan_cache_target_met'] else 'NOT met'}), wall time saved "
+            f"{report['plan_cache_wall_s_saved']} s"
+        )
     return "\n".join(lines)
 
 

@@ -80,6 +80,8 @@ async def _podium(
             "storage": {"data_dir": str(data)},
             "run": {"concurrency": concurrency},
             "planner": {"max_tasks": max(100, len(workload.tasks))},
+            # The peers have no shared memory: compare orchestration with orchestration.
+            "memory": {"enabled": False},
         }
     )
     podium = Podium(config, model=_podium_model(workload, latency_s))

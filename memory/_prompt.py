@@ -17,10 +17,17 @@ UNTRUSTED_NOTE = (
 _FENCE = re.compile(r"</?\s*untrusted-data\s*>", re.IGNORECASE)
 
 
-def provenance(entry: MemoryEntry, score: float | None = None) -> str:
-    """One line: namespace, run, task, agent, source, trust, time and score."""
-    parts = [entry.namespace_label]
-    if entry.run_id and entry.namespace != "run":
+def provenance(
+    entry: MemoryEntry, score: float | None = None, *, current_run: str | None = None
+) -> str:
+    """One line: namespace, run, task, agent, source, trust, time and score.
+
+    Entries written by `current_run` say "this run" and carry no time: within a run neither the
+    id nor the time says anything, and leaving them out keeps the prompt the same when the run
+    is replayed (under another id) or resumed later."""
+    own = current_run is not None and entry.run_id == current_run
+    parts = ["this run" if own and entry.namespace == "run" else entry.namespace_label]
+    if entry.run_id and entry.namespace != "run" and not own:
         parts.append(f"run {entry.run_id}")
     if entry.task_id:
         parts.append(f"task {entry.task_id}")
@@ -28,15 +35,22 @@ def provenance(entry: MemoryEntry, score: float | None = None) -> str:
         parts.append(f"agent {entry.agent}")
     parts.append(f"source {entry.source}")
     parts.append("trusted" if entry.trusted else "UNTRUSTED")
-    parts.append(entry.created_at.strftime("%Y-%m-%d %H:%M UTC"))
+    if not own:
+        parts.append(entry.created_at.strftime("%Y-%m-%d %H:%M UTC"))
     if score is not None:
         parts.append(f"score {score:.2f}")
     return " | ".join(parts)
 
 
-def format_entry(number: int, entry: MemoryEntry, score: float | None = None) -> str:
+def format_entry(
+    number: int,
+    entry: MemoryEntry,
+    score: float | None = None,
+    *,
+    current_run: str | None = None,
+) -> str:
     """One entry's block: `[n] provenance`, then its text (fenced when untrusted)."""
-    head = f"[{number}] {provenance(entry, score)}"
+    head = f"[{number}] {provenance(entry, score, current_run=current_run)}"
     if entry.trusted:
         return f"{head}\n{entry.text}"
     # A fence inside the text could end the data block early; neutralise any copy of it.
@@ -44,12 +58,20 @@ def format_entry(number: int, entry: MemoryEntry, score: float | None = None) ->
     return f"{head}\n{UNTRUSTED_OPEN}\n{body}\n{UNTRUSTED_CLOSE}"
 
 
-def format_hits(hits: Sequence[MemoryHit]) -> str:
-    """The prompt section for `hits`; "" when there are none."""
+def format_hits(
+    hits: Sequence[MemoryHit], *, current_run: str | None = None, scores: bool = True
+) -> str:
+    """The prompt section for `hits`; "" when there are none.
+
+    The runtime passes `current_run` and `scores=False`: prompts then carry nothing that
+    varies between a run and its replay (times within the run, float scores)."""
     if not hits:
         return ""
     blocks = [HEADER]
-    blocks += [format_entry(i, h.entry, h.score) for i, h in enumerate(hits, start=1)]
+    blocks += [
+        format_entry(i, h.entry, h.score if scores else None, current_run=current_run)
+        for i, h in enumerate(hits, start=1)
+    ]
     if any(not h.entry.trusted for h in hits):
         blocks.append(UNTRUSTED_NOTE)
     return "\n\n".join(blocks)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection as AbstractSet
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from ._entry import NAMESPACE_KINDS, MemoryEntry, MemoryHit, NamespaceKind, Source
 from ._errors import MemoryLimitError, MemoryScopeError, MemoryWriteRefused
@@ -96,27 +96,39 @@ class MemoryScope:
         max_tokens: int | None = None,
         namespaces: AbstractSet[NamespaceKind] | None = None,
         min_score: float = 0.0,
+        run_tasks: AbstractSet[str] | None = None,
     ) -> list[MemoryHit]:
         """The `k` (default `top_k`) entries closest to `query`, best first, with provenance.
 
         With `max_tokens`, hits are kept in order while their formatted size (`format_hits`)
         fits the budget; one that does not fit is skipped, so a long entry does not crowd out
-        shorter ones after it. Expired entries are never returned.
+        shorter ones after it. Expired entries are never returned. With `run_tasks`, only the
+        run namespace's entries written by those tasks are searched (the runtime passes a task's
+        upstream tasks, so what a task sees never depends on which sibling finished first).
         """
         k = self._store.config.top_k if k is None else k
         kinds = self._readable(namespaces)
+        if run_tasks is not None and not run_tasks:
+            kinds = [kind for kind in kinds if kind != "run"]
         if k <= 0 or not kinds or not query.strip():
             return []
         store = self._store
         hits: list[MemoryHit] = []
         with store._backend("search"):
-            collections = [store.collection(self._namespace(kind), create=False) for kind in kinds]
-            existing = [c for c in collections if c is not None]
+            found = [
+                (kind, store.collection(self._namespace(kind), create=False)) for kind in kinds
+            ]
+            existing = [(kind, c) for kind, c in found if c is not None]
             if not existing:  # nothing stored yet: no need to embed (or load the model)
                 return []
             vector = store.embed([query])[0]
-            for collection in existing:
-                hits += query_hits(store, collection, vector, k)
+            for kind, collection in existing:
+                where = (
+                    {"task_id": {"$in": sorted(run_tasks)}}
+                    if kind == "run" and run_tasks is not None
+                    else None
+                )
+                hits += query_hits(store, collection, vector, k, where=where)
         return rank_hits(hits, k, min_score=min_score, max_tokens=max_tokens)
 
     def context(self, query: str, *, k: int | None = None, max_tokens: int | None = None) -> str:
@@ -249,15 +261,21 @@ class MemoryScope:
 
 
 def query_hits(
-    store: MemoryStore, collection: Collection, vector: list[float], k: int
+    store: MemoryStore,
+    collection: Collection,
+    vector: list[float],
+    k: int,
+    *,
+    where: dict[str, Any] | None = None,
 ) -> list[MemoryHit]:
-    """The collection's `k` nearest unexpired entries to `vector`, as hits."""
+    """The collection's `k` nearest unexpired entries to `vector` (matching `where`), as hits."""
     from chromadb.errors import NotFoundError
 
     try:
         found = collection.query(
             query_embeddings=as_chroma_vectors([vector]),
             n_results=k,
+            where=cast(Any, where),
             include=["documents", "metadatas", "distances"],
         )
     except NotFoundError:  # forgotten by another process since it was opened
@@ -288,7 +306,12 @@ def rank_hits(
     hits: list[MemoryHit], k: int, *, min_score: float = 0.0, max_tokens: int | None = None
 ) -> list[MemoryHit]:
     """Best `k` hits scoring at least `min_score`, then trimmed to `max_tokens` if given."""
-    ranked = sorted((h for h in hits if h.score >= min_score), key=lambda h: -h.score)[:k]
+    # Equal scores (the same text written twice) are ordered by key and id, not by which was
+    # stored first, so the same entries always rank the same way.
+    ranked = sorted(
+        (h for h in hits if h.score >= min_score),
+        key=lambda h: (-round(h.score, 6), h.entry.key or "", h.entry.id),
+    )[:k]
     return ranked if max_tokens is None else trim_to_budget(ranked, max_tokens)
 
 

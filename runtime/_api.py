@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from podium.agents import AgentRegistry, AgentSpec
 from podium.policies import BudgetTracker
@@ -15,12 +15,16 @@ from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
 from ._config import PodiumConfig
 from ._errors import AgentError, ConfigError, GoalError, PlanError, RunStateError
 from ._events import RunEvent, RunFinished, RunStarted
+from ._memory import RunMemory
 from ._model import LiteLLMBackend, ModelBackend, ModelSeam
 from ._result import PlanResult, RunResult
 from ._routing import RoutingPolicy
 from ._store import RunRecord, RunStore, new_run_id, sqlite_checkpointer
 from ._supervisor import RunContext, budget_stopped_result, build_supervisor, plan_only
 from ._usage import Usage
+
+if TYPE_CHECKING:
+    from podium.memory import MemoryStore
 
 EventHandler = Callable[[RunEvent], None]
 T = TypeVar("T")
@@ -37,9 +41,11 @@ class Podium:
         agents: Iterable[AgentSpec] = (),
         tools: Iterable[Tool] = (),
         tool_wrapper: Callable[[Tool], Tool] | None = None,
+        memory: MemoryStore | None = None,
     ) -> None:
         """`tool_wrapper`, when given, wraps every tool (built-in and added) at the tool seam:
-        the eval cassettes use it to record and replay tool calls."""
+        the eval cassettes use it to record and replay tool calls. `memory` shares one memory
+        store between instances; by default each opens `[memory]` itself on its first run."""
         self.config = config or PodiumConfig.load()
         self.agents = _agent_registry(self.config, agents)
         self.tools = ToolRegistry.with_builtins()
@@ -51,6 +57,33 @@ class Podium:
         self.model: ModelBackend = model or LiteLLMBackend(self.config.models)
         self.store = RunStore(self.config.runs_dir)
         self._memory_saver: Any = None
+        self._memory: MemoryStore | None = memory
+        self._owns_memory = False
+
+    def memory(self) -> MemoryStore | None:
+        """The shared memory store (opened on first use), or None when `[memory] enabled = false`."""
+        if not self.config.memory.enabled:
+            return None
+        if self._memory is None:
+            from podium.memory import MemoryStore, MemoryStoreError
+            from podium.policies import Redactor
+
+            try:
+                self._memory = MemoryStore(
+                    self.config.memory,
+                    data_dir=self.config.storage.data_dir,
+                    redact=Redactor().redact,
+                )
+            except MemoryStoreError as exc:
+                raise ConfigError(f"[memory]: {exc}") from None
+            self._owns_memory = True
+        return self._memory
+
+    def close(self) -> None:
+        """Release what this instance opened (the memory store's Chroma client)."""
+        if self._owns_memory and self._memory is not None:
+            self._memory.close()
+            self._memory, self._owns_memory = None, False
 
     # -- running -----------------------------------------------------------------------
 
@@ -59,15 +92,27 @@ class Podium:
         return _run_sync(self.arun(goal, run_id=run_id))
 
     async def arun(
-        self, goal: str, *, run_id: str | None = None, on_event: EventHandler | None = None
+        self,
+        goal: str,
+        *,
+        run_id: str | None = None,
+        on_event: EventHandler | None = None,
+        tenant: str | None = None,
     ) -> RunResult:
+        """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`)."""
         goal = self._check_goal(goal)
         run_id = run_id or new_run_id()
         now = time.time()
-        self.store.save(
-            RunRecord(run_id=run_id, goal=goal, status="running", created_at=now, updated_at=now)
+        record = RunRecord(
+            run_id=run_id,
+            goal=goal,
+            status="running",
+            created_at=now,
+            updated_at=now,
+            tenant=tenant or self.config.memory.tenant,
         )
-        return await self._execute(run_id, goal, on_event or _ignore, resumed=False)
+        self.store.save(record)
+        return await self._execute(record, on_event or _ignore, resumed=False)
 
     async def astream(self, goal: str, *, run_id: str | None = None) -> AsyncIterator[RunEvent]:
         """Events as they happen; the last one is RunFinished. PlanError is raised after its events."""
@@ -80,7 +125,7 @@ class Podium:
 
     async def aplan(self, goal: str, *, on_event: EventHandler | None = None) -> PlanResult:
         goal = self._check_goal(goal)
-        ctx = self._context(new_run_id(), goal, on_event or _ignore)
+        ctx = self._context(new_run_id(), goal, on_event or _ignore, self.config.memory.tenant)
         started = time.perf_counter()
         plan, usage, attempts = await plan_only(ctx)
         return PlanResult(
@@ -97,7 +142,7 @@ class Podium:
             return record.result  # already finished: resuming is a no-op
         if record.status == "failed":
             raise RunStateError(f"run {run_id!r} failed and has nothing to resume: {record.error}")
-        return await self._execute(run_id, record.goal, on_event or _ignore, resumed=True)
+        return await self._execute(record, on_event or _ignore, resumed=True)
 
     async def astream_resume(self, run_id: str) -> AsyncIterator[RunEvent]:
         async for event in _stream(lambda emit: self.aresume(run_id, on_event=emit)):
@@ -130,9 +175,11 @@ class Podium:
             run_id=run_id,
         )
 
-    def _context(self, run_id: str, goal: str, emit: EventHandler) -> RunContext:
+    def _context(self, run_id: str, goal: str, emit: EventHandler, tenant: str) -> RunContext:
         budget = BudgetTracker(**self.config.budget.model_dump())
+        store = self.memory()
         return RunContext(
+            memory=RunMemory(store, tenant, run_id) if store is not None else None,
             run_id=run_id,
             config=self.config,
             seam=ModelSeam(self.model, budget),
@@ -156,11 +203,10 @@ class Podium:
             async with sqlite_checkpointer(self.store.checkpoint_path) as saver:
                 yield saver
 
-    async def _execute(
-        self, run_id: str, goal: str, emit: EventHandler, *, resumed: bool
-    ) -> RunResult:
+    async def _execute(self, record: RunRecord, emit: EventHandler, *, resumed: bool) -> RunResult:
+        run_id, goal = record.run_id, record.goal
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
-        ctx = self._context(run_id, goal, emit)
+        ctx = self._context(run_id, goal, emit, record.tenant)
         graph_config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
         async with self._checkpointer() as saver:
             workflow = build_supervisor(ctx, saver)
@@ -189,6 +235,9 @@ class Podium:
                 )
                 raise
         result = RunResult.model_validate(raw)
+        if ctx.memory is not None and result.status == "completed":
+            await ctx.memory.run_done(goal, result.answer, result.plan)
+            result = result.model_copy(update={"warnings": list(ctx.memory.warnings)})
         record = self.store.get(run_id)
         self.store.save(
             record.model_copy(

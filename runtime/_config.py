@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from podium.agents import Tier
+from podium.memory import MemoryConfig
 
 from ._errors import ConfigError
 from ._routing import RoutingConfig
@@ -144,6 +145,7 @@ class PodiumConfig(_Section):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     @property
     def runs_dir(self) -> Path:
@@ -191,6 +193,9 @@ class PodiumConfig(_Section):
             update={
                 "storage": self.storage.model_copy(update={"data_dir": fix(self.storage.data_dir)}),
                 "agents": AgentsConfig(paths=[fix(p) for p in self.agents.paths]),
+                "memory": self.memory.model_copy(
+                    update={"path": fix(self.memory.path) if self.memory.path else None}
+                ),
                 "tools": self.tools.model_copy(
                     update={
                         "workspace": fix(self.tools.workspace),

@@ -63,6 +63,20 @@ class PlanResult(BaseModel):
     seconds: float
 
 
+class PlanCacheUse(BaseModel):
+    """How a run's first plan came from the plan cache (shared memory)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: Literal["reused", "adapted"]
+    """reused: the cached plan with the goal's changed words substituted, and no planner call;
+    adapted: the planner was given the cached plan as a template."""
+    similarity: float
+    """Cosine similarity of the two goals' embeddings (0..1)."""
+    cached_goal: str
+    cached_run_id: str | None = None
+
+
 class RunResult(BaseModel):
     """Everything a run produced; `model_dump_json()` is what `podium run --json` prints."""
 
@@ -79,6 +93,10 @@ class RunResult(BaseModel):
     started_at: float
     finished_at: float | None = None
     error: str | None = None
+    plan_cache: PlanCacheUse | None = None
+    """Set when the first plan came from the plan cache; None when the planner planned afresh."""
+    warnings: list[str] = []
+    """Things that went wrong without failing the run (shared memory unavailable, ...)."""
 
     def output(self, task_id: str) -> str | None:
         return self.tasks[task_id].output

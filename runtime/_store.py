@@ -29,6 +29,8 @@ class RunRecord(BaseModel):
     rejected_plans: list[dict[str, Any]] = []
     """Planner answers that were refused, kept when planning fails."""
     result: RunResult | None = None
+    tenant: str = "default"
+    """Whose run it is: scopes its shared memory (and, served over HTTP, who may see it)."""
 
 
 def new_run_id() -> str:

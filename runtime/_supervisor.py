@@ -27,6 +27,7 @@ from langgraph.func import entrypoint, task
 from langgraph.pregel import Pregel
 
 from podium.agents import AgentRegistry, AgentSpec, Message, Tier, run_agent
+from podium.memory import PlanMatch
 from podium.policies import BudgetExceeded, BudgetTracker
 from podium.tools import ToolContext, ToolRegistry
 
@@ -42,10 +43,11 @@ from ._events import (
     TaskSkipped,
     TaskStarted,
 )
+from ._memory import RunMemory, substitute_plan, template_message
 from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
 from ._planner import parse_plan, plan_messages, plan_schema, positional_plan_schema
-from ._result import Route, RunResult, RunStatus, TaskResult
+from ._result import PlanCacheUse, Route, RunResult, RunStatus, TaskResult
 from ._routing import RoutingPolicy, Rung
 from ._usage import Usage
 
@@ -79,6 +81,9 @@ class RunContext:
     cheap_failures: dict[str, int] = field(default_factory=dict)
     """Failed cheap-tier tries per agent in this run: the routing policy's memory of past failures."""
     plan_steps_run: int = 0
+    memory: RunMemory | None = None
+    """Shared memory for this run; None when `[memory] enabled = false`."""
+    plan_cache: PlanCacheUse | None = None
     semaphore: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -154,6 +159,8 @@ def build_supervisor(
         ) -> dict[str, Any]:
             before = ctx.plan_steps_run
             raw: dict[str, Any] = await plan_step(revision, rejected, current_data, purpose)
+            if raw.get("cache"):
+                ctx.plan_cache = PlanCacheUse.model_validate(raw["cache"])
             if ctx.plan_steps_run == before:
                 # Restored from a checkpoint: what it spent still counts against the budget.
                 used = Usage.model_validate(raw["usage"])
@@ -272,6 +279,8 @@ def _run_result(
         started_at=ctx.started_at,
         finished_at=time.time(),
         error=error,
+        plan_cache=ctx.plan_cache,
+        warnings=list(ctx.memory.warnings) if ctx.memory else [],
     ).model_dump(mode="json")
 
 
@@ -341,6 +350,11 @@ async def _plan_step(
         if current
         else None
     )
+    cached = await ctx.memory.lookup_plan(ctx.goal) if ctx.memory and purpose == "plan" else None
+    if cached is not None and not rejected:
+        reused = _reuse_cached_plan(cached, ctx.goal, names, max_tasks)
+        if reused is not None:
+            return reused  # the cheapest planner call: none
     messages = plan_messages(
         ctx.goal,
         agents,
@@ -350,6 +364,8 @@ async def _plan_step(
         results=results,
         review=purpose == "review",
     )
+    if cached is not None:
+        messages.insert(2, template_message(cached))
     local = is_local_model(ctx.config.models.frontier)
     schema = (
         positional_plan_schema(names, min(max_tasks, LOCAL_MAX_TASKS))
@@ -388,7 +404,36 @@ async def _plan_step(
         "plan": plan.model_dump(mode="json"),
         "problems": [],
         "usage": response.usage.model_dump(),
+        "cache": _cache_use(cached, "adapted") if cached is not None else None,
     }
+
+
+def _reuse_cached_plan(
+    cached: PlanMatch, goal: str, agents: list[str], max_tasks: int
+) -> dict[str, Any] | None:
+    try:
+        plan = Plan.model_validate_json(cached.plan_json)
+    except ValueError:
+        return None
+    reused = substitute_plan(cached.goal, goal, plan, agents, max_tasks)
+    if reused is None:
+        return None
+    return {
+        "output": cached.plan_json,
+        "plan": reused.model_dump(mode="json"),
+        "problems": [],
+        "usage": Usage().model_dump(),
+        "cache": _cache_use(cached, "reused"),
+    }
+
+
+def _cache_use(cached: PlanMatch, mode: Literal["reused", "adapted"]) -> dict[str, Any]:
+    return PlanCacheUse(
+        mode=mode,
+        similarity=round(cached.similarity, 4),
+        cached_goal=cached.goal,
+        cached_run_id=cached.run_id,
+    ).model_dump(mode="json")
 
 
 def _replan_context(plan: Plan, ctx: RunContext) -> dict[str, Any]:
@@ -415,6 +460,19 @@ async def _run_task(ctx: RunContext, epoch: int, t: Task) -> TaskResult:
         return await _attempt_task(ctx, t, spec, {r.task.id: r.output or "" for r in inputs})
 
 
+def _upstream(ctx: RunContext, t: Task) -> frozenset[str]:
+    """Every task `t` depends on, directly or not (all settled before `t` starts)."""
+    seen: set[str] = set()
+    stack = list(t.inputs)
+    while stack:
+        task_id = stack.pop()
+        if task_id not in seen:
+            seen.add(task_id)
+            if task_id in ctx.results:
+                stack.extend(ctx.results[task_id].task.inputs)
+    return frozenset(seen)
+
+
 def _skip(ctx: RunContext, t: Task, reason: str) -> TaskResult:
     ctx.emit(TaskSkipped(run_id=ctx.run_id, task_id=t.id, reason=reason))
     return TaskResult(task=t, status="skipped", error=reason)
@@ -427,6 +485,13 @@ async def _attempt_task(
     started = time.time()
     rungs = ctx.routing.ladder(t, spec, ctx.cheap_failures)
     chat = _TaskChat(ctx, t, rungs[0].tier)
+    upstream = _upstream(ctx, t)
+    memory = await ctx.memory.context(t, upstream) if ctx.memory else ""
+    tool_context = dataclasses.replace(
+        ctx.tool_context,
+        task_id=t.id,
+        memory=ctx.memory.access(t, upstream) if ctx.memory else None,
+    )
     routes: list[Route] = []
     for attempt, rung in enumerate(rungs, start=1):
         chat.tier = rung.tier
@@ -447,9 +512,10 @@ async def _attempt_task(
                 inputs=inputs,
                 chat=chat,
                 tools=ctx.tools.for_agent(spec.tools),
-                tool_context=dataclasses.replace(ctx.tool_context, task_id=t.id),
+                tool_context=tool_context,
                 output_schema=t.output_schema,
                 goal=ctx.goal,
+                memory=memory,
             )
         except GraphBubbleUp:
             raise  # LangGraph's own control flow (interrupts) must pass through
@@ -474,6 +540,8 @@ async def _attempt_task(
             )
             continue
         routes.append(_route(attempt, rung, chat, "completed"))
+        if ctx.memory is not None:
+            await ctx.memory.task_done(t, output.text, output.tool_uses)
         finished = time.time()
         ctx.emit(
             TaskCompleted(

@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     agents.set_defaults(handler=_cmd_agents)
 
     _eval_parser(sub)
+    _memory_parser(sub)
 
     bench = sub.add_parser("bench", help="performance benchmarks")
     bench_sub = bench.add_subparsers(metavar="BENCH")
@@ -100,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("--json-out", type=Path, default=Path("bench-results/local-model.json"))
     local.add_argument("--goals", type=int, default=8, help="how many bundled goals to plan (1-8)")
     local.set_defaults(handler=_cmd_bench_local_model)
+    memory = bench_sub.add_parser(
+        "memory",
+        help="shared memory: write throughput, query latency at 10k/100k, plan cache savings",
+    )
+    memory.add_argument("--json-out", type=Path, default=Path("bench-results/memory.json"))
+    memory.set_defaults(handler=_cmd_bench_memory)
     peers = bench_sub.add_parser(
         "peers",
         help="Podium beside langgraph-supervisor, a raw LangGraph graph and a sequential supervisor",
@@ -156,6 +163,89 @@ def _eval_parser(sub: Any) -> None:
     )
     cmp.add_argument("--json-out", type=Path)
     cmp.set_defaults(handler=_cmd_eval_compare)
+
+
+def _memory_parser(sub: Any) -> None:
+    mem = sub.add_parser("memory", help="shared memory: search, forget, stats")
+    mem_sub = mem.add_subparsers(metavar="MEMORY")
+    search = mem_sub.add_parser("search", help="entries closest to a query, with provenance")
+    search.add_argument("query")
+    search.add_argument("--tenant", help="default: [memory] tenant")
+    search.add_argument(
+        "--namespace", help="tenant | run:RUN_ID | agent:NAME (default: every namespace)"
+    )
+    search.add_argument("-k", type=int, default=None, help="how many (default: [memory] top_k)")
+    search.set_defaults(handler=_cmd_memory_search)
+    forget = mem_sub.add_parser("forget", help="delete an entry, a run's memory or a tenant's")
+    what = forget.add_mutually_exclusive_group(required=True)
+    what.add_argument("--id", dest="entry_id", help="one entry")
+    what.add_argument("--run", dest="run_id", help="everything a run wrote")
+    what.add_argument("--all", action="store_true", help="the whole tenant")
+    forget.add_argument("--tenant", help="default: [memory] tenant")
+    forget.set_defaults(handler=_cmd_memory_forget)
+    stats = mem_sub.add_parser("stats", help="entries and plans per tenant and namespace")
+    stats.add_argument("--tenant")
+    stats.set_defaults(handler=_cmd_memory_stats)
+
+
+def _memory_store(args: argparse.Namespace) -> Any:
+    from ._config import PodiumConfig
+    from ._errors import ConfigError
+
+    config = PodiumConfig.load(args.config)
+    if not config.memory.enabled:
+        raise ConfigError("shared memory is off in this configuration ([memory] enabled = false)")
+    from podium.memory import MemoryStoreError, open_store
+    from podium.policies import Redactor
+
+    try:
+        return open_store(config.memory, config.storage.data_dir, redact=Redactor().redact)
+    except MemoryStoreError as exc:
+        raise ConfigError(f"[memory]: {exc}") from None
+
+
+def _cmd_memory_search(args: argparse.Namespace) -> int:
+    from podium.memory import MemoryStoreError, search_memory
+    from podium.memory._prompt import provenance
+
+    with _memory_store(args) as store:
+        try:
+            hits = search_memory(
+                store, args.query, tenant=args.tenant, namespace=args.namespace, k=args.k
+            )
+        except MemoryStoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for number, hit in enumerate(hits, start=1):
+            print(f"[{number}] {hit.entry.id} | {provenance(hit.entry, hit.score)}")
+            print("    " + hit.entry.text.replace("\n", "\n    "))
+        if not hits:
+            print("nothing found")
+    return 0
+
+
+def _cmd_memory_forget(args: argparse.Namespace) -> int:
+    from podium.memory import MemoryStoreError, forget_memory
+
+    with _memory_store(args) as store:
+        tenant = args.tenant or store.config.tenant
+        try:
+            removed = forget_memory(
+                store, tenant=tenant, run_id=args.run_id, entry_id=args.entry_id
+            )
+        except MemoryStoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(f"forgot {removed} entr{'y' if removed == 1 else 'ies'} of tenant {tenant!r}")
+    return 0
+
+
+def _cmd_memory_stats(args: argparse.Namespace) -> int:
+    from podium.memory import memory_stats, render_stats
+
+    with _memory_store(args) as store:
+        print(render_stats(memory_stats(store, args.tenant)))
+    return 0
 
 
 def _podium(args: argparse.Namespace) -> Podium:
@@ -338,6 +428,14 @@ def _cmd_bench_local_model(args: argparse.Namespace) -> int:
         return 2
     report = run_local_model_bench(json_out=args.json_out, goals=args.goals)
     return 0 if report["valid_plan_rate"] >= VALID_PLAN_RATE_TARGET else 1
+
+
+def _cmd_bench_memory(args: argparse.Namespace) -> int:
+    from podium.evals.bench_memory import run_memory_bench
+
+    report = run_memory_bench(args.json_out)
+    print(f"-> {args.json_out}")
+    return 0 if report["target_met"] and report["plan_cache_target_met"] else 1
 
 
 def _cmd_bench_peers(args: argparse.Namespace) -> int:

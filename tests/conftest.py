@@ -23,6 +23,9 @@ def config(tmp_path: Path) -> PodiumConfig:
         {
             "storage": {"data_dir": str(tmp_path / "data")},
             "tools": {"workspace": str(workspace)},
+            # Shared memory has its own tests (test_memory*.py, test_runtime_memory.py); here it
+            # would only add an embedding model load and a Chroma store to every run.
+            "memory": {"enabled": False},
         }
     )
 

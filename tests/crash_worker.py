@@ -35,7 +35,9 @@ def podium(data_dir: Path, log: Path) -> Podium:
         record(f"done {task_id}")
         return f"output of {task_id}"
 
-    config = PodiumConfig.from_mapping({"storage": {"data_dir": str(data_dir)}})
+    config = PodiumConfig.from_mapping(
+        {"storage": {"data_dir": str(data_dir)}, "memory": {"enabled": False}}
+    )
     return Podium(config, model=FunctionModel(answer))
 
 

@@ -19,6 +19,7 @@ def test_memory_bench_reports_throughput_and_latency(tmp_path: Path) -> None:
         plan_entries=5,
         folder=tmp_path / "stores",
         quiet=True,
+        plan_cache=False,
     )
 
     assert json.loads(out.read_text()) == report

@@ -63,6 +63,9 @@ class Tool:
     scopes: frozenset[str]
     fn: ToolFn
     side_effects: bool = False
+    external: bool = True
+    """False for tools that only touch Podium's own state (shared memory): eval cassettes do
+    not record them, and replays run them, so memory evolves in a replay as it did live."""
 
     def openai_schema(self) -> dict[str, Any]:
         """The OpenAI/LiteLLM `tools=[...]` entry for this tool."""
@@ -121,6 +124,7 @@ def tool(
     description: str | None = None,
     scopes: Iterable[str] = (),
     side_effects: bool = False,
+    external: bool = True,
 ) -> Callable[[F], Tool]:
     """Turn `async def f(args: SomeArgs, ctx: ToolContext) -> JSONValue` into a `Tool`."""
 
@@ -133,6 +137,7 @@ def tool(
             scopes=frozenset(scopes),
             fn=fn,
             side_effects=side_effects,
+            external=external,
         )
 
     return wrap
