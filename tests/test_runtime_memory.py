@@ -302,3 +302,37 @@ def test_trivial_plan_adaptation(goal: str, instructions: list[str] | None) -> N
     else:
         assert adapted is not None and [t.instruction for t in adapted.tasks] == instructions
         assert [t.inputs for t in adapted.tasks] == [t.inputs for t in plan.tasks]
+
+
+def test_memory_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from podium.runtime.cli import main
+
+    toml = tmp_path / "podium.toml"
+    toml.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n')
+    config = PodiumConfig.from_toml(toml)
+    steps = [
+        plan_reply([task("brief", "researcher", instruction="Brief on Nordlys Energy")]),
+        reply("Nordlys Energy renewed for two years.", task="brief"),
+    ]
+    runtime = Podium(config, model=ScriptedModel(steps))  # the packaged MiniLM, as the CLI uses
+    result = runtime.run("Brief me on Nordlys Energy")
+    runtime.close()
+    capsys.readouterr()
+
+    assert main(["--config", str(toml), "memory", "stats"]) == 0
+    stats = capsys.readouterr().out
+    assert "embedding: all-MiniLM-L6-v2" in stats or "minilm" in stats.lower()
+    assert f"run:{result.run_id}: 1 entries" in stats and "plans" in stats
+
+    assert main(["--config", str(toml), "memory", "search", "Nordlys renewal"]) == 0
+    found = capsys.readouterr().out
+    assert "renewed for two years" in found and "source model" in found
+
+    assert main(["--config", str(toml), "memory", "forget", "--run", result.run_id]) == 0
+    assert "forgot" in capsys.readouterr().out
+    assert main(["--config", str(toml), "memory", "search", "Nordlys renewal"]) == 0
+    assert "nothing found" in capsys.readouterr().out
+
+    toml.write_text(toml.read_text() + "[memory]\nenabled = false\n")
+    assert main(["--config", str(toml), "memory", "stats"]) == 1
+    assert "shared memory is off" in capsys.readouterr().err
