@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +64,9 @@ class MemoryConfig(BaseModel):
     """Plans kept per tenant; the oldest is dropped when a new one would exceed this."""
     max_plan_chars: int = Field(default=200_000, ge=1)
     """Largest plan JSON the plan cache accepts."""
+    redact_pii: list[Literal["email", "phone", "credit_card", "iban"]] = []
+    """Personal data masked before anything is written (secrets always are). Off by default:
+    sales and recruiting work needs contact details."""
 
     def store_location(self, data_dir: Path | None) -> str:
         """Where the store lives, for messages: the server URL or the folder."""

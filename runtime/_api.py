@@ -72,7 +72,7 @@ class Podium:
                 self._memory = MemoryStore(
                     self.config.memory,
                     data_dir=self.config.storage.data_dir,
-                    redact=Redactor().redact,
+                    redact=Redactor(pii=frozenset(self.config.memory.redact_pii)).redact,
                 )
             except MemoryStoreError as exc:
                 raise ConfigError(f"[memory]: {exc}") from None

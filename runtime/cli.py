@@ -199,7 +199,8 @@ def _memory_store(args: argparse.Namespace) -> Any:
     from podium.policies import Redactor
 
     try:
-        return open_store(config.memory, config.storage.data_dir, redact=Redactor().redact)
+        redact = Redactor(pii=frozenset(config.memory.redact_pii)).redact
+        return open_store(config.memory, config.storage.data_dir, redact=redact)
     except MemoryStoreError as exc:
         raise ConfigError(f"[memory]: {exc}") from None
 

@@ -336,3 +336,25 @@ def test_memory_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     toml.write_text(toml.read_text() + "[memory]\nenabled = false\n")
     assert main(["--config", str(toml), "memory", "stats"]) == 1
     assert "shared memory is off" in capsys.readouterr().err
+
+
+def test_configured_pii_is_redacted_before_it_is_remembered(tmp_path: Path) -> None:
+    config = PodiumConfig.from_mapping(
+        {
+            "storage": {"data_dir": str(tmp_path / "data"), "checkpointer": "memory"},
+            "memory": {"redact_pii": ["email"], "plan_cache": False},
+        }
+    )
+    steps = [
+        plan_reply([task("a", "writer")]),
+        reply("Write to maya@brightforge.example", task="a"),
+    ]
+    runtime = Podium(config, model=ScriptedModel(steps))  # opens its own store, as users do
+    runtime.run("Write to Maya")
+    store = runtime.memory()
+    assert store is not None
+    texts = [h.entry.text for h in store.scope().search("Write Maya", 10, namespaces={"tenant"})]
+    assert texts and all("maya@" not in t and "[REDACTED:email]" in t for t in texts)
+    runtime.close()
+    with pytest.raises(ConfigError, match="redact_pii"):
+        PodiumConfig.from_mapping({"memory": {"redact_pii": ["shoe_size"]}})
