@@ -57,3 +57,26 @@ def test_a_goal_runs_end_to_end_on_the_embedded_model(config: PodiumConfig) -> N
     assert result.answer and result.answer.strip()
     assert all(r.status == "completed" for r in result.tasks.values())
     assert all((r.model or "").startswith("podium-local/") for r in result.tasks.values())
+
+
+@pytest.mark.parametrize(
+    "agent", [s.name for s in AgentRegistry.builtin().specs() if s.tools], ids=str
+)
+async def test_every_agents_tools_compile_to_a_grammar_the_model_accepts(
+    backend: LiteLLMBackend, agent: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # llama.cpp builds the grammar lazily and only complains on stderr when the schema is too
+    # big (a long maxLength did it once): decode one tool-constrained turn and read stderr.
+    from podium.tools import ToolRegistry
+
+    spec = AgentRegistry.builtin().get(agent)
+    tools = tuple(t.openai_schema() for t in ToolRegistry.with_builtins().for_agent(spec.tools))
+    request = ModelRequest(
+        tier="cheap",
+        messages=({"role": "user", "content": "Use one of your tools for the lead Maya Chen."},),
+        tools=tools,
+        purpose="task",
+    )
+    response = await backend.complete(request)
+    assert response.message.content is not None or response.message.tool_calls
+    assert "error parsing grammar" not in capfd.readouterr().err
