@@ -101,6 +101,9 @@ class Cassette:
         self.note = note
         self.redactor = redactor or Redactor()
         self._cursor: dict[str, int] = defaultdict(int)
+        self._by_fingerprint: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+        for entry in self.entries:
+            self._by_fingerprint[entry.kind, entry.fingerprint].append(entry)
         self.served: list[tuple[Entry, ModelRequest | None]] = []
         """Entries used by this run, in the order they were served or recorded."""
         self.misses: list[str] = []
@@ -157,7 +160,7 @@ class Cassette:
 
     def take(self, kind: Literal["model", "tool"], fingerprint: str) -> Entry | None:
         """The next unused recording of this request, or None."""
-        matches = [e for e in self.entries if e.kind == kind and e.fingerprint == fingerprint]
+        matches = self._by_fingerprint[kind, fingerprint]
         index = self._cursor[fingerprint]
         if index >= len(matches):
             return None
@@ -166,6 +169,7 @@ class Cassette:
 
     def add(self, entry: Entry) -> None:
         self.entries.append(entry)
+        self._by_fingerprint[entry.kind, entry.fingerprint].append(entry)
         self._cursor[entry.fingerprint] += 1  # a request recorded now is also one served
 
     def miss_message(self, kind: Literal["model", "tool"], request: Mapping[str, Any]) -> str:

@@ -12,7 +12,6 @@ import jsonschema
 
 from podium.runtime import (
     PlanRejected,
-    Replanned,
     RunEvent,
     RunResult,
     TaskFailed,
@@ -361,8 +360,6 @@ def guard_trips(events: Sequence[RunEvent]) -> list[str]:
             trips.append("plan_schema")
         elif isinstance(event, TaskFailed) and "no acceptable answer" in event.error:
             trips.append("output_schema")
-        elif isinstance(event, Replanned):
-            continue
         else:
             name = getattr(event, "guard", None)  # guard verdict events carry the guard's name
             if isinstance(name, str) and getattr(event, "passed", True) is False:

@@ -485,13 +485,11 @@ async def _attempt_task(
     started = time.time()
     rungs = ctx.routing.ladder(t, spec, ctx.cheap_failures)
     chat = _TaskChat(ctx, t, rungs[0].tier)
-    upstream = _upstream(ctx, t)
-    memory = await ctx.memory.context(t, upstream) if ctx.memory else ""
-    tool_context = dataclasses.replace(
-        ctx.tool_context,
-        task_id=t.id,
-        memory=ctx.memory.access(t, upstream) if ctx.memory else None,
-    )
+    memory, access = "", None
+    if ctx.memory is not None:
+        upstream = _upstream(ctx, t)
+        memory, access = await ctx.memory.context(t, upstream), ctx.memory.access(t, upstream)
+    tool_context = dataclasses.replace(ctx.tool_context, task_id=t.id, memory=access)
     routes: list[Route] = []
     for attempt, rung in enumerate(rungs, start=1):
         chat.tier = rung.tier
