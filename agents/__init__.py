@@ -1,6 +1,16 @@
 """Podium's agents: specs (cards), the registry, the agent loop and the built-in specialists."""
 
-from ._loop import AgentLoopError, AgentOutput, ChatFn, Message, ToolUse, run_agent
+from ._loop import (
+    AgentLoopError,
+    AgentOutput,
+    ChatFn,
+    GuardRejected,
+    LoopPolicy,
+    Message,
+    Review,
+    ToolUse,
+    run_agent,
+)
 from ._registry import AgentRegistry, AgentRegistryError
 from ._spec import AgentSpec, Tier
 
@@ -11,7 +21,10 @@ __all__ = [
     "AgentRegistryError",
     "AgentSpec",
     "ChatFn",
+    "GuardRejected",
+    "LoopPolicy",
     "Message",
+    "Review",
     "Tier",
     "ToolUse",
     "run_agent",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from podium.policies import ValidatorRef, parse_refs
 
 Tier = Literal["cheap", "frontier"]
 """Model tier: a small fast model, or the strongest configured one."""
@@ -29,7 +31,13 @@ class AgentSpec(BaseModel):
     """Default tier when the planner gives no hint."""
     output_schema: dict[str, Any] | None = None
     """JSON schema for the agent's final output, if it must be structured."""
-    validators: tuple[str, ...] = ()
-    """Names of output validators (filled in by the policies package)."""
+    validators: tuple[ValidatorRef, ...] = ()
+    """Output validators added to the default set (`[policies] validators`): names such as
+    "no_pii", or tables such as {name: ban_list, banned_words: [...], on_fail: fix}."""
     max_steps: int = Field(default=6, ge=1, le=50)
     """Model turns allowed per task, tool calls included."""
+
+    @field_validator("validators", mode="before")
+    @classmethod
+    def _known_validators(cls, value: Any) -> tuple[ValidatorRef, ...]:
+        return parse_refs(value if isinstance(value, list | tuple) else [value])

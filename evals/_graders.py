@@ -10,7 +10,9 @@ from typing import Any
 
 import jsonschema
 
+from podium.policies import VALIDATOR_NAMES
 from podium.runtime import (
+    GuardChecked,
     PlanRejected,
     RunEvent,
     RunResult,
@@ -348,22 +350,23 @@ def _routes(tasks: list[TaskResult]) -> str:
 
 # -- guards and budgets ------------------------------------------------------------------
 
-GUARD_NAMES = ("plan_schema", "output_schema")
-"""Guards the runtime has today: the plan validator and each agent's output check."""
+GUARD_NAMES = ("plan_schema", "output_schema", "input", *VALIDATOR_NAMES)
+"""Guards a scenario may name: the plan validator, each agent's output-schema check, the goal's
+input guard, and every output validator (guard verdicts name the validator that failed)."""
 
 
 def guard_trips(events: Sequence[RunEvent]) -> list[str]:
-    """Names of the guards that rejected something during the run, one entry per rejection."""
+    """Names of the guards that rejected or fixed something during the run, one entry per trip."""
     trips: list[str] = []
     for event in events:
         if isinstance(event, PlanRejected):
             trips.append("plan_schema")
         elif isinstance(event, TaskFailed) and "no acceptable answer" in event.error:
             trips.append("output_schema")
-        else:
-            name = getattr(event, "guard", None)  # guard verdict events carry the guard's name
-            if isinstance(name, str) and getattr(event, "passed", True) is False:
-                trips.append(name)
+        elif isinstance(event, GuardChecked):
+            for failure in event.failures:
+                name = failure.validator
+                trips.append("input" if name.startswith("input:") else name)
     return trips
 
 

@@ -1,14 +1,76 @@
-"""Podium's policies: run budgets and redaction now; guardrails-ai guards, permissions and injection defence with the policies issue."""
+"""Podium's policies: guardrails-ai output guards, tool permissions, injection defence, redaction,
+budgets and the audit trail. The runtime applies them; models never see or bypass them."""
 
+from ._audit import AUDIT_FILE, AuditLog, read_audit
 from ._budget import BudgetExceeded, BudgetTracker, Limit
-from ._redact import PII_PATTERNS, SECRET_PATTERNS, Redactor, secret_env_values
+from ._config import (
+    DEFAULT_ANSWER_VALIDATORS,
+    DEFAULT_PLANNER_VALIDATORS,
+    DEFAULT_VALIDATORS,
+    AgentPolicy,
+    InputPolicy,
+    PoliciesConfig,
+    ToolPolicy,
+)
+from ._guards import (
+    PASSING,
+    VALIDATOR_NAMES,
+    Action,
+    GuardConfigError,
+    GuardFailure,
+    OnFail,
+    OutputGuard,
+    ValidatorRef,
+    Verdict,
+    parse_refs,
+)
+from ._input import INJECTION_PATTERNS, InputFinding, check_goal
+from ._permissions import MinuteLimiter, ToolCheck, ToolGate
+from ._redact import (
+    PII_PATTERNS,
+    SECRET_PATTERNS,
+    RedactingFilter,
+    Redactor,
+    redact_logs,
+    secret_env_values,
+)
+from ._taint import Taint
 
 __all__ = [
+    "AUDIT_FILE",
+    "DEFAULT_ANSWER_VALIDATORS",
+    "DEFAULT_PLANNER_VALIDATORS",
+    "DEFAULT_VALIDATORS",
+    "INJECTION_PATTERNS",
+    "PASSING",
     "PII_PATTERNS",
     "SECRET_PATTERNS",
+    "VALIDATOR_NAMES",
+    "Action",
+    "AgentPolicy",
+    "AuditLog",
     "BudgetExceeded",
     "BudgetTracker",
+    "GuardConfigError",
+    "GuardFailure",
+    "InputFinding",
+    "InputPolicy",
     "Limit",
+    "MinuteLimiter",
+    "OnFail",
+    "OutputGuard",
+    "PoliciesConfig",
+    "RedactingFilter",
     "Redactor",
+    "Taint",
+    "ToolCheck",
+    "ToolGate",
+    "ToolPolicy",
+    "ValidatorRef",
+    "Verdict",
+    "check_goal",
+    "parse_refs",
+    "read_audit",
+    "redact_logs",
     "secret_env_values",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -51,6 +52,8 @@ class Redactor:
     literals: tuple[str, ...] = ()
     """Exact strings to mask (besides secret environment variables, which are always masked)."""
     include_env: bool = True
+    secrets: bool = True
+    """Mask the credential shapes of SECRET_PATTERNS (off only for a PII-only redactor)."""
 
     def __post_init__(self) -> None:
         unknown = sorted(self.pii - set(PII_PATTERNS))
@@ -82,7 +85,8 @@ class Redactor:
         return sorted({s for s in found if s}, key=len, reverse=True)
 
     def _patterns(self) -> Iterable[tuple[str, re.Pattern[str]]]:
-        yield from _compiled(tuple(SECRET_PATTERNS.items()))
+        if self.secrets:
+            yield from _compiled(tuple(SECRET_PATTERNS.items()))
         yield from _compiled(tuple((k, PII_PATTERNS[k]) for k in sorted(self.pii)))
         yield from _compiled(tuple(self.extra_patterns.items()))
 
@@ -111,3 +115,42 @@ def _replacement(kind: str) -> Any:
         return f"{keep}[REDACTED:{kind}]"
 
     return replace
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's message (and its arguments) in place."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.redactor.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+LOGGERS = (
+    "podium",
+    "podium.memory",
+    "podium.runtime",
+    "LiteLLM",
+    "LiteLLM Router",
+    "LiteLLM Proxy",
+    "guardrails",
+    "langgraph",
+    "chromadb",
+    "httpx",
+)
+"""Loggers Podium and its libraries write to (a logger's filter sees only its own records)."""
+
+
+def redact_logs(redactor: Redactor, loggers: Iterable[str] = LOGGERS) -> None:
+    """Make every record of `loggers` pass `redactor` before any handler sees it (idempotent)."""
+    for name in loggers:
+        logger = logging.getLogger(name)
+        for existing in [f for f in logger.filters if isinstance(f, RedactingFilter)]:
+            logger.removeFilter(existing)
+        logger.addFilter(RedactingFilter(redactor))

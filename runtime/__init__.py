@@ -38,9 +38,12 @@ if TYPE_CHECKING:
         PodiumError,
         RunNotFoundError,
         RunStateError,
+        StorageError,
         UnexpectedModelBehavior,
     )
     from ._events import (
+        EscalationRaised,
+        GuardChecked,
         PlanCreated,
         PlanRejected,
         Replanned,
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
         TaskFailed,
         TaskSkipped,
         TaskStarted,
+        ToolCalled,
     )
     from ._model import (
         AssistantMessage,
@@ -62,9 +66,9 @@ if TYPE_CHECKING:
         ToolCall,
     )
     from ._plan import Plan, Task, Tier, validate_plan
-    from ._result import PlanResult, RunResult, RunStatus, TaskResult, TaskStatus
+    from ._result import Escalation, PlanResult, RunResult, RunStatus, TaskResult, TaskStatus
     from ._routing import RoutingConfig, RoutingPolicy, RoutingRule, Rung
-    from ._store import RunRecord
+    from ._store import RunRecord, RunStore
     from ._usage import Usage
 
 _EXPORTS: dict[str, str] = {
@@ -73,6 +77,10 @@ _EXPORTS: dict[str, str] = {
     "AssistantMessage": "._model",
     "ConfigError": "._errors",
     "ErrorCode": "._errors",
+    "Escalation": "._result",
+    "EscalationRaised": "._events",
+    "GuardChecked": "._events",
+    "ToolCalled": "._events",
     "GoalError": "._errors",
     "LiteLLMBackend": "._model",
     "ModelBackend": "._model",
@@ -99,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "RunFinished": "._events",
     "RunNotFoundError": "._errors",
     "RunRecord": "._store",
+    "RunStore": "._store",
     "RunResult": "._result",
     "PlanResult": "._result",
     "RoutingConfig": "._routing",
@@ -109,6 +118,7 @@ _EXPORTS: dict[str, str] = {
     "RunStateError": "._errors",
     "RunStatus": "._result",
     "StorageConfig": "._config",
+    "StorageError": "._errors",
     "Task": "._plan",
     "TaskCompleted": "._events",
     "TaskFailed": "._events",
@@ -132,7 +142,10 @@ __all__ = [
     "ConfigError",
     "Deployment",
     "ErrorCode",
+    "Escalation",
+    "EscalationRaised",
     "GoalError",
+    "GuardChecked",
     "LiteLLMBackend",
     "ModelBackend",
     "ModelError",
@@ -164,8 +177,10 @@ __all__ = [
     "RunStarted",
     "RunStateError",
     "RunStatus",
+    "RunStore",
     "Rung",
     "StorageConfig",
+    "StorageError",
     "Task",
     "TaskCompleted",
     "TaskFailed",
@@ -175,6 +190,7 @@ __all__ = [
     "TaskStatus",
     "Tier",
     "ToolCall",
+    "ToolCalled",
     "ToolsConfig",
     "UnexpectedModelBehavior",
     "Usage",

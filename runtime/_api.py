@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from langgraph.types import Command
+
 from podium.agents import AgentRegistry, AgentSpec
-from podium.policies import BudgetTracker
+from podium.policies import BudgetTracker, Redactor, redact_logs
 from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
 
 from ._config import PodiumConfig
@@ -17,10 +19,17 @@ from ._errors import AgentError, ConfigError, GoalError, PlanError, RunStateErro
 from ._events import RunEvent, RunFinished, RunStarted
 from ._memory import RunMemory
 from ._model import LiteLLMBackend, ModelBackend, ModelSeam
+from ._policy import audit_writer, check_goal_policy
 from ._result import PlanResult, RunResult
 from ._routing import RoutingPolicy
-from ._store import RunRecord, RunStore, new_run_id, sqlite_checkpointer
-from ._supervisor import RunContext, budget_stopped_result, build_supervisor, plan_only
+from ._store import RunRecord, RunStore, new_run_id, open_run_store
+from ._supervisor import (
+    RunContext,
+    budget_stopped_result,
+    build_supervisor,
+    plan_only,
+    waiting_result,
+)
 from ._usage import Usage
 
 if TYPE_CHECKING:
@@ -47,6 +56,7 @@ class Podium:
         the eval cassettes use it to record and replay tool calls. `memory` shares one memory
         store between instances; by default each opens `[memory]` itself on its first run."""
         self.config = config or PodiumConfig.load()
+        redact_logs(Redactor(pii=frozenset(self.config.policies.redact_pii)))
         self.agents = _agent_registry(self.config, agents)
         self.tools = ToolRegistry.with_builtins()
         for t in tools:
@@ -55,7 +65,7 @@ class Podium:
             self.tools = ToolRegistry(tool_wrapper(self.tools.get(n)) for n in self.tools.names())
         _check_agent_tools(self.agents, self.tools)
         self.model: ModelBackend = model or LiteLLMBackend(self.config.models)
-        self.store = RunStore(self.config.runs_dir)
+        self.store: RunStore = open_run_store(self.config.storage)
         self._memory_saver: Any = None
         self._memory: MemoryStore | None = memory
         self._owns_memory = False
@@ -64,23 +74,24 @@ class Podium:
         """The shared memory store (opened on first use), or None when `[memory] enabled = false`."""
         if not self.config.memory.enabled:
             return None
+        redact = Redactor(pii=frozenset(self.config.memory.redact_pii)).redact
         if self._memory is None:
             from podium.memory import MemoryStore, MemoryStoreError
-            from podium.policies import Redactor
 
             try:
                 self._memory = MemoryStore(
-                    self.config.memory,
-                    data_dir=self.config.storage.data_dir,
-                    redact=Redactor(pii=frozenset(self.config.memory.redact_pii)).redact,
+                    self.config.memory, data_dir=self.config.storage.data_dir, redact=redact
                 )
             except MemoryStoreError as exc:
                 raise ConfigError(f"[memory]: {exc}") from None
             self._owns_memory = True
+        elif self._memory.redact is None:
+            self._memory.redact = redact  # a store handed in still never keeps a secret
         return self._memory
 
     def close(self) -> None:
-        """Release what this instance opened (the memory store's Chroma client)."""
+        """Release what this instance opened (the memory store's Chroma client, Postgres connections)."""
+        self.store.close()
         if self._owns_memory and self._memory is not None:
             self._memory.close()
             self._memory, self._owns_memory = None, False
@@ -135,21 +146,47 @@ class Podium:
     def resume(self, run_id: str) -> RunResult:
         return _run_sync(self.aresume(run_id))
 
-    async def aresume(self, run_id: str, *, on_event: EventHandler | None = None) -> RunResult:
-        """Continue a crashed or stopped run; tasks that completed are restored, not re-run."""
+    async def aresume(
+        self,
+        run_id: str,
+        *,
+        on_event: EventHandler | None = None,
+        answers: Mapping[str, Any] | None = None,
+    ) -> RunResult:
+        """Continue a crashed or stopped run; tasks that completed are restored, not re-run.
+
+        A run waiting for a human continues once `answers` (escalation id -> "approve",
+        "reject", or {"decision": "edit", "output": "..."}) answer its pending escalations."""
         record = self.store.get(run_id)
+        if record.status == "waiting_for_human":
+            pending = {e.id: e for e in (record.result.escalations if record.result else [])}
+            unknown = sorted(set(answers or {}) - set(pending))
+            if not answers or unknown:
+                raise RunStateError(
+                    f"run {run_id!r} is waiting for a human: answer escalation(s) "
+                    f"{sorted(pending)}" + (f" (unknown id(s) {unknown})" if unknown else "")
+                )
+            resume = {
+                str(pending[i].payload["interrupt_id"]): answer for i, answer in answers.items()
+            }
+            return await self._execute(record, on_event or _ignore, resumed=True, resume=resume)
         if record.result is not None:
             return record.result  # already finished: resuming is a no-op
         if record.status == "failed":
             raise RunStateError(f"run {run_id!r} failed and has nothing to resume: {record.error}")
         return await self._execute(record, on_event or _ignore, resumed=True)
 
-    async def astream_resume(self, run_id: str) -> AsyncIterator[RunEvent]:
-        async for event in _stream(lambda emit: self.aresume(run_id, on_event=emit)):
+    async def astream_resume(
+        self, run_id: str, *, answers: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[RunEvent]:
+        async for event in _stream(
+            lambda emit: self.aresume(run_id, on_event=emit, answers=answers)
+        ):
             yield event
 
-    def runs(self) -> list[RunRecord]:
-        return self.store.list()
+    def runs(self, *, tenant: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Run records, newest first; only `tenant`'s when given, at most `limit`."""
+        return self.store.list(tenant=tenant, limit=limit)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -163,6 +200,7 @@ class Podium:
                 f"the goal is {len(goal)} characters, over the limit of {limit}: shorten it, "
                 "put long material in a workspace file, or raise `planner.max_goal_chars`"
             )
+        check_goal_policy(goal, self.config.policies)  # raises GoalError when it blocks
         return goal
 
     def _tool_context(self, run_id: str) -> ToolContext:
@@ -173,6 +211,7 @@ class Podium:
             http_enabled=tools.http.enabled,
             http_allowlist=tuple(tools.http.allowlist),
             run_id=run_id,
+            outbox=(tools.outbox or self.config.storage.data_dir / "outbox").resolve(),
         )
 
     def _context(self, run_id: str, goal: str, emit: EventHandler, tenant: str) -> RunContext:
@@ -200,23 +239,36 @@ class Podium:
             self._memory_saver = self._memory_saver or InMemorySaver()
             yield self._memory_saver
         else:
-            async with sqlite_checkpointer(self.store.checkpoint_path) as saver:
+            async with self.store.checkpointer() as saver:
                 yield saver
 
-    async def _execute(self, record: RunRecord, emit: EventHandler, *, resumed: bool) -> RunResult:
+    async def _execute(
+        self,
+        record: RunRecord,
+        emit: EventHandler,
+        *,
+        resumed: bool,
+        resume: dict[str, Any] | None = None,
+    ) -> RunResult:
         run_id, goal = record.run_id, record.goal
+        audit = audit_writer(self.config.runs_dir / run_id, self.config.policies)
+        if audit is not None:
+            emit = _tee(audit, emit)
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
         ctx = self._context(run_id, goal, emit, record.tenant)
+        ctx.policies.check_goal(goal)
         graph_config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
         async with self._checkpointer() as saver:
             workflow = build_supervisor(ctx, saver)
             # With no checkpoint yet (a crash before the first write) the goal must be given again.
             has_checkpoint = resumed and await saver.aget_tuple(graph_config) is not None
             try:
+                start: Any = Command(resume=resume) if resume else None if has_checkpoint else goal
                 raw = await _with_backstop(
-                    workflow.ainvoke(None if has_checkpoint else goal, graph_config),
-                    self.config.budget.max_wall_s,
+                    workflow.ainvoke(start, graph_config), self.config.budget.max_wall_s
                 )
+                if "__interrupt__" in raw:
+                    raw = waiting_result(ctx, raw["__interrupt__"]).model_dump(mode="json")
             except TimeoutError:
                 raw = budget_stopped_result(
                     ctx,
@@ -315,6 +367,14 @@ def _check_agent_tools(agents: AgentRegistry, tools: ToolRegistry) -> None:
 
 def _ignore(event: RunEvent) -> None:
     return None
+
+
+def _tee(first: EventHandler, then: EventHandler) -> EventHandler:
+    def both(event: RunEvent) -> None:
+        first(event)
+        then(event)
+
+    return both
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -7,10 +7,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from podium.agents import Tier
 from podium.memory import MemoryConfig
+from podium.policies import PoliciesConfig
 
 from ._errors import ConfigError
 from ._routing import RoutingConfig
@@ -103,6 +104,8 @@ class ToolsConfig(_Section):
     datasets: Path | None = None
     """Folder of CSV/JSON datasets; None means the sample datasets shipped with Podium."""
     http: HttpToolConfig = Field(default_factory=HttpToolConfig)
+    outbox: Path | None = None
+    """Folder `send_email` delivers to; None means `data_dir/outbox`."""
 
 
 class AgentsConfig(_Section):
@@ -130,8 +133,22 @@ class RunConfig(_Section):
 
 class StorageConfig(_Section):
     data_dir: Path = Path(".podium")
-    """Run records and checkpoints live under `data_dir/runs`."""
-    checkpointer: Literal["sqlite", "memory"] = "sqlite"
+    """Run records and checkpoints live under `data_dir/runs` (with Postgres: per-run files only)."""
+    checkpointer: Literal["sqlite", "memory", "postgres"] = "sqlite"
+    """sqlite: one file under data_dir. memory: gone with the process. postgres: run records and
+    checkpoints in the database at `postgres_url`, shared by every process that points there."""
+    postgres_url: SecretStr | None = None
+    """postgresql://user:password@host:port/dbname, or a key=value string; `host` may be a unix
+    socket folder. Secret: never printed (PODIUM_POSTGRES_URL overrides it)."""
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> StorageConfig:
+        if self.checkpointer == "postgres" and self.postgres_url is None:
+            raise ValueError(
+                'checkpointer "postgres" needs a database: set storage.postgres_url '
+                "or the PODIUM_POSTGRES_URL environment variable"
+            )
+        return self
 
 
 class PodiumConfig(_Section):
@@ -146,6 +163,8 @@ class PodiumConfig(_Section):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
+    """Guards, tool permissions, injection defence, escalation and audit (`[policies]`)."""
 
     @property
     def runs_dir(self) -> Path:
@@ -200,6 +219,7 @@ class PodiumConfig(_Section):
                     update={
                         "workspace": fix(self.tools.workspace),
                         "datasets": fix(self.tools.datasets) if self.tools.datasets else None,
+                        "outbox": fix(self.tools.outbox) if self.tools.outbox else None,
                     }
                 ),
             }
@@ -208,6 +228,8 @@ class PodiumConfig(_Section):
 
 _ENV_OVERRIDES = {
     "PODIUM_DATA_DIR": ("storage", "data_dir"),
+    "PODIUM_CHECKPOINTER": ("storage", "checkpointer"),
+    "PODIUM_POSTGRES_URL": ("storage", "postgres_url"),
     "PODIUM_MODEL_CHEAP": ("models", "cheap"),
     "PODIUM_MODEL_FRONTIER": ("models", "frontier"),
 }

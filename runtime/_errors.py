@@ -9,6 +9,7 @@ Two families, as in pydantic-ai: signals the model sees, and run errors.
     ├── PlanError                    no valid plan after the configured attempts
     ├── RunNotFoundError             resume/result asked for a run id that has no record
     ├── RunStateError                a run cannot do what was asked (resume a finished run)
+    ├── StorageError                 the run store's database cannot be reached or used
     ├── ModelError                   the model seam failed (provider error, no scripted step)
     │   ├── UnexpectedModelBehavior  the model answered, but not in a usable form
     │   └── CassetteMiss             (podium.evals) strict replay has no recording of a call
@@ -32,6 +33,7 @@ class ErrorCode(StrEnum):
     PLAN = "plan_invalid"
     RUN_NOT_FOUND = "run_not_found"
     RUN_STATE = "run_state"
+    STORAGE = "storage_unavailable"
     MODEL = "model_error"
     MODEL_BEHAVIOR = "model_behavior"
     GOAL = "goal_invalid"
@@ -94,6 +96,15 @@ class RunNotFoundError(PodiumError):
 
 class RunStateError(PodiumError):
     code = ErrorCode.RUN_STATE
+
+
+class StorageError(PodiumError):
+    """The database holding run records and checkpoints cannot be reached or used.
+
+    The message names the server (never its password) and says what to check.
+    """
+
+    code = ErrorCode.STORAGE
 
 
 class ModelError(PodiumError):

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from podium.policies import Action, GuardFailure
+
 from ._plan import Plan, Tier
 from ._usage import Usage
 
@@ -84,9 +86,53 @@ class Replanned(_Event):
     removed: tuple[str, ...]
 
 
+class GuardChecked(_Event):
+    """One guard verdict on one output (the goal, a plan, a task's answer, the final answer)."""
+
+    kind: Literal["guard_verdict"] = "guard_verdict"
+    target: Literal["goal", "plan", "task", "answer"]
+    subject: str
+    """The task id, or "goal" / "plan" / "answer"."""
+    agent: str | None = None
+    action: Action
+    passed: bool
+    failures: tuple[GuardFailure, ...] = ()
+    duration_ms: float = 0.0
+    attempt: int = 1
+
+
+class ToolCalled(_Event):
+    """A tool call and its permission check: allowed (and how it went), denied, or sent to a human."""
+
+    kind: Literal["tool_called"] = "tool_called"
+    task_id: str
+    agent: str
+    tool: str
+    decision: Literal["allowed", "denied", "approved", "rejected"]
+    reason: str
+    needed: tuple[str, ...] = ()
+    """Scopes the tool needs."""
+    granted: tuple[str, ...] = ()
+    """Scopes the agent holds."""
+    arguments: str = ""
+    ok: bool | None = None
+    """For calls that ran: whether the tool succeeded."""
+
+
+class EscalationRaised(_Event):
+    """The run asks a human (a LangGraph interrupt): approve a tool call, or judge a refused output."""
+
+    kind: Literal["escalation"] = "escalation"
+    escalation_id: str
+    reason: Literal["approval", "guard", "supervisor"]
+    task_id: str | None = None
+    agent: str | None = None
+    question: str
+
+
 class RunFinished(_Event):
     kind: Literal["run_finished"] = "run_finished"
-    status: Literal["completed", "failed", "budget_exceeded"]
+    status: Literal["completed", "failed", "budget_exceeded", "waiting_for_human"]
     answer: str | None
     usage: Usage
     error: str | None = None
@@ -101,6 +147,9 @@ RunEvent = Annotated[
     | TaskFailed
     | TaskSkipped
     | Replanned
+    | GuardChecked
+    | ToolCalled
+    | EscalationRaised
     | RunFinished,
     Field(discriminator="kind"),
 ]

@@ -52,6 +52,8 @@ class ProgressView:
     error: str | None = None
     tokens: int = 0
     cost_usd: float = 0.0
+    escalations: list[tuple[str, str]] = field(default_factory=list)
+    """(escalation id, question) raised by the run; pending when status is waiting_for_human."""
 
     def apply(self, event: RunEvent) -> None:
         match event.kind:
@@ -87,6 +89,15 @@ class ProgressView:
                 self.tasks.setdefault(event.task_id, _TaskView()).state = "skipped"
             case "replanned":
                 self.error = f"re-planned ({event.reason[:80]})"
+            case "guard_verdict" if event.failures and event.target == "task":
+                view = self.tasks.setdefault(event.subject, _TaskView())
+                names = ", ".join(f.validator for f in event.failures)
+                view.note = f"guard {event.action}: {names}"
+            case "tool_called" if event.decision in ("denied", "rejected"):
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                view.note = f"{event.tool} {event.decision}: {event.reason[:60]}"
+            case "escalation":
+                self.escalations.append((event.escalation_id, event.question))
             case "run_finished":
                 self.status, self.answer, self.error = event.status, event.answer, event.error
                 self.tokens, self.cost_usd = event.usage.total_tokens, event.usage.cost_usd
@@ -148,5 +159,12 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
     if view.status == "completed":
         console.print(Panel(view.answer or "", title="answer", border_style="green"))
         return 0
+    if view.status == "waiting_for_human":
+        for escalation_id, question in view.escalations:
+            console.print(f"[yellow]waiting for a human[/yellow] ({escalation_id}): {question}")
+        console.print(
+            "answer with `podium approve RUN_ID [ESCALATION_ID]` (or --reject, --edit TEXT)"
+        )
+        return 3
     console.print(f"[red]run {view.status}[/red]: {view.error}")
     return 1

@@ -6,11 +6,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from podium.policies import Action, Verdict
+
 from ._plan import Plan, Task, Tier
 from ._usage import Usage
 
 TaskStatus = Literal["completed", "failed", "skipped"]
-RunStatus = Literal["running", "completed", "failed", "budget_exceeded"]
+RunStatus = Literal["running", "completed", "failed", "budget_exceeded", "waiting_for_human"]
+"""waiting_for_human: paused at an escalation (a LangGraph interrupt); answering it resumes the run."""
 
 
 class Route(BaseModel):
@@ -45,6 +48,16 @@ class TaskResult(BaseModel):
     finished_at: float | None = None
     routes: tuple[Route, ...] = ()
     """Every try, in order: the routing decisions and what came of them."""
+    verdicts: tuple[Verdict, ...] = ()
+    """Every guard verdict on this task's answers, in order."""
+    guard: Action | None = None
+    """Set when a guard refused the task's last answer: the action that ended it."""
+    rejected_output: str | None = None
+    """The last refused answer, kept for a human to judge; never passed to other agents."""
+    tainted: bool = False
+    """The agent saw untrusted data (tool results, memory), so its output carries it."""
+    approved_by: str | None = None
+    """"human" when a person approved or edited the output at an escalation."""
 
     @property
     def duration_s(self) -> float:
@@ -77,6 +90,19 @@ class PlanCacheUse(BaseModel):
     cached_run_id: str | None = None
 
 
+class Escalation(BaseModel):
+    """A question the run put to a human; answering it (by id) resumes the run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    reason: Literal["approval", "guard", "supervisor"]
+    question: str
+    task_id: str | None = None
+    agent: str | None = None
+    payload: dict[str, Any] = {}
+
+
 class RunResult(BaseModel):
     """Everything a run produced; `model_dump_json()` is what `podium run --json` prints."""
 
@@ -97,6 +123,20 @@ class RunResult(BaseModel):
     """Set when the first plan came from the plan cache; None when the planner planned afresh."""
     warnings: list[str] = []
     """Things that went wrong without failing the run (shared memory unavailable, ...)."""
+    verdicts: list[Verdict] = []
+    """Guard verdicts on the goal, the plans and the final answer (task verdicts are in `tasks`)."""
+    escalations: list[Escalation] = []
+    """Questions waiting for a human when status is waiting_for_human."""
+
+    @property
+    def all_verdicts(self) -> list[Verdict]:
+        """Every guard verdict of the run: goal, plans, tasks, answer."""
+        tasks = [v for r in self.tasks.values() for v in r.verdicts]
+        return (
+            [v for v in self.verdicts if v.target in ("goal", "plan")]
+            + tasks
+            + [v for v in self.verdicts if v.target == "answer"]
+        )
 
     def output(self, task_id: str) -> str | None:
         return self.tasks[task_id].output

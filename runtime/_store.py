@@ -1,20 +1,23 @@
-"""Run records on disk (`data_dir/runs/<run_id>/run.json`) and the checkpointer they share."""
+"""Run records and the checkpointer they share: files and SQLite by default, or one Postgres database."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 import os
 import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from ._errors import RunNotFoundError
+from ._errors import ConfigError, RunNotFoundError
 from ._result import RunResult, RunStatus
+
+if TYPE_CHECKING:
+    from ._config import StorageConfig
 
 
 class RunRecord(BaseModel):
@@ -37,8 +40,57 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-class RunStore:
-    """One folder per run; writes are atomic (write a temp file, then rename)."""
+@runtime_checkable
+class RunStore(Protocol):
+    """Where run records live, and the LangGraph checkpointer that makes runs resumable.
+
+    Methods are synchronous (a record is one small write) and safe to call from several
+    coroutines or threads of one process at once.
+    """
+
+    def save(self, record: RunRecord) -> None:
+        """Insert or replace the record of `record.run_id`."""
+        ...
+
+    def get(self, run_id: str) -> RunRecord:
+        """The record of `run_id`; RunNotFoundError when there is none."""
+        ...
+
+    def list(self, *, tenant: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Records newest first, optionally only one tenant's, at most `limit` of them."""
+        ...
+
+    def run_dir(self, run_id: str) -> Path:
+        """The run's folder for files beside its record (an audit log), created on first ask."""
+        ...
+
+    def checkpointer(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """LangGraph's saver for this store, open for the length of one run."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (a later call opens them again)."""
+        ...
+
+
+def open_run_store(storage: StorageConfig) -> RunStore:
+    """The store `[storage]` asks for: Postgres for `checkpointer = "postgres"`, else files."""
+    runs_dir = storage.data_dir / "runs"
+    if storage.checkpointer != "postgres":
+        return FileRunStore(runs_dir)
+    if storage.postgres_url is None:
+        raise ConfigError(
+            'storage.checkpointer is "postgres" but no database is given: set '
+            "storage.postgres_url in podium.toml or the PODIUM_POSTGRES_URL environment variable"
+        )
+    from ._postgres import PostgresRunStore
+
+    return PostgresRunStore(storage.postgres_url.get_secret_value(), runs_dir)
+
+
+class FileRunStore:
+    """One folder per run (`runs_dir/<run_id>/run.json`); writes are atomic (temp file, then
+    rename). Checkpoints go to one SQLite file beside the folders."""
 
     def __init__(self, runs_dir: Path) -> None:
         self.runs_dir = runs_dir
@@ -48,9 +100,9 @@ class RunStore:
         return self.runs_dir / "checkpoints.sqlite"
 
     def save(self, record: RunRecord) -> None:
-        folder = self.runs_dir / record.run_id
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "run.json.tmp"
+        folder = self.run_dir(record.run_id)
+        # A temp name per writer: two threads saving one run must not share a temp file.
+        tmp = folder / f"run.json.{secrets.token_hex(4)}.tmp"
         tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")
         os.replace(tmp, folder / "run.json")
 
@@ -63,14 +115,26 @@ class RunStore:
                 f"no run {run_id!r} under {self.runs_dir}: list runs with `podium runs`"
             ) from None
 
-    def list(self) -> list[RunRecord]:
+    def list(self, *, tenant: str | None = None, limit: int | None = None) -> list[RunRecord]:
         records = []
         for path in self.runs_dir.glob("*/run.json"):
-            with contextlib.suppress(ValueError, OSError):
-                records.append(
-                    RunRecord.model_validate(json.loads(path.read_text(encoding="utf-8")))
-                )
-        return sorted(records, key=lambda r: r.created_at, reverse=True)
+            with contextlib.suppress(ValidationError, OSError):
+                record = RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
+                if tenant is None or record.tenant == tenant:
+                    records.append(record)
+        records.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
+        return records if limit is None else records[:limit]
+
+    def run_dir(self, run_id: str) -> Path:
+        folder = self.runs_dir / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def checkpointer(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        return sqlite_checkpointer(self.checkpoint_path)
+
+    def close(self) -> None:
+        return None
 
 
 @contextlib.asynccontextmanager
@@ -85,6 +149,21 @@ async def sqlite_checkpointer(path: Path) -> AsyncIterator[Any]:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     async with aiosqlite.connect(str(path)) as conn:
-        await conn.execute("PRAGMA journal_mode=WAL")
+        await _switch_to_wal(conn)
         await conn.execute("PRAGMA synchronous=NORMAL")
         yield AsyncSqliteSaver(conn)
+
+
+async def _switch_to_wal(conn: Any, attempts: int = 100) -> None:
+    """Turning WAL on takes an exclusive lock and fails at once, busy timeout or not, when
+    another connection (a concurrent run's) holds one: retry for a few seconds."""
+    import sqlite3
+
+    for attempt in range(attempts):
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.05)

@@ -25,15 +25,17 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphBubbleUp
 from langgraph.func import entrypoint, task
 from langgraph.pregel import Pregel
+from langgraph.types import interrupt
 
-from podium.agents import AgentRegistry, AgentSpec, Message, Tier, run_agent
+from podium.agents import AgentRegistry, AgentSpec, GuardRejected, Message, Tier, run_agent
 from podium.memory import PlanMatch
-from podium.policies import BudgetExceeded, BudgetTracker
+from podium.policies import PASSING, BudgetExceeded, BudgetTracker, Verdict
 from podium.tools import ToolContext, ToolRegistry
 
 from ._config import PodiumConfig
 from ._errors import PlanAttempt, PlanError, PlanValidationError, PodiumError
 from ._events import (
+    EscalationRaised,
     PlanCreated,
     PlanRejected,
     Replanned,
@@ -47,7 +49,8 @@ from ._memory import RunMemory, substitute_plan, template_message
 from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
 from ._planner import parse_plan, plan_messages, plan_schema, positional_plan_schema
-from ._result import PlanCacheUse, Route, RunResult, RunStatus, TaskResult
+from ._policy import RunPolicies, TaskPolicy, guard_event
+from ._result import Escalation, PlanCacheUse, Route, RunResult, RunStatus, TaskResult
 from ._routing import RoutingPolicy, Rung
 from ._usage import Usage
 
@@ -81,13 +84,20 @@ class RunContext:
     cheap_failures: dict[str, int] = field(default_factory=dict)
     """Failed cheap-tier tries per agent in this run: the routing policy's memory of past failures."""
     plan_steps_run: int = 0
+    asked: set[str] = field(default_factory=set)
+    """Escalations raised in this pass of the entrypoint (each is asked once)."""
     memory: RunMemory | None = None
     """Shared memory for this run; None when `[memory] enabled = false`."""
     plan_cache: PlanCacheUse | None = None
+    policies: RunPolicies = field(init=False)
+    """Guards, tool gate and escalation for this run (`[policies]`)."""
     semaphore: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
         self.semaphore = asyncio.Semaphore(self.config.run.concurrency)
+        self.policies = RunPolicies(
+            self.config.policies, self.run_id, self.emit, tuple(self.agents.names())
+        )
 
 
 @dataclass(frozen=True)
@@ -148,8 +158,8 @@ def build_supervisor(
         return (await _run_task(ctx, epoch, Task.model_validate(task_data))).model_dump(mode="json")
 
     @task
-    async def synthesise(plan_data: dict[str, Any]) -> dict[str, Any]:
-        return await _synthesise(ctx, Plan.model_validate(plan_data))
+    async def synthesise(plan_data: dict[str, Any], feedback: str = "") -> dict[str, Any]:
+        return await _synthesise(ctx, Plan.model_validate(plan_data), feedback)
 
     async def make_plan(
         revision: int, current: Plan | None, purpose: Purpose = "plan"
@@ -165,14 +175,19 @@ def build_supervisor(
                 # Restored from a checkpoint: what it spent still counts against the budget.
                 used = Usage.model_validate(raw["usage"])
                 ctx.budget.add(usd=used.cost_usd, tokens=used.total_tokens, calls=used.calls)
+                for data in raw.get("verdicts", []):
+                    verdict = Verdict.model_validate(data)
+                    ctx.policies.verdicts.append(verdict)
+                    ctx.emit(guard_event(ctx.run_id, verdict))
             return raw
 
         plan, usage, _ = await plan_with_retries(ctx, step, current)
         return plan, usage
 
-    async def run_epoch(epoch: int, plan: Plan) -> None:
+    async def run_epoch(epoch: int, plan: Plan, *, keep_failed: bool = False) -> None:
         loop = asyncio.get_running_loop()
-        done = {i for i, r in ctx.results.items() if r.status == "completed" and i in plan.ids}
+        final = ("completed", "failed") if keep_failed else ("completed",)
+        done = {i for i, r in ctx.results.items() if r.status in final and i in plan.ids}
         ctx.outcomes = {}
         for task_id in done:
             ctx.outcomes[task_id] = loop.create_future()
@@ -187,7 +202,9 @@ def build_supervisor(
             try:
                 result = TaskResult.model_validate(await call)
             except BaseException as exc:
-                ctx.outcomes[t.id].set_exception(exc)
+                outcome = ctx.outcomes[t.id]
+                outcome.set_exception(exc)
+                outcome.exception()  # dependents may never await it (an interrupt): no warning
                 raise
             if f"{epoch}:{t.id}" not in ctx.executed:
                 _restored(ctx, result)
@@ -205,14 +222,25 @@ def build_supervisor(
         except BudgetExceeded as exc:
             return _run_result(ctx, None, 0, Usage(), "budget_exceeded", None, str(exc))
         ctx.emit(PlanCreated(run_id=ctx.run_id, plan=plan, revision=0))
-        revision = 0
+        revision, epoch, resumed_by_human = 0, 0, False
         while True:
-            await run_epoch(revision, plan)
+            await run_epoch(epoch, plan, keep_failed=resumed_by_human)
+            epoch += 1
+            # A refusal with on_fail=exception goes to a human before anything else.
+            if _escalate_refusals(ctx, plan, exceptions_only=True):
+                resumed_by_human = True
+                continue  # run what waited on the approved outputs
             planner = ctx.config.planner
             decision = review(
                 plan, ctx.results, revision, planner.max_replans, ctx.config.run.review
             )
+            resumed_by_human = False
             match decision:
+                case Finish(status="failed") if _escalate_refusals(
+                    ctx, plan, exceptions_only=False
+                ):
+                    resumed_by_human = True  # the last rung: a human approved or edited
+                    continue
                 case Finish(status=status, error=error):
                     break
                 case Replan(reason=reason, purpose=purpose):
@@ -239,22 +267,143 @@ def build_supervisor(
                 case _:
                     assert_never(decision)
         answer = None
-        if status == "completed" and not _needs_synthesis(plan, ctx.config.run.synthesis):
+        synthesised = status == "completed" and _needs_synthesis(plan, ctx.config.run.synthesis)
+        if status == "completed" and not synthesised:
             answer = ctx.results[
                 plan.sinks()[-1].id
             ].output  # the final task's output is the answer
         elif status == "completed":
-            try:
-                synthesis = await synthesise(plan.model_dump(mode="json"))
-            except BudgetExceeded as exc:
-                return _run_result(ctx, plan, revision, usage, "budget_exceeded", None, str(exc))
-            usage += Usage.model_validate(synthesis["usage"])
-            answer, synthesis_error = synthesis["answer"], synthesis["error"]
-            if synthesis_error:
-                status, error = "failed", synthesis_error
+            feedback = ""
+            for attempt in range(1, ctx.config.policies.max_reasks + 2):
+                try:
+                    synthesis = await synthesise(plan.model_dump(mode="json"), feedback)
+                except BudgetExceeded as exc:
+                    return _run_result(
+                        ctx, plan, revision, usage, "budget_exceeded", None, str(exc)
+                    )
+                usage += Usage.model_validate(synthesis["usage"])
+                answer, synthesis_error = synthesis["answer"], synthesis["error"]
+                if synthesis_error:
+                    status, error = "failed", synthesis_error
+                    break
+                verdict, guarded = ctx.policies.check_run_output(
+                    "answer", answer or "", metadata=_answer_metadata(ctx), attempt=attempt
+                )
+                if verdict.action != "reask" or attempt > ctx.config.policies.max_reasks:
+                    break
+                feedback = verdict.message
+        if status == "completed" and not synthesised:
+            verdict, guarded = ctx.policies.check_run_output(
+                "answer", answer or "", metadata=_answer_metadata(ctx)
+            )
+        if status == "completed":
+            answer, status, error = _settle_answer(ctx, answer or "", verdict, guarded)
         return _run_result(ctx, plan, revision, usage, status, answer, error)
 
     return supervisor
+
+
+SYNTHESIS_PROMPT = (
+    "Combine the results below into one complete answer to the goal. Use only what they say."
+)
+
+
+def _answer_metadata(ctx: RunContext) -> dict[str, Any]:
+    return {"system_prompts": [s.system_prompt for s in ctx.agents.specs()] + [SYNTHESIS_PROMPT]}
+
+
+def _settle_answer(
+    ctx: RunContext, answer: str, verdict: Verdict, guarded: str | None
+) -> tuple[str | None, Literal["completed", "failed"], str | None]:
+    """The final answer after its guard: as is, fixed, judged by a human, or refused."""
+    if verdict.action in PASSING and guarded is not None:
+        return guarded, "completed", None
+    decision = _ask_human(
+        ctx,
+        "guard-answer",
+        f"The final answer was refused by its guard ({verdict.message}). Approve it, edit it, or reject it.",
+        output=answer,
+    )
+    if decision is not None and decision[0] in ("approve", "edit"):
+        return decision[1], "completed", None
+    return None, "failed", f"the final answer was refused by its guard: {verdict.message}"
+
+
+def _escalate_refusals(ctx: RunContext, plan: Plan, *, exceptions_only: bool) -> bool:
+    """Ask a human about each task whose output a guard refused; True when one was accepted."""
+    accepted = False
+    for t in plan.tasks:
+        r = ctx.results.get(t.id)
+        if r is None or r.status != "failed" or r.guard is None:
+            continue
+        if exceptions_only and r.guard != "exception":
+            continue
+        refused = next((v for v in reversed(r.verdicts) if not v.passed), None)
+        reason = refused.message if refused else r.error or ""
+        decision = _ask_human(
+            ctx,
+            f"guard-{t.id}",
+            f"Agent {t.agent!r} (task {t.id!r}) wrote an output its guard refused ({reason}). "
+            "Approve it, edit it, or reject it.",
+            output=r.rejected_output or "",
+            task=t,
+        )
+        if decision is None or decision[0] not in ("approve", "edit"):
+            continue
+        ctx.results[t.id] = r.model_copy(
+            update={
+                "status": "completed",
+                "output": decision[1],
+                "error": None,
+                "approved_by": "human",
+            }
+        )
+        accepted = True
+    return accepted
+
+
+def _ask_human(
+    ctx: RunContext, escalation_id: str, question: str, *, output: str, task: Task | None = None
+) -> tuple[str, str] | None:
+    """The ladder's last rung: a LangGraph interrupt (the run pauses, checkpointed, until a
+    human answers), or None when `[policies] escalation = "fail"` or it was already answered no."""
+    if ctx.config.policies.escalation != "human" or escalation_id in ctx.asked:
+        return None
+    ctx.asked.add(escalation_id)
+    ctx.emit(
+        EscalationRaised(
+            run_id=ctx.run_id,
+            escalation_id=escalation_id,
+            reason="guard",
+            task_id=task.id if task else None,
+            agent=task.agent if task else None,
+            question=question,
+        )
+    )
+    answer = interrupt(
+        {
+            "id": escalation_id,
+            "reason": "guard",
+            "question": question,
+            "task_id": task.id if task else None,
+            "agent": task.agent if task else None,
+            "output": output,
+        }
+    )
+    return parse_answer(answer, output)
+
+
+def parse_answer(answer: Any, output: str) -> tuple[str, str]:
+    """A human's answer as (decision, text): approve keeps `output`, edit replaces it, reject drops it.
+
+    Accepts "approve" / "reject", or {"decision": ..., "output": ...}."""
+    if isinstance(answer, Mapping):
+        decision = str(answer.get("decision", "reject")).lower()
+        edited = answer.get("output")
+        if isinstance(edited, str) and decision in ("edit", "approve") and edited != output:
+            return "edit", edited
+        return decision, output
+    return str(answer).lower(), output
 
 
 def _run_result(
@@ -281,7 +430,33 @@ def _run_result(
         error=error,
         plan_cache=ctx.plan_cache,
         warnings=list(ctx.memory.warnings) if ctx.memory else [],
+        verdicts=list(ctx.policies.verdicts),
     ).model_dump(mode="json")
+
+
+def waiting_result(ctx: RunContext, interrupts: Sequence[Any]) -> RunResult:
+    """A run paused at LangGraph interrupts: what it has so far, and the questions pending."""
+    escalations = []
+    for pending in interrupts:
+        value = (
+            pending.value
+            if isinstance(pending.value, Mapping)
+            else {"question": str(pending.value)}
+        )
+        escalations.append(
+            Escalation(
+                id=str(value.get("id") or pending.id),
+                reason=value.get("reason", "supervisor"),
+                question=str(value.get("question", "")),
+                task_id=value.get("task_id"),
+                agent=value.get("agent"),
+                payload={**value, "interrupt_id": pending.id},
+            )
+        )
+    result = RunResult.model_validate(
+        _run_result(ctx, None, 0, Usage(), "waiting_for_human", None, None)
+    )
+    return result.model_copy(update={"escalations": escalations})
 
 
 def budget_stopped_result(ctx: RunContext, error: str) -> RunResult:
@@ -390,21 +565,28 @@ async def _plan_step(
         }
     text = response.message.content or ""
     completed = {i: r.task for i, r in (results or {}).items() if r.status == "completed"}
+    verdict, guarded = ctx.policies.check_run_output(
+        "plan", text, metadata={"system_prompt": ""}, attempt=len(rejected) + 1
+    )
+    refused = {
+        "output": text,
+        "plan": None,
+        "usage": response.usage.model_dump(),
+        "verdicts": [verdict.model_dump(mode="json")],
+    }
+    if not verdict.passed or guarded is None:
+        return {**refused, "problems": [f"refused by the plan guard: {verdict.message}"]}
     try:
-        plan = parse_plan(text, agents=names, max_tasks=max_tasks, completed=completed)
+        plan = parse_plan(guarded, agents=names, max_tasks=max_tasks, completed=completed)
     except PlanValidationError as exc:
-        return {
-            "output": text,
-            "plan": None,
-            "problems": exc.problems,
-            "usage": response.usage.model_dump(),
-        }
+        return {**refused, "problems": exc.problems}
     return {
         "output": text,
         "plan": plan.model_dump(mode="json"),
         "problems": [],
         "usage": response.usage.model_dump(),
         "cache": _cache_use(cached, "adapted") if cached is not None else None,
+        "verdicts": [verdict.model_dump(mode="json")],
     }
 
 
@@ -481,7 +663,13 @@ def _skip(ctx: RunContext, t: Task, reason: str) -> TaskResult:
 async def _attempt_task(
     ctx: RunContext, t: Task, spec: AgentSpec, inputs: dict[str, str]
 ) -> TaskResult:
-    """Climb the task's routing ladder until one try succeeds: retries, then escalation."""
+    """Climb the task's failure ladder until one try succeeds.
+
+    Errors: retries on the tier, then escalation (the routing ladder). A guard's refusal:
+    re-asks inside the agent loop first; then reask/filter escalate the tier (no same-tier
+    retry: the same model would write the same thing), refrain ends the task (the supervisor
+    may re-plan), exception ends it for a human (see `_escalate_refusals`).
+    """
     started = time.time()
     rungs = ctx.routing.ladder(t, spec, ctx.cheap_failures)
     chat = _TaskChat(ctx, t, rungs[0].tier)
@@ -490,8 +678,16 @@ async def _attempt_task(
         upstream = _upstream(ctx, t)
         memory, access = await ctx.memory.context(t, upstream), ctx.memory.access(t, upstream)
     tool_context = dataclasses.replace(ctx.tool_context, task_id=t.id, memory=access)
+    tainted_inputs = [text for task_id, text in inputs.items() if ctx.results[task_id].tainted]
+    trusted_inputs = [text for task_id, text in inputs.items() if not ctx.results[task_id].tainted]
     routes: list[Route] = []
-    for attempt, rung in enumerate(rungs, start=1):
+    verdicts: list[Verdict] = []
+    refusal: GuardRejected | None = None
+    index = 0
+    while index < len(rungs):
+        rung = rungs[index]
+        attempt = index + 1
+        index += 1
         chat.tier = rung.tier
         ctx.emit(
             TaskStarted(
@@ -502,6 +698,14 @@ async def _attempt_task(
                 attempt=attempt,
                 reason=rung.reason,
             )
+        )
+        policy = TaskPolicy(
+            ctx.policies,
+            spec,
+            t.id,
+            trusted=[ctx.goal, t.instruction, *trusted_inputs],
+            untrusted=[*tainted_inputs, memory],
+            approve=interrupt,
         )
         try:
             output = await run_agent(
@@ -514,14 +718,39 @@ async def _attempt_task(
                 output_schema=t.output_schema,
                 goal=ctx.goal,
                 memory=memory,
+                policy=policy,
             )
         except GraphBubbleUp:
             raise  # LangGraph's own control flow (interrupts) must pass through
         except BudgetExceeded as exc:
             # Not the task's fault: stop without counting a failure; the supervisor ends the run.
+            verdicts += policy.verdicts
             routes.append(_route(attempt, rung, chat, "stopped", str(exc)))
-            return _ended(ctx, t, "skipped", str(exc), chat, routes, started)
+            return _ended(ctx, t, "skipped", str(exc), chat, routes, started, verdicts)
+        except GuardRejected as exc:
+            verdicts += policy.verdicts
+            refusal = exc
+            error = f"guard: {exc.verdict.action}: {exc.verdict.message}"
+            routes.append(_route(attempt, rung, chat, "failed", error))
+            if exc.verdict.action in ("reask", "filter"):
+                # Escalate the tier; same-tier retries would ask the same model again.
+                while index < len(rungs) and rungs[index].tier == rung.tier:
+                    index += 1
+            else:
+                index = len(rungs)  # refrain: the supervisor decides; exception: a human does
+            ctx.emit(
+                TaskFailed(
+                    run_id=ctx.run_id,
+                    task_id=t.id,
+                    agent=t.agent,
+                    error=error,
+                    attempt=attempt,
+                    will_retry=index < len(rungs),
+                )
+            )
+            continue
         except Exception as exc:
+            verdicts += policy.verdicts
             error = f"{type(exc).__name__}: {exc}"
             routes.append(_route(attempt, rung, chat, "failed", error))
             if rung.tier == "cheap":
@@ -537,6 +766,7 @@ async def _attempt_task(
                 )
             )
             continue
+        verdicts += policy.verdicts
         routes.append(_route(attempt, rung, chat, "completed"))
         if ctx.memory is not None:
             await ctx.memory.task_done(t, output.text, output.tool_uses)
@@ -563,8 +793,15 @@ async def _attempt_task(
             started_at=started,
             finished_at=finished,
             routes=tuple(routes),
+            verdicts=tuple(verdicts),
+            tainted=policy.taint.tainted,
         )
-    return _ended(ctx, t, "failed", routes[-1].error or "", chat, routes, started)
+    failed = _ended(ctx, t, "failed", routes[-1].error or "", chat, routes, started, verdicts)
+    if refusal is not None and routes[-1].error and routes[-1].error.startswith("guard:"):
+        return failed.model_copy(
+            update={"guard": refusal.verdict.action, "rejected_output": refusal.rejected}
+        )
+    return failed
 
 
 def _route(
@@ -592,6 +829,7 @@ def _ended(
     chat: _TaskChat,
     routes: list[Route],
     started: float,
+    verdicts: Sequence[Verdict] = (),
 ) -> TaskResult:
     if status == "skipped":
         ctx.emit(TaskSkipped(run_id=ctx.run_id, task_id=t.id, reason=error))
@@ -605,6 +843,7 @@ def _ended(
         started_at=started,
         finished_at=time.time(),
         routes=tuple(routes),
+        verdicts=tuple(verdicts),
     )
 
 
@@ -644,7 +883,7 @@ def _needs_synthesis(plan: Plan, mode: Literal["auto", "model", "last_task"]) ->
     return mode == "model" or (mode == "auto" and len(plan.sinks()) > 1)
 
 
-async def _synthesise(ctx: RunContext, plan: Plan) -> dict[str, Any]:
+async def _synthesise(ctx: RunContext, plan: Plan, feedback: str = "") -> dict[str, Any]:
     results = ctx.results
     sinks = plan.sinks()
     parts = "\n\n".join(
@@ -656,9 +895,19 @@ async def _synthesise(ctx: RunContext, plan: Plan) -> dict[str, Any]:
         messages=(
             {
                 "role": "system",
-                "content": "Combine the results below into one complete answer to the goal. Use only what they say.",
+                "content": SYNTHESIS_PROMPT,
             },
             {"role": "user", "content": f"Goal: {ctx.goal}\n\n{parts}"},
+            *(
+                [
+                    {
+                        "role": "user",
+                        "content": f"Your previous answer was not accepted: {feedback}. Answer again.",
+                    }
+                ]
+                if feedback
+                else []
+            ),
         ),
         purpose="synthesis",
         run_id=ctx.run_id,

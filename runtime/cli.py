@@ -66,6 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs and their status")
     runs.set_defaults(handler=_cmd_runs)
 
+    approve = sub.add_parser(
+        "approve", help="answer a run's pending escalation (approve, reject, edit) and resume it"
+    )
+    approve.add_argument("run_id")
+    approve.add_argument("escalation_id", nargs="?", help="needed when several are pending")
+    verdict = approve.add_mutually_exclusive_group()
+    verdict.add_argument("--reject", action="store_true", help="refuse the call or the output")
+    verdict.add_argument("--edit", metavar="TEXT", help="use TEXT as the output instead")
+    approve.add_argument("--json", action="store_true")
+    approve.set_defaults(handler=_cmd_approve)
+
+    audit = sub.add_parser("audit", help="print a run's audit trail")
+    audit.add_argument("run_id")
+    audit.add_argument("--json", action="store_true", help="one JSON record per line, as stored")
+    audit.set_defaults(handler=_cmd_audit)
+
     agents = sub.add_parser("agents", help="list the registered agents")
     agents.set_defaults(handler=_cmd_agents)
 
@@ -107,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     memory.add_argument("--json-out", type=Path, default=Path("bench-results/memory.json"))
     memory.set_defaults(handler=_cmd_bench_memory)
+    guards = bench_sub.add_parser(
+        "guards",
+        help="guard overhead per output, and the compromised-model suite (attack success, utility)",
+    )
+    guards.add_argument("--json-out", type=Path, default=Path("bench-results/guards.json"))
+    guards.set_defaults(handler=_cmd_bench_guards)
     peers = bench_sub.add_parser(
         "peers",
         help="Podium beside langgraph-supervisor, a raw LangGraph graph and a sequential supervisor",
@@ -388,6 +410,88 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_approve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from ._errors import RunStateError
+
+    podium = _podium(args)
+    record = podium.store.get(args.run_id)
+    pending = record.result.escalations if record.result else []
+    if record.status != "waiting_for_human" or not pending:
+        raise RunStateError(f"run {args.run_id!r} is {record.status}: nothing waits for an answer")
+    chosen = [e for e in pending if e.id == args.escalation_id] if args.escalation_id else pending
+    if len(chosen) != 1:
+        listing = "; ".join(f"{e.id}: {e.question}" for e in pending)
+        raise RunStateError(
+            f"name one pending escalation of run {args.run_id!r}: {listing}"
+            if not args.escalation_id
+            else f"run {args.run_id!r} has no pending escalation {args.escalation_id!r}: {listing}"
+        )
+    answer: Any = (
+        "reject"
+        if args.reject
+        else {"decision": "edit", "output": args.edit}
+        if args.edit is not None
+        else "approve"
+    )
+    answers = {chosen[0].id: answer}
+    if args.json:
+        result = asyncio.run(podium.aresume(args.run_id, answers=answers))
+        print(result.model_dump_json(indent=2))
+        return 0 if result.status == "completed" else 1
+    from ._progress import follow
+
+    return asyncio.run(follow(podium.astream_resume(args.run_id, answers=answers)))
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from podium.policies import AUDIT_FILE, read_audit
+
+    from ._config import PodiumConfig
+    from ._errors import RunNotFoundError
+
+    config = PodiumConfig.load(args.config)
+    path = config.runs_dir / args.run_id / AUDIT_FILE
+    if not path.is_file():
+        raise RunNotFoundError(
+            f"no audit trail for run {args.run_id!r} at {path}: list runs with `podium runs` "
+            "(runs made with `[policies] audit = false` have none)"
+        )
+    for record in read_audit(path):
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(_audit_line(record))
+    return 0
+
+
+def _audit_line(record: dict[str, Any]) -> str:
+    """One readable line per audit record: time, kind, then the fields that say what happened."""
+    import datetime
+
+    at = datetime.datetime.fromtimestamp(record.get("at", 0), datetime.UTC).strftime("%H:%M:%S.%f")[
+        :-3
+    ]
+    kind = record.get("kind", "?")
+    skip = {"at", "kind", "run_id", "usage", "plan"}
+    fields = []
+    for key, value in record.items():
+        if key in skip or value in (None, "", [], {}):
+            continue
+        text = value if isinstance(value, str) else json_compact(value)
+        fields.append(f"{key}={text[:160]}")
+    return f"{at} {kind:<14} " + " ".join(fields)
+
+
+def json_compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _cmd_agents(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -437,6 +541,14 @@ def _cmd_bench_memory(args: argparse.Namespace) -> int:
     report = run_memory_bench(args.json_out)
     print(f"-> {args.json_out}")
     return 0 if report["target_met"] and report["plan_cache_target_met"] else 1
+
+
+def _cmd_bench_guards(args: argparse.Namespace) -> int:
+    from podium.evals.bench_guards import run_guards_bench
+
+    report = run_guards_bench(args.json_out)
+    print(f"-> {args.json_out}")
+    return 0 if report["target_met"] else 1
 
 
 def _cmd_bench_peers(args: argparse.Namespace) -> int:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import re
+import secrets
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +66,53 @@ def edges(podium_plan: Any) -> set[tuple[str, str]]:
 
 def make(config: PodiumConfig, model: ScriptedModel, **kwargs: Any) -> Podium:
     return Podium(config, model=model, **kwargs)
+
+
+POSTGRES_SCRIPT = Path(__file__).parents[1] / "scripts" / "postgres.sh"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """URL of a Postgres server on which the tests may create databases.
+
+    $PODIUM_TEST_POSTGRES_URL names one; otherwise scripts/postgres.sh starts the project's own
+    (unix socket only, under build/pg), installing Debian's postgresql first if it is missing.
+    PODIUM_SKIP_POSTGRES=1 skips the Postgres cases on a developer's machine, never in CI.
+    """
+    if url := os.environ.get("PODIUM_TEST_POSTGRES_URL"):
+        return url
+    if os.environ.get("PODIUM_SKIP_POSTGRES") == "1":
+        if os.environ.get("CI"):
+            pytest.fail("PODIUM_SKIP_POSTGRES=1 is set, but CI runs the Postgres tests")
+        pytest.skip("PODIUM_SKIP_POSTGRES=1: Postgres storage is not tested")
+    try:
+        done = subprocess.run(
+            ["bash", str(POSTGRES_SCRIPT)], capture_output=True, text=True, timeout=900
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{POSTGRES_SCRIPT} took over {exc.timeout:g}s to start PostgreSQL")
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        pytest.fail(
+            f"{POSTGRES_SCRIPT} could not start PostgreSQL (exit {done.returncode}):\n"
+            f"{done.stderr[-4000:]}\nPoint PODIUM_TEST_POSTGRES_URL at a server to use it "
+            "instead, or set PODIUM_SKIP_POSTGRES=1 to skip the Postgres tests on this machine.",
+            pytrace=False,
+        )
+    return lines[-1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database on the test server for one test module, dropped after it."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    module = re.sub(r"\W", "_", request.module.__name__.rpartition(".")[2])[:40]
+    name = f"podium_{module}_{secrets.token_hex(3)}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield make_conninfo(postgres_server, dbname=name)
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -22,6 +22,7 @@ from podium.tools import (
 )
 
 REGISTRY = ToolRegistry.with_builtins()
+send_email = REGISTRY.get("send_email")
 
 
 def ctx_for(workspace: Path, **overrides: Any) -> ToolContext:
@@ -498,8 +499,24 @@ def test_builtin_scopes_and_side_effects() -> None:
         "http_get": frozenset({"net:http"}),
         "memory_search": frozenset({"memory:read"}),
         "memory_write": frozenset({"memory:write"}),
+        "send_email": frozenset({"write:email"}),
     }
-    assert not any(t.side_effects for t in builtin_tools())
+    assert [t.name for t in builtin_tools() if t.side_effects] == ["send_email"]
+
+
+async def test_send_email_writes_one_file_per_distinct_message(tmp_path: Path) -> None:
+    ctx = ToolContext(workspace=tmp_path, outbox=tmp_path / "outbox", run_id="r1", task_id="t1")
+    args = {"to": "dana@northwind.example", "subject": "Hello", "body": "Hi Dana"}
+    first = await send_email.invoke(args, ctx)
+    again = await send_email.invoke(args, ctx)  # a retry or a resumed run: same key, one file
+    assert first == again
+    files = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 1
+    assert "To: dana@northwind.example" in files[0].read_text()
+    with pytest.raises(ToolError, match="not a single email address"):
+        await send_email.invoke({**args, "to": "a@b.example, c@d.example"}, ctx)
+    with pytest.raises(ToolError, match="not configured"):
+        await send_email.invoke(args, ToolContext(workspace=tmp_path))
 
 
 def test_tool_context_defaults(tmp_path: Path) -> None:

@@ -47,6 +47,8 @@ class ToolContext:
     task_id: str = ""
     memory: MemoryAccess | None = None
     """The run's shared memory as this task's agent may see it; None when memory is off."""
+    outbox: Path | None = None
+    """Where `send_email` delivers (one .eml file per message); None: email is off."""
 
 
 class ToolError(Exception):

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from ._calculator import calculator
 from ._core import Tool, ToolError
 from ._datasets import list_datasets, query_dataset
+from ._email import send_email
 from ._files import list_files, read_file
 from ._http import http_get
 from ._memory import memory_search, memory_write
@@ -23,6 +24,7 @@ def builtin_tools() -> list[Tool]:
         http_get,
         memory_search,
         memory_write,
+        send_email,
     ]
 
 
