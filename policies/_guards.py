@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ._redact import Redactor
+
 OnFail = Literal["reask", "fix", "filter", "refrain", "exception", "noop"]
 Action = Literal["pass", "fixed", "noted", "reask", "filter", "refrain", "exception"]
 """What a guard decided about one output.
@@ -37,6 +39,9 @@ SEVERITY: Mapping[OnFail, int] = {
     "refrain": 4,
     "exception": 5,
 }
+
+
+_REDACT = Redactor()
 
 
 class GuardConfigError(ValueError):
@@ -202,7 +207,9 @@ class OutputGuard:
         except ValidationError as exc:
             raised = [r for r in self.refs if r.action == "exception"]
             name = raised[0].label() if len(raised) == 1 else "exception validators"
-            message = str(exc).removeprefix("Validation failed for field with errors: ")
+            message = _REDACT.redact(
+                str(exc).removeprefix("Validation failed for field with errors: ")
+            )
             return (
                 "exception",
                 None,
@@ -228,5 +235,6 @@ class OutputGuard:
         return GuardFailure(
             validator=ref.label() if ref else str(summary.validator_name),
             on_fail=ref.action if ref else "reask",
-            message=str(summary.failure_reason or "failed"),
+            # Some packages quote what they found (secrets_present lists the secrets).
+            message=_REDACT.redact(str(summary.failure_reason or "failed")),
         )

@@ -206,6 +206,10 @@ class TaskPolicy:
             carries_untrusted=self.taint.carried(parsed) if tool and tool.side_effects else (),
         )
         decision, reason = check.decision, check.reason
+        if decision == "allowed" and tool is not None and _writes_memory(tool):
+            refused = self._guard_memory_note(parsed)
+            if refused:
+                decision, reason = "denied", refused
         if decision == "needs_approval":
             decision, reason = self._ask_human(name, arguments)
         if decision in ("allowed", "approved"):
@@ -225,6 +229,33 @@ class TaskPolicy:
             )
         )
         return reason
+
+    def _guard_memory_note(self, arguments: Any) -> str | None:
+        """An agent's note to shared memory is its output too: it passes the agent's guard."""
+        text = arguments.get("text") if isinstance(arguments, Mapping) else None
+        if not isinstance(text, str):
+            return None  # the tool's own argument check will refuse it
+        verdict, _ = self._guard.check(
+            text,
+            target="task",
+            subject=self.task_id,
+            agent=self.spec.name,
+            metadata=self._metadata(),
+        )
+        self.verdicts.append(verdict)
+        self.run.emit(guard_event(self.run.run_id, verdict))
+        if verdict.action in ("pass", "noted"):
+            return None
+        return (
+            f"the note was refused by the output guard ({verdict.message}); write it without that"
+        )
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "system_prompt": self.spec.system_prompt,
+            "sources": self.sources,
+            "agents": tuple(n for n in self.run.directive_targets if n != self.spec.name),
+        }
 
     def _ask_human(self, tool: str, arguments: str) -> tuple[Any, str]:
         if self._approve is None or self.run.config.escalation != "human":
@@ -260,7 +291,7 @@ class TaskPolicy:
         return "rejected", "a human rejected the call: do without it"
 
     def observe(self, tool: Tool, use: ToolUse) -> None:
-        if use.ok and tool.name != "memory_write":
+        if use.ok and not _writes_memory(tool):
             # External results and memory reads alike are data from outside the run's control.
             self.taint.add_untrusted(use.result)
             self.sources.append(use.result)
@@ -288,16 +319,16 @@ class TaskPolicy:
             target="task",
             subject=self.task_id,
             agent=self.spec.name,
-            metadata={
-                "system_prompt": self.spec.system_prompt,
-                "sources": self.sources,
-                "agents": tuple(n for n in self.run.directive_targets if n != self.spec.name),
-            },
+            metadata=self._metadata(),
             attempt=attempt,
         )
         self.verdicts.append(verdict)
         self.run.emit(guard_event(self.run.run_id, verdict))
         return Review(verdict=verdict, output=output)
+
+
+def _writes_memory(tool: Tool) -> bool:
+    return not tool.external and "memory:write" in tool.scopes
 
 
 def _approved(answer: Any) -> bool:
