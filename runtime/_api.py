@@ -251,7 +251,7 @@ class Podium:
         resume: dict[str, Any] | None = None,
     ) -> RunResult:
         run_id, goal = record.run_id, record.goal
-        audit = audit_writer(self.config.runs_dir / run_id, self.config.policies)
+        audit = audit_writer(self.store.run_dir(run_id), self.config.policies)
         if audit is not None:
             emit = _tee(audit, emit)
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))

@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     resume.set_defaults(handler=_cmd_resume)
 
     runs = sub.add_parser("runs", help="list runs and their status")
+    runs.add_argument("--tenant", help="only this tenant's runs")
+    runs.add_argument("--limit", type=int, default=50, help="newest N runs (default 50)")
     runs.set_defaults(handler=_cmd_runs)
 
     approve = sub.add_parser(
@@ -401,7 +403,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table("run id", "status", "goal", "tasks", "tokens")
-    for record in _podium(args).runs():
+    for record in _podium(args).runs(tenant=args.tenant, limit=args.limit):
         result = record.result
         tasks = str(len(result.tasks)) if result else "-"
         tokens = str(result.usage.total_tokens) if result else "-"
