@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-local
 	$(BIN)/podium bench local-model --json-out bench-results/local-model.json
 	-$(BIN)/podium bench memory --json-out bench-results/memory.json
 	$(BIN)/podium bench guards --json-out bench-results/guards.json
+	$(BIN)/podium bench durability --json-out bench-results/durability.json
 	$(BIN)/podium bench peers --json-out bench-results/peers.json --md-out bench-results/peers.md
 	$(BIN)/podium eval run evals/scenarios --json-out bench-results/evals.json --html-out bench-results/evals.html
 

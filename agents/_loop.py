@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -133,7 +135,9 @@ async def run_agent(
         if calls:
             for call in calls:
                 repeat = next((u for u in uses if (u.name, u.arguments) == _call_key(call)), None)
-                use = repeat or await _run_tool(spec, call, by_name, tool_context, policy)
+                use = repeat or await _run_tool(
+                    spec, call, by_name, _keyed(tool_context, len(uses), call), policy
+                )
                 uses.append(use)
                 messages.append(
                     {
@@ -176,6 +180,15 @@ async def run_agent(
         f"agent {spec.name!r} gave no acceptable answer within max_steps={spec.max_steps}"
         + (f" (last tool calls: {[u.name for u in uses[-3:]]})" if uses else "")
     )
+
+
+def _keyed(ctx: ToolContext, index: int, call: Mapping[str, Any]) -> ToolContext:
+    """The context for one call, with its idempotency key (run, task, call number, name, arguments)."""
+    name, arguments = _call_key(call)
+    digest = hashlib.sha256(
+        "\x1f".join((ctx.run_id, ctx.task_id, str(index), name, arguments)).encode()
+    ).hexdigest()[:32]
+    return dataclasses.replace(ctx, idempotency_key=digest)
 
 
 def _as_data(use: ToolUse, tool: Tool | None) -> str:

@@ -15,6 +15,7 @@ from podium.policies import BudgetTracker, Redactor, redact_logs
 from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
 
 from ._config import PodiumConfig
+from ._effects import EFFECTS_FILE, EffectJournal
 from ._errors import AgentError, ConfigError, GoalError, PlanError, RunStateError
 from ._events import RunEvent, RunFinished, RunStarted
 from ._memory import RunMemory
@@ -256,6 +257,7 @@ class Podium:
             emit = _tee(audit, emit)
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
         ctx = self._context(run_id, goal, emit, record.tenant)
+        ctx.effects = EffectJournal(self.store.run_dir(run_id) / EFFECTS_FILE)
         ctx.policies.check_goal(goal)
         graph_config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
         async with self._checkpointer() as saver:

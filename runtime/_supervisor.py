@@ -33,6 +33,7 @@ from podium.policies import PASSING, BudgetExceeded, BudgetTracker, Verdict
 from podium.tools import ToolContext, ToolRegistry
 
 from ._config import PodiumConfig
+from ._effects import EffectJournal, journaled
 from ._errors import PlanAttempt, PlanError, PlanValidationError, PodiumError
 from ._events import (
     EscalationRaised,
@@ -84,6 +85,8 @@ class RunContext:
     cheap_failures: dict[str, int] = field(default_factory=dict)
     """Failed cheap-tier tries per agent in this run: the routing policy's memory of past failures."""
     plan_steps_run: int = 0
+    effects: EffectJournal | None = None
+    """The run's journal of side-effecting tool calls (None in a dry run)."""
     asked: set[str] = field(default_factory=set)
     """Escalations raised in this pass of the entrypoint (each is asked once)."""
     memory: RunMemory | None = None
@@ -713,7 +716,10 @@ async def _attempt_task(
                 instruction=t.instruction,
                 inputs=inputs,
                 chat=chat,
-                tools=ctx.tools.for_agent(spec.tools),
+                tools=[
+                    journaled(tool, ctx.effects) if ctx.effects else tool
+                    for tool in ctx.tools.for_agent(spec.tools)
+                ],
                 tool_context=tool_context,
                 output_schema=t.output_schema,
                 goal=ctx.goal,

@@ -125,6 +125,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     memory.add_argument("--json-out", type=Path, default=Path("bench-results/memory.json"))
     memory.set_defaults(handler=_cmd_bench_memory)
+    durability = bench_sub.add_parser(
+        "durability",
+        help="crash torture (SIGKILL at random points, resume, check) and checkpoint overhead",
+    )
+    durability.add_argument("--json-out", type=Path, default=Path("bench-results/durability.json"))
+    durability.add_argument("--kills", type=int, default=200, help="kills per backend")
+    durability.add_argument(
+        "--backend", action="append", choices=["sqlite", "postgres"], help="default: both"
+    )
+    durability.set_defaults(handler=_cmd_bench_durability)
     guards = bench_sub.add_parser(
         "guards",
         help="guard overhead per output, and the compromised-model suite (attack success, utility)",
@@ -543,6 +553,15 @@ def _cmd_bench_memory(args: argparse.Namespace) -> int:
     report = run_memory_bench(args.json_out)
     print(f"-> {args.json_out}")
     return 0 if report["target_met"] and report["plan_cache_target_met"] else 1
+
+
+def _cmd_bench_durability(args: argparse.Namespace) -> int:
+    from podium.evals.bench_durability import run_durability_bench
+
+    backends = tuple(args.backend or ("sqlite", "postgres"))
+    report = run_durability_bench(args.json_out, kills=args.kills, backends=backends)
+    print(f"-> {args.json_out}")
+    return 0 if report["target_met"] else 1
 
 
 def _cmd_bench_guards(args: argparse.Namespace) -> int:

@@ -49,6 +49,10 @@ class ToolContext:
     """The run's shared memory as this task's agent may see it; None when memory is off."""
     outbox: Path | None = None
     """Where `send_email` delivers (one .eml file per message); None: email is off."""
+    idempotency_key: str = ""
+    """Set per call by the agent loop: derived from run, task, the call's place in the task and
+    its arguments, so the same call made again after a crash carries the same key. A
+    side-effecting tool passes it on (a mail relay, a payments API) to be applied once."""
 
 
 class ToolError(Exception):

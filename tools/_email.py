@@ -1,7 +1,7 @@
 """`send_email`: the built-in side-effecting tool. Offline, it delivers to an outbox folder.
 
-Each message is one `.eml` file named by an idempotency key (run, task, recipient, subject,
-body): the same call made twice (a retry, a resumed run) writes the same file once. Point
+Each message is one `.eml` file named by the call's idempotency key (see ToolContext): the
+same call made again (a resumed run re-running the task) writes the same file once. Point
 `[tools] outbox` at a folder a mail relay picks up from to send for real.
 """
 
@@ -37,9 +37,12 @@ async def send_email(args: SendEmailArgs, ctx: ToolContext) -> JSONValue:
         raise ToolError(f"send_email: {args.to!r} is not a single email address")
     if len(args.body) > MAX_BODY_CHARS or len(args.subject) > 200:
         raise ToolError("send_email: the subject (200) or body (20,000 characters) is too long")
-    key = hashlib.sha256(
-        "\x1f".join((ctx.run_id, ctx.task_id, args.to, args.subject, args.body)).encode()
-    ).hexdigest()[:20]
+    key = (
+        ctx.idempotency_key[:20]
+        or hashlib.sha256(
+            "\x1f".join((ctx.run_id, ctx.task_id, args.to, args.subject, args.body)).encode()
+        ).hexdigest()[:20]
+    )
     message = EmailMessage()
     message["To"] = args.to
     message["Subject"] = args.subject
