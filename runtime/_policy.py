@@ -288,7 +288,10 @@ class TaskPolicy:
         )
         if _approved(answer):
             return "approved", "a human approved the call"
-        return "rejected", "a human rejected the call: do without it"
+        note = answer.get("message") if isinstance(answer, Mapping) else None
+        return "rejected", "a human rejected the call: do without it" + (
+            f" (they say: {note})" if note else ""
+        )
 
     def observe(self, tool: Tool, use: ToolUse) -> None:
         if use.ok and not _writes_memory(tool):

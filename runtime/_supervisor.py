@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, assert_never
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.errors import GraphBubbleUp
+from langgraph.errors import GraphBubbleUp, GraphInterrupt
 from langgraph.func import entrypoint, task
 from langgraph.pregel import Pregel
 from langgraph.types import interrupt
@@ -85,6 +85,8 @@ class RunContext:
     cheap_failures: dict[str, int] = field(default_factory=dict)
     """Failed cheap-tier tries per agent in this run: the routing policy's memory of past failures."""
     plan_steps_run: int = 0
+    human_notes: dict[str, str] = field(default_factory=dict)
+    """Instructions a human added to a task at an escalation (the task runs again with them)."""
     effects: EffectJournal | None = None
     """The run's journal of side-effecting tool calls (None in a dry run)."""
     asked: set[str] = field(default_factory=set)
@@ -214,7 +216,16 @@ def build_supervisor(
             ctx.results[t.id] = result
             ctx.outcomes[t.id].set_result(result)
 
-        await asyncio.gather(*(settle(t, call) for t, call in calls))
+        settled = await asyncio.gather(
+            *(settle(t, call) for t, call in calls), return_exceptions=True
+        )
+        failures = [e for e in settled if isinstance(e, BaseException)]
+        others = [e for e in failures if not isinstance(e, GraphInterrupt)]
+        if others:
+            raise others[0]
+        if failures:
+            # Every task waiting for a human asks at once: the escalations are answered by id.
+            raise GraphInterrupt([i for e in failures for i in e.args[0]])
 
     @entrypoint(checkpointer=checkpointer)
     async def supervisor(goal: str) -> dict[str, Any]:
@@ -343,14 +354,20 @@ def _escalate_refusals(ctx: RunContext, plan: Plan, *, exceptions_only: bool) ->
             continue
         refused = next((v for v in reversed(r.verdicts) if not v.passed), None)
         reason = refused.message if refused else r.error or ""
+        asked = sum(1 for a in ctx.asked if a == f"guard-{t.id}" or a.startswith(f"guard-{t.id}-"))
         decision = _ask_human(
             ctx,
-            f"guard-{t.id}",
+            f"guard-{t.id}" + (f"-{asked + 1}" if asked else ""),
             f"Agent {t.agent!r} (task {t.id!r}) wrote an output its guard refused ({reason}). "
-            "Approve it, edit it, or reject it.",
+            "Approve it, edit it, reject it, or give the agent instructions and run it again.",
             output=r.rejected_output or "",
             task=t,
         )
+        if decision is not None and decision[0] == "instruct":
+            ctx.human_notes[t.id] = decision[1]
+            del ctx.results[t.id]  # runs again, with the note (see _run_task)
+            accepted = True
+            continue
         if decision is None or decision[0] not in ("approve", "edit"):
             continue
         ctx.results[t.id] = r.model_copy(
@@ -397,11 +414,14 @@ def _ask_human(
 
 
 def parse_answer(answer: Any, output: str) -> tuple[str, str]:
-    """A human's answer as (decision, text): approve keeps `output`, edit replaces it, reject drops it.
+    """A human's answer as (decision, text): approve keeps `output`, edit replaces it, reject
+    drops it, instruct runs the task again with the human's instructions added.
 
-    Accepts "approve" / "reject", or {"decision": ..., "output": ...}."""
+    Accepts "approve" / "reject", or {"decision": ..., "output": ..., "instructions": ...}."""
     if isinstance(answer, Mapping):
         decision = str(answer.get("decision", "reject")).lower()
+        if decision == "instruct":
+            return "instruct", str(answer.get("instructions") or "")
         edited = answer.get("output")
         if isinstance(edited, str) and decision in ("edit", "approve") and edited != output:
             return "edit", edited
@@ -634,6 +654,11 @@ def _replan_context(plan: Plan, ctx: RunContext) -> dict[str, Any]:
 
 async def _run_task(ctx: RunContext, epoch: int, t: Task) -> TaskResult:
     ctx.executed.add(f"{epoch}:{t.id}")
+    if t.id in ctx.human_notes:
+        note = ctx.human_notes[t.id]
+        t = t.model_copy(
+            update={"instruction": f"{t.instruction}\n\nA human reviewer adds: {note}"}
+        )
     inputs = [await ctx.outcomes[i] for i in t.inputs]
     missing = [r.task.id for r in inputs if r.status != "completed"]
     if missing:

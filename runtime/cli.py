@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     verdict = approve.add_mutually_exclusive_group()
     verdict.add_argument("--reject", action="store_true", help="refuse the call or the output")
     verdict.add_argument("--edit", metavar="TEXT", help="use TEXT as the output instead")
+    verdict.add_argument(
+        "--instruct", metavar="TEXT", help="run the task again with TEXT added to its instructions"
+    )
     approve.add_argument("--json", action="store_true")
     approve.set_defaults(handler=_cmd_approve)
 
@@ -440,13 +443,13 @@ def _cmd_approve(args: argparse.Namespace) -> int:
             if not args.escalation_id
             else f"run {args.run_id!r} has no pending escalation {args.escalation_id!r}: {listing}"
         )
-    answer: Any = (
-        "reject"
-        if args.reject
-        else {"decision": "edit", "output": args.edit}
-        if args.edit is not None
-        else "approve"
-    )
+    answer: Any = "approve"
+    if args.reject:
+        answer = "reject"
+    elif args.edit is not None:
+        answer = {"decision": "edit", "output": args.edit}
+    elif args.instruct is not None:
+        answer = {"decision": "instruct", "instructions": args.instruct}
     answers = {chosen[0].id: answer}
     if args.json:
         result = asyncio.run(podium.aresume(args.run_id, answers=answers))

@@ -665,3 +665,61 @@ def test_validator_messages_never_carry_the_secret_they_found() -> None:
     g = guard({"name": "secrets_present", "on_fail": "reask"})
     verdict, _ = g.check("config:\naws_key = AKIAIOSFODNN7EXAMPLE\n", target="task", subject="t")
     assert verdict.action == "reask" and "AKIAIOSFODNN7EXAMPLE" not in verdict.message
+
+
+def test_parallel_escalations_wait_together_and_are_answered_by_id(config: PodiumConfig) -> None:
+    import asyncio
+
+    spec = AgentSpec(
+        name="outreach",
+        description="Sends emails.",
+        system_prompt="Send the email.",
+        tools=("send_email",),
+        scopes=("write:email",),
+    )
+    calls = {
+        "s1": {"to": "a@x.example", "subject": "Hi", "body": "A"},
+        "s2": {"to": "b@x.example", "subject": "Hi", "body": "B"},
+    }
+    steps: list[Step] = [
+        plan_reply([task("s1", "outreach"), task("s2", "outreach")]),
+        *[tool_call("send_email", calls[t], task=t) for t in ("s1", "s2", "s1", "s2")],
+        reply("sent a", task="s1"),
+        reply("sent b", task="s2"),
+        reply("Both sent, B declined.", purpose="synthesis"),
+    ]
+    podium = make(config, ScriptedModel(steps), agents=[spec])
+    first = podium.run("Email A and B")
+    assert first.status == "waiting_for_human"
+    assert sorted(e.task_id for e in first.escalations) == ["s1", "s2"]
+    by_task = {e.task_id: e.id for e in first.escalations}
+    done = asyncio.run(
+        podium.aresume(first.run_id, answers={by_task["s1"]: "approve", by_task["s2"]: "reject"})
+    )
+    assert done.status == "completed"
+    sent = list((config.storage.data_dir / "outbox").glob("*.eml"))
+    assert len(sent) == 1 and "a@x.example" in sent[0].read_text()
+
+
+def test_a_human_can_add_instructions_and_the_task_runs_again(config: PodiumConfig) -> None:
+    import asyncio
+
+    model = ScriptedModel(
+        [
+            plan_reply([task("s", "scorer")]),
+            reply("A guaranteed win", task="s"),
+            reply("Score: 6, likely", task="s", agent="scorer"),
+        ]
+    )
+    podium = make(config, model, agents=[exception_spec()])
+    first = podium.run("Score the lead")
+    assert first.status == "waiting_for_human"
+    done = asyncio.run(
+        podium.aresume(
+            first.run_id,
+            answers={"guard-s": {"decision": "instruct", "instructions": "No promises."}},
+        )
+    )
+    assert done.status == "completed" and done.answer == "Score: 6, likely"
+    rerun = [c for c in model.calls if c.task_id == "s"][-1]
+    assert "A human reviewer adds: No promises." in rerun.messages[1]["content"]
