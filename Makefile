@@ -34,8 +34,10 @@ bench: $(VENV)/.installed-local
 	$(BIN)/podium bench local-model --json-out bench-results/local-model.json
 	-$(BIN)/podium bench memory --json-out bench-results/memory.json
 	$(BIN)/podium bench guards --json-out bench-results/guards.json
+	-$(BIN)/podium bench ray --json-out bench-results/ray.json
 	$(BIN)/podium bench durability --json-out bench-results/durability.json
 	$(BIN)/podium bench peers --json-out bench-results/peers.json --md-out bench-results/peers.md
+	-$(BIN)/podium bench serve --json-out bench-results/serve.json
 	$(BIN)/podium eval run evals/scenarios --json-out bench-results/evals.json --html-out bench-results/evals.html
 
 install: $(VENV)/.installed
@@ -49,7 +51,7 @@ $(BIN)/python:
 # itself (memory embeddings need sentence-transformers), pip would fetch several GB of CUDA.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,ray]"
 	@touch $@
 
 # The embedded model: llama-cpp-python builds from source once (about 5 minutes on 2 cores;

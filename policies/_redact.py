@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -61,20 +62,27 @@ class Redactor:
             raise ValueError(f"unknown PII kind(s) {unknown}: choose from {sorted(PII_PATTERNS)}")
 
     def redact(self, text: str) -> str:
-        for literal in self._literals():
+        return self._redact(text, self._literals())
+
+    def redact_data(self, value: Any) -> Any:
+        """`redact` applied to every string inside JSON-like data (dicts, lists, scalars)."""
+        return self._redact_data(value, self._literals())
+
+    def _redact(self, text: str, literals: list[str]) -> str:
+        for literal in literals:
             text = text.replace(literal, "[REDACTED:env_secret]")
         for kind, pattern in self._patterns():
             text = pattern.sub(_replacement(kind), text)
         return text
 
-    def redact_data(self, value: Any) -> Any:
-        """`redact` applied to every string inside JSON-like data (dicts, lists, scalars)."""
+    def _redact_data(self, value: Any, literals: list[str]) -> Any:
+        # The environment is read once per call, not once per string: an audit record holds dozens.
         if isinstance(value, str):
-            return self.redact(value)
+            return self._redact(value, literals)
         if isinstance(value, Mapping):
-            return {k: self.redact_data(v) for k, v in value.items()}
+            return {k: self._redact_data(v, literals) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self.redact_data(v) for v in value]
+            return [self._redact_data(v, literals) for v in value]
         return value
 
     def _literals(self) -> list[str]:
@@ -93,11 +101,18 @@ class Redactor:
 
 def secret_env_values() -> list[str]:
     """Values of environment variables whose names end like a credential (OPENAI_API_KEY, ...)."""
+    # os.environ's own dict (bytes are decoded only for the secret-looking names) and a cached
+    # name check: this runs for every redacted record, and a server redacts thousands a second.
     return [
         value
-        for name, value in os.environ.items()
-        if _SECRET_ENV_NAME.search(name) and len(value) >= _MIN_ENV_SECRET_CHARS
+        for name in list(os.environ)
+        if _is_secret_name(name) and len(value := os.environ.get(name, "")) >= _MIN_ENV_SECRET_CHARS
     ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(name: str) -> bool:
+    return _SECRET_ENV_NAME.search(name) is not None
 
 
 _cache: dict[tuple[tuple[str, str], ...], list[tuple[str, re.Pattern[str]]]] = {}

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         PlannerConfig,
         PodiumConfig,
         RunConfig,
+        ServerConfig,
         StorageConfig,
         ToolsConfig,
     )
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         Replanned,
         RunEvent,
         RunFinished,
+        RunQueued,
         RunStarted,
         TaskCompleted,
         TaskFailed,
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
     from ._plan import Plan, Task, Tier, validate_plan
     from ._result import Escalation, PlanResult, RunResult, RunStatus, TaskResult, TaskStatus
     from ._routing import RoutingConfig, RoutingPolicy, RoutingRule, Rung
+    from ._server import create_app, serve
     from ._store import RunRecord, RunStore
     from ._usage import Usage
 
@@ -114,6 +117,7 @@ _EXPORTS: dict[str, str] = {
     "RoutingPolicy": "._routing",
     "RoutingRule": "._routing",
     "Rung": "._routing",
+    "RunQueued": "._events",
     "RunStarted": "._events",
     "RunStateError": "._errors",
     "RunStatus": "._result",
@@ -132,6 +136,9 @@ _EXPORTS: dict[str, str] = {
     "UnexpectedModelBehavior": "._errors",
     "Usage": "._usage",
     "validate_plan": "._plan",
+    "create_app": "._server",
+    "serve": "._server",
+    "ServerConfig": "._config",
 }
 
 __all__ = [
@@ -172,6 +179,7 @@ __all__ = [
     "RunEvent",
     "RunFinished",
     "RunNotFoundError",
+    "RunQueued",
     "RunRecord",
     "RunResult",
     "RunStarted",
@@ -179,6 +187,7 @@ __all__ = [
     "RunStatus",
     "RunStore",
     "Rung",
+    "ServerConfig",
     "StorageConfig",
     "StorageError",
     "Task",
@@ -194,6 +203,8 @@ __all__ = [
     "ToolsConfig",
     "UnexpectedModelBehavior",
     "Usage",
+    "create_app",
+    "serve",
     "validate_plan",
 ]
 

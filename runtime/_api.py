@@ -14,10 +14,12 @@ from podium.agents import AgentRegistry, AgentSpec
 from podium.policies import BudgetTracker, Redactor, redact_logs
 from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
 
+from ._checkpoints import SharedCheckpointer
 from ._config import PodiumConfig
 from ._effects import EFFECTS_FILE, EffectJournal
 from ._errors import AgentError, ConfigError, GoalError, PlanError, RunStateError
 from ._events import RunEvent, RunFinished, RunStarted
+from ._executor import TaskExecutor, make_executor
 from ._memory import RunMemory
 from ._model import LiteLLMBackend, ModelBackend, ModelSeam
 from ._policy import audit_writer, check_goal_policy
@@ -66,10 +68,21 @@ class Podium:
             self.tools = ToolRegistry(tool_wrapper(self.tools.get(n)) for n in self.tools.names())
         _check_agent_tools(self.agents, self.tools)
         self.model: ModelBackend = model or LiteLLMBackend(self.config.models)
+        self.executor: TaskExecutor = make_executor(
+            self.config,
+            self.model,
+            tuple(self.agents.names()),
+            tuple(self.tools.get(n) for n in self.tools.names()),
+        )
+        """Where task attempts run (`[run] executor`); Ray is started on the first run."""
         self.store: RunStore = open_run_store(self.config.storage)
         self._memory_saver: Any = None
+        self._checkpoints = SharedCheckpointer(self.store.checkpointer)
         self._memory: MemoryStore | None = memory
         self._owns_memory = False
+        self._active: dict[str, asyncio.Task[RunResult]] = {}
+        """Runs executing in this instance, by id: what `cancel` can stop."""
+        self._cancel_requested: set[str] = set()
 
     def memory(self) -> MemoryStore | None:
         """The shared memory store (opened on first use), or None when `[memory] enabled = false`."""
@@ -113,6 +126,7 @@ class Podium:
     ) -> RunResult:
         """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`)."""
         goal = self._check_goal(goal)
+        await self.executor.start()  # a Ray cluster that cannot be reached fails here, not mid-run
         run_id = run_id or new_run_id()
         now = time.time()
         record = RunRecord(
@@ -124,7 +138,7 @@ class Podium:
             tenant=tenant or self.config.memory.tenant,
         )
         self.store.save(record)
-        return await self._execute(record, on_event or _ignore, resumed=False)
+        return await self._cancellable(record, on_event or _ignore, resumed=False)
 
     async def astream(self, goal: str, *, run_id: str | None = None) -> AsyncIterator[RunEvent]:
         """Events as they happen; the last one is RunFinished. PlanError is raised after its events."""
@@ -159,6 +173,7 @@ class Podium:
         A run waiting for a human continues once `answers` (escalation id -> "approve",
         "reject", or {"decision": "edit", "output": "..."}) answer its pending escalations."""
         record = self.store.get(run_id)
+        await self.executor.start()
         if record.status == "waiting_for_human":
             pending = {e.id: e for e in (record.result.escalations if record.result else [])}
             unknown = sorted(set(answers or {}) - set(pending))
@@ -170,12 +185,12 @@ class Podium:
             resume = {
                 str(pending[i].payload["interrupt_id"]): answer for i, answer in answers.items()
             }
-            return await self._execute(record, on_event or _ignore, resumed=True, resume=resume)
-        if record.result is not None:
+            return await self._cancellable(record, on_event or _ignore, resumed=True, resume=resume)
+        if record.result is not None and record.status != "cancelled":
             return record.result  # already finished: resuming is a no-op
         if record.status == "failed":
             raise RunStateError(f"run {run_id!r} failed and has nothing to resume: {record.error}")
-        return await self._execute(record, on_event or _ignore, resumed=True)
+        return await self._cancellable(record, on_event or _ignore, resumed=True)
 
     async def astream_resume(
         self, run_id: str, *, answers: Mapping[str, Any] | None = None
@@ -188,6 +203,19 @@ class Podium:
     def runs(self, *, tenant: str | None = None, limit: int | None = None) -> list[RunRecord]:
         """Run records, newest first; only `tenant`'s when given, at most `limit`."""
         return self.store.list(tenant=tenant, limit=limit)
+
+    def cancel(self, run_id: str) -> bool:
+        """Stop a run this instance is executing (call it on the run's event loop).
+
+        The run ends with status "cancelled"; its completed tasks stay checkpointed, so
+        `aresume(run_id)` continues it without running them again. False when the run is not
+        executing here (finished, waiting for a human, or run by another process)."""
+        running = self._active.get(run_id)
+        if running is None or running.done():
+            return False
+        self._cancel_requested.add(run_id)
+        running.cancel()
+        return True
 
     # -- internals ---------------------------------------------------------------------
 
@@ -228,6 +256,7 @@ class Podium:
             agents=self.agents,
             tools=self.tools,
             tool_context=self._tool_context(run_id),
+            executor=self.executor,
             emit=emit,
             goal=goal,
         )
@@ -240,7 +269,7 @@ class Podium:
             self._memory_saver = self._memory_saver or InMemorySaver()
             yield self._memory_saver
         else:
-            async with self.store.checkpointer() as saver:
+            async with self._checkpoints.use() as saver:  # shared by concurrent runs
                 yield saver
 
     async def _execute(
@@ -255,6 +284,11 @@ class Podium:
         audit = audit_writer(self.store.run_dir(run_id), self.config.policies)
         if audit is not None:
             emit = _tee(audit, emit)
+        if record.status != "running":  # resumed: running again, until it finishes anew
+            record = record.model_copy(
+                update={"status": "running", "updated_at": time.time(), "result": None}
+            )
+            self.store.save(record)
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
         ctx = self._context(run_id, goal, emit, record.tenant)
         ctx.effects = EffectJournal(self.store.run_dir(run_id) / EFFECTS_FILE)
@@ -271,6 +305,9 @@ class Podium:
                 )
                 if "__interrupt__" in raw:
                     raw = waiting_result(ctx, raw["__interrupt__"]).model_dump(mode="json")
+            except asyncio.CancelledError:
+                self._finish_cancelled(ctx, emit)
+                raise
             except TimeoutError:
                 raw = budget_stopped_result(
                     ctx,
@@ -313,6 +350,60 @@ class Podium:
             )
         )
         return result
+
+    async def _cancellable(
+        self,
+        record: RunRecord,
+        emit: EventHandler,
+        *,
+        resumed: bool,
+        resume: dict[str, Any] | None = None,
+    ) -> RunResult:
+        """Execute in a task of its own, so `cancel` stops this run and nothing around it."""
+        run_id = record.run_id
+        if run_id in self._active:
+            raise RunStateError(f"run {run_id!r} is already running in this process")
+        running = asyncio.ensure_future(self._execute(record, emit, resumed=resumed, resume=resume))
+        self._active[run_id] = running
+        try:
+            return await running
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            stored = self.store.get(run_id)
+            if stored.status == "running":  # cancelled before the graph started
+                self._finish_cancelled(
+                    self._context(run_id, record.goal, emit, record.tenant), emit
+                )
+                stored = self.store.get(run_id)
+            asked = run_id in self._cancel_requested
+            if asked and (current is None or not current.cancelling()) and stored.result:
+                return stored.result  # `cancel` stopped it: the caller gets the cancelled result
+            raise
+        finally:
+            self._active.pop(run_id, None)
+            self._cancel_requested.discard(run_id)
+
+    def _finish_cancelled(self, ctx: RunContext, emit: EventHandler) -> None:
+        usage = _usage_so_far(ctx)
+        error = f"cancelled: `podium resume {ctx.run_id}` continues it"
+        result = RunResult(
+            run_id=ctx.run_id,
+            goal=ctx.goal,
+            status="cancelled",
+            tasks=dict(ctx.results),
+            usage=usage,
+            started_at=ctx.started_at,
+            finished_at=time.time(),
+            error=error,
+        )
+        record = self.store.get(ctx.run_id)
+        update = {"status": "cancelled", "updated_at": time.time(), "error": error}
+        self.store.save(record.model_copy(update={**update, "result": result}))
+        emit(
+            RunFinished(
+                run_id=ctx.run_id, status="cancelled", answer=None, usage=usage, error=error
+            )
+        )
 
     def _finish_failed(self, run_id: str, exc: PlanError) -> None:
         record = self.store.get(run_id)

@@ -129,6 +129,19 @@ class RunConfig(_Section):
     after every round of tasks completes, so it may add tasks before the run finishes."""
     synthesis: Literal["auto", "model", "last_task"] = "auto"
     """auto: a single final task's output is the answer; otherwise a synthesis call merges them."""
+    executor: Literal["asyncio", "ray"] = "asyncio"
+    """Where the agent work of each task runs: asyncio, in this process; ray, as Ray tasks on the
+    cluster at `ray_address` (the supervisor, checkpoints, budget and events stay here)."""
+    ray_address: str | None = None
+    """The Ray cluster to join ("head-host:6379", "ray://head-host:10001", "auto"); None starts a
+    local Ray inside this process (PODIUM_RAY_ADDRESS overrides it)."""
+    ray_num_cpus: int | None = Field(default=None, ge=1)
+    """CPUs of the local Ray when `ray_address` is None; None means every CPU of this machine."""
+    ray_task_cpus: float = Field(default=1.0, gt=0, le=64)
+    """CPUs Ray reserves for one task attempt: below 1 packs several model-bound agents per core."""
+    ray_runtime_env: dict[str, Any] = {}
+    """Ray's `runtime_env` for the workers, as Ray takes it (`env_vars`, `working_dir`,
+    `py_modules`, `pip`): how a cluster's workers get code of your own, such as custom tools."""
 
 
 class StorageConfig(_Section):
@@ -151,6 +164,57 @@ class StorageConfig(_Section):
         return self
 
 
+class ServerKey(_Section):
+    """One API key of `podium serve`: where its bearer token is, and whose runs it makes."""
+
+    token_env: str = Field(min_length=1)
+    """Name of the environment variable holding the token (tokens never go in the file)."""
+    tenant: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    """Every run made with this key belongs to this tenant: its memory and its run list."""
+
+
+PROFILE_SECTIONS = ("models", "routing", "budget", "planner", "run", "agents", "policies")
+"""What a server profile may override; storage, memory and server stay the server's own."""
+
+
+class ServerConfig(_Section):
+    """`podium serve`: where it listens, how many runs it executes at once, who may call it."""
+
+    host: str = "127.0.0.1"
+    """Loopback by default; any other address needs at least one key."""
+    port: int = Field(default=8321, ge=0, le=65535)
+    concurrency: int = Field(default=64, ge=1, le=4096)
+    """Runs executing at once; further runs wait in the queue."""
+    queue_size: int = Field(default=1000, ge=0)
+    """Runs accepted and waiting for a slot; a submission beyond this is refused with 503."""
+    workers: int = Field(default=0, ge=0, le=64)
+    """Processes that execute the runs (each with its own Podium), so runs use more cores and
+    the server's own process keeps answering while they work. 0: a thread of the server's
+    process (a Podium built in Python, e.g. with a test model, needs this)."""
+    keys: dict[str, ServerKey] = {}
+    """API keys by name (`[server.keys.NAME] token_env = "...", tenant = "..."`)."""
+    profiles: dict[str, dict[str, Any]] = {}
+    """Named overrides of the sections in PROFILE_SECTIONS, chosen on the OpenAI endpoint
+    with model `podium/<name>` (or `profile` when submitting a run)."""
+    progress: Literal["reasoning", "content", "none"] = "reasoning"
+    """Where a streamed /v1/chat/completions puts progress lines: `reasoning_content` deltas
+    (shown as "thinking" by chat UIs that know it), the answer's `content`, or nowhere."""
+    kept_event_logs: int = Field(default=1000, ge=0)
+    """Finished runs whose events stay in memory for late subscribers (older ones replay
+    only their outcome)."""
+
+    @model_validator(mode="after")
+    def _profiles_touch_only_run_sections(self) -> ServerConfig:
+        for name, overrides in self.profiles.items():
+            bad = sorted(set(overrides) - set(PROFILE_SECTIONS))
+            if bad:
+                raise ValueError(
+                    f"profile {name!r} overrides {bad}: a profile may only override "
+                    f"{list(PROFILE_SECTIONS)}"
+                )
+        return self
+
+
 class PodiumConfig(_Section):
     """Everything a Podium instance needs. `PodiumConfig()` works offline on one machine."""
 
@@ -165,6 +229,8 @@ class PodiumConfig(_Section):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     """Guards, tool permissions, injection defence, escalation and audit (`[policies]`)."""
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    """`podium serve`: address, concurrency, queue, API keys and tenants, profiles."""
 
     @property
     def runs_dir(self) -> Path:
@@ -204,6 +270,25 @@ class PodiumConfig(_Section):
             candidate = Path("podium.toml")
         return cls.from_toml(candidate) if candidate else cls.from_mapping({})
 
+    def with_profile(self, name: str) -> PodiumConfig:
+        """This configuration with `[server.profiles.NAME]` applied (section by section)."""
+        try:
+            overrides = self.server.profiles[name]
+        except KeyError:
+            raise ConfigError(
+                f"no profile {name!r}: configured profiles are {sorted(self.server.profiles)}"
+            ) from None
+        update: dict[str, Any] = {}
+        for section, values in overrides.items():
+            current = getattr(self, section)
+            try:
+                update[section] = type(current).model_validate(
+                    {**current.model_dump(mode="json"), **values}
+                )
+            except ValidationError as exc:
+                raise ConfigError(f"server.profiles.{name}.{section}: {exc}") from None
+        return self.model_copy(update=update)
+
     def _relative_to(self, base: Path) -> PodiumConfig:
         def fix(p: Path) -> Path:
             return p if p.is_absolute() else base / p
@@ -232,6 +317,8 @@ _ENV_OVERRIDES = {
     "PODIUM_POSTGRES_URL": ("storage", "postgres_url"),
     "PODIUM_MODEL_CHEAP": ("models", "cheap"),
     "PODIUM_MODEL_FRONTIER": ("models", "frontier"),
+    "PODIUM_EXECUTOR": ("run", "executor"),
+    "PODIUM_RAY_ADDRESS": ("run", "ray_address"),
 }
 
 

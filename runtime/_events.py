@@ -21,6 +21,14 @@ class _Event(BaseModel):
     """Wall-clock time of the event (seconds since the epoch)."""
 
 
+class RunQueued(_Event):
+    """`podium serve` accepted the run; it starts when one of its `concurrency` slots is free."""
+
+    kind: Literal["run_queued"] = "run_queued"
+    position: int
+    """Runs ahead of it in the queue (0: it starts at once)."""
+
+
 class RunStarted(_Event):
     kind: Literal["run_started"] = "run_started"
     goal: str
@@ -132,14 +140,15 @@ class EscalationRaised(_Event):
 
 class RunFinished(_Event):
     kind: Literal["run_finished"] = "run_finished"
-    status: Literal["completed", "failed", "budget_exceeded", "waiting_for_human"]
+    status: Literal["completed", "failed", "budget_exceeded", "waiting_for_human", "cancelled"]
     answer: str | None
     usage: Usage
     error: str | None = None
 
 
 RunEvent = Annotated[
-    RunStarted
+    RunQueued
+    | RunStarted
     | PlanRejected
     | PlanCreated
     | TaskStarted

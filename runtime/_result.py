@@ -12,8 +12,12 @@ from ._plan import Plan, Task, Tier
 from ._usage import Usage
 
 TaskStatus = Literal["completed", "failed", "skipped"]
-RunStatus = Literal["running", "completed", "failed", "budget_exceeded", "waiting_for_human"]
-"""waiting_for_human: paused at an escalation (a LangGraph interrupt); answering it resumes the run."""
+RunStatus = Literal[
+    "queued", "running", "completed", "failed", "budget_exceeded", "waiting_for_human", "cancelled"
+]
+"""waiting_for_human: paused at an escalation (a LangGraph interrupt); answering it resumes the run.
+queued: accepted by the HTTP server, waiting for a free slot. cancelled: stopped on request; its
+completed tasks stay checkpointed, so resuming it continues where it stopped."""
 
 
 class Route(BaseModel):

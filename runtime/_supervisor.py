@@ -27,13 +27,13 @@ from langgraph.func import entrypoint, task
 from langgraph.pregel import Pregel
 from langgraph.types import interrupt
 
-from podium.agents import AgentRegistry, AgentSpec, GuardRejected, Message, Tier, run_agent
+from podium.agents import AgentRegistry, AgentSpec, GuardRejected
 from podium.memory import PlanMatch
 from podium.policies import PASSING, BudgetExceeded, BudgetTracker, Verdict
 from podium.tools import ToolContext, ToolRegistry
 
 from ._config import PodiumConfig
-from ._effects import EffectJournal, journaled
+from ._effects import EffectJournal
 from ._errors import PlanAttempt, PlanError, PlanValidationError, PodiumError
 from ._events import (
     EscalationRaised,
@@ -45,6 +45,13 @@ from ._events import (
     TaskFailed,
     TaskSkipped,
     TaskStarted,
+)
+from ._executor import (
+    AgentAttempt,
+    InProcessExecutor,
+    TaskChat,
+    TaskExecutor,
+    describe_failure,
 )
 from ._memory import RunMemory, substitute_plan, template_message
 from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
@@ -96,6 +103,8 @@ class RunContext:
     plan_cache: PlanCacheUse | None = None
     policies: RunPolicies = field(init=False)
     """Guards, tool gate and escalation for this run (`[policies]`)."""
+    executor: TaskExecutor = field(default_factory=InProcessExecutor)
+    """Where each attempt's agent work runs (`[run] executor`); the rest of the run stays here."""
     semaphore: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -700,7 +709,7 @@ async def _attempt_task(
     """
     started = time.time()
     rungs = ctx.routing.ladder(t, spec, ctx.cheap_failures)
-    chat = _TaskChat(ctx, t, rungs[0].tier)
+    chat = TaskChat(ctx.seam, ctx.run_id, t, rungs[0].tier)
     memory, access = "", None
     if ctx.memory is not None:
         upstream = _upstream(ctx, t)
@@ -708,6 +717,7 @@ async def _attempt_task(
     tool_context = dataclasses.replace(ctx.tool_context, task_id=t.id, memory=access)
     tainted_inputs = [text for task_id, text in inputs.items() if ctx.results[task_id].tainted]
     trusted_inputs = [text for task_id, text in inputs.items() if not ctx.results[task_id].tainted]
+    trusted, untrusted = [ctx.goal, t.instruction, *trusted_inputs], [*tainted_inputs, memory]
     routes: list[Route] = []
     verdicts: list[Verdict] = []
     refusal: GuardRejected | None = None
@@ -731,25 +741,28 @@ async def _attempt_task(
             ctx.policies,
             spec,
             t.id,
-            trusted=[ctx.goal, t.instruction, *trusted_inputs],
-            untrusted=[*tainted_inputs, memory],
+            trusted=trusted,
+            untrusted=untrusted,
             approve=interrupt,
         )
         try:
-            output = await run_agent(
-                spec,
-                instruction=t.instruction,
-                inputs=inputs,
-                chat=chat,
-                tools=[
-                    journaled(tool, ctx.effects) if ctx.effects else tool
-                    for tool in ctx.tools.for_agent(spec.tools)
-                ],
-                tool_context=tool_context,
-                output_schema=t.output_schema,
-                goal=ctx.goal,
-                memory=memory,
-                policy=policy,
+            output = await ctx.executor.run(
+                AgentAttempt(
+                    run_id=ctx.run_id,
+                    goal=ctx.goal,
+                    task=t,
+                    spec=spec,
+                    inputs=inputs,
+                    memory=memory,
+                    trusted=trusted,
+                    untrusted=untrusted,
+                    chat=chat,
+                    policy=policy,
+                    tools=ctx.tools.for_agent(spec.tools),
+                    tool_context=tool_context,
+                    budget=ctx.budget,
+                    effects=ctx.effects,
+                )
             )
         except GraphBubbleUp:
             raise  # LangGraph's own control flow (interrupts) must pass through
@@ -782,7 +795,7 @@ async def _attempt_task(
             continue
         except Exception as exc:
             verdicts += policy.verdicts
-            error = f"{type(exc).__name__}: {exc}"
+            error = describe_failure(exc)
             routes.append(_route(attempt, rung, chat, "failed", error))
             if rung.tier == "cheap":
                 ctx.cheap_failures[t.agent] = ctx.cheap_failures.get(t.agent, 0) + 1
@@ -838,7 +851,7 @@ async def _attempt_task(
 def _route(
     attempt: int,
     rung: Rung,
-    chat: _TaskChat,
+    chat: TaskChat,
     outcome: Literal["completed", "failed", "stopped"],
     error: str | None = None,
 ) -> Route:
@@ -857,7 +870,7 @@ def _ended(
     t: Task,
     status: Literal["failed", "skipped"],
     error: str,
-    chat: _TaskChat,
+    chat: TaskChat,
     routes: list[Route],
     started: float,
     verdicts: Sequence[Verdict] = (),
@@ -876,37 +889,6 @@ def _ended(
         routes=tuple(routes),
         verdicts=tuple(verdicts),
     )
-
-
-class _TaskChat:
-    """The agent loop's view of the model seam for one task: tier bound, usage summed."""
-
-    def __init__(self, ctx: RunContext, t: Task, tier: Tier) -> None:
-        self.ctx, self.task, self.tier = ctx, t, tier
-        self.usage = Usage()
-        self.model: str | None = None
-
-    async def __call__(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[dict[str, Any]],
-        response_schema: dict[str, Any] | None,
-    ) -> Message:
-        response = await self.ctx.seam.complete(
-            ModelRequest(
-                tier=self.tier,
-                messages=tuple(messages),
-                tools=tuple(tools),
-                response_schema=response_schema,
-                purpose="task",
-                run_id=self.ctx.run_id,
-                task_id=self.task.id,
-                agent=self.task.agent,
-            )
-        )
-        self.usage += response.usage
-        self.model = response.model
-        return response.message.to_message()
 
 
 def _needs_synthesis(plan: Plan, mode: Literal["auto", "model", "last_task"]) -> bool:

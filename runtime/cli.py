@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _eval_parser(sub)
     _memory_parser(sub)
+    _serve_parsers(sub)
 
     bench = sub.add_parser("bench", help="performance benchmarks")
     bench_sub = bench.add_subparsers(metavar="BENCH")
@@ -144,6 +145,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     guards.add_argument("--json-out", type=Path, default=Path("bench-results/guards.json"))
     guards.set_defaults(handler=_cmd_bench_guards)
+    ray_bench = bench_sub.add_parser(
+        "ray",
+        help="a wide CPU-bound task graph: the Ray executor (local, N workers) vs asyncio",
+    )
+    ray_bench.add_argument("--json-out", type=Path, default=Path("bench-results/ray.json"))
+    ray_bench.add_argument("--tasks", type=int, default=24, help="independent tasks in the graph")
+    ray_bench.add_argument("--task-cpu-s", type=float, default=0.5, help="CPU seconds per task")
+    ray_bench.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray")
+    ray_bench.set_defaults(handler=_cmd_bench_ray)
     peers = bench_sub.add_parser(
         "peers",
         help="Podium beside langgraph-supervisor, a raw LangGraph graph and a sequential supervisor",
@@ -155,6 +165,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     peers.add_argument("--only", nargs="*", help="workload names (default: all)")
     peers.set_defaults(handler=_cmd_bench_peers)
+    serve_bench = bench_sub.add_parser(
+        "serve",
+        help="N concurrent runs over HTTP to a real podium serve: runs/s, time to first event, lost runs",
+    )
+    serve_bench.add_argument("--json-out", type=Path, default=Path("bench-results/serve.json"))
+    serve_bench.add_argument("--runs", type=int, default=500, help="runs submitted at once")
+    serve_bench.add_argument(
+        "--latency-ms", type=float, default=100.0, help="scripted model latency per call"
+    )
+    serve_bench.add_argument(
+        "--concurrency", type=int, help="the server's [server] concurrency (default: --runs)"
+    )
+    serve_bench.add_argument(
+        "--workers", type=int, default=2, help="the server's [server] workers (0: a thread)"
+    )
+    serve_bench.set_defaults(handler=_cmd_bench_serve)
     return parser
 
 
@@ -575,6 +601,15 @@ def _cmd_bench_guards(args: argparse.Namespace) -> int:
     return 0 if report["target_met"] else 1
 
 
+def _cmd_bench_ray(args: argparse.Namespace) -> int:
+    from podium.evals.bench_ray import run_ray_bench
+
+    report = run_ray_bench(
+        args.json_out, width=args.tasks, task_cpu_s=args.task_cpu_s, workers=args.workers
+    )
+    return 0 if report["target_met"] else 1
+
+
 def _cmd_bench_peers(args: argparse.Namespace) -> int:
     from podium.evals.bench_peers import run_peers_bench
 
@@ -582,6 +617,79 @@ def _cmd_bench_peers(args: argparse.Namespace) -> int:
         json_out=args.json_out, md_out=args.md_out, latency_s=args.latency_ms / 1000, only=args.only
     )
     return 0 if all(report["targets_met"].values()) else 1
+
+
+def _serve_parsers(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve", help="the HTTP server: runs API with live events, OpenAI endpoint, web chat"
+    )
+    serve.add_argument("--host", help="address to listen on (default: [server] host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: [server] port, 8321; 0: any free)")
+    serve.add_argument(
+        "--api-key",
+        help="a bearer token for the default tenant (prefer the PODIUM_API_KEY variable: "
+        "command lines are visible to other users); [server.keys] adds keys per tenant",
+    )
+    serve.add_argument("--concurrency", type=int, help="runs executing at once")
+    serve.add_argument("--queue-size", type=int, help="runs waiting beyond those")
+    serve.add_argument("--no-access-log", action="store_true", help="no line per request")
+    serve.set_defaults(handler=_cmd_serve)
+    chat = sub.add_parser("chat", help="a terminal chat: each message is a goal, shown live")
+    chat.set_defaults(handler=_cmd_chat)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from ._config import PodiumConfig
+    from ._server import check_binding, create_app, resolve_tokens, serve
+
+    config = PodiumConfig.load(args.config)
+    updates = {
+        key: value
+        for key, value in (
+            ("host", args.host),
+            ("port", args.port),
+            ("concurrency", args.concurrency),
+            ("queue_size", args.queue_size),
+        )
+        if value is not None
+    }
+    settings = config.server.model_validate({**config.server.model_dump(), **updates})
+    tokens = resolve_tokens(settings, api_key=args.api_key, default_tenant=config.memory.tenant)
+    check_binding(settings.host, tokens)
+    config = config.model_copy(update={"server": settings})
+    app = create_app(config, tokens=tokens)
+
+    def ready(port: int) -> None:
+        auth = f"{len(tokens)} API key(s)" if tokens else "no API key (loopback only)"
+        print(f"podium serve: http://{settings.host}:{port}/ ({auth})", flush=True)
+
+    serve(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=not args.no_access_log,
+        on_ready=ready,
+    )
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from ._chat import run_chat
+
+    return run_chat(_podium(args))
+
+
+def _cmd_bench_serve(args: argparse.Namespace) -> int:
+    from podium.evals.bench_serve import run_serve_bench
+
+    report = run_serve_bench(
+        json_out=args.json_out,
+        runs=args.runs,
+        latency_ms=args.latency_ms,
+        concurrency=args.concurrency,
+        workers=args.workers,
+    )
+    return 0 if report["targets_met"] else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,169 @@
+"""The executor seam: where the agent work of one task attempt runs.
+
+The supervisor keeps the graph, the checkpoints, the failure ladder, the budget and the events.
+An executor runs one rung of the ladder: the agent loop (model turns, tool calls, output guard)
+of one task on one tier, and answers as `run_agent` does: an `AgentOutput`, or GuardRejected,
+BudgetExceeded, or any other exception for a failed try. `InProcessExecutor` runs it on the
+supervisor's event loop; `RayExecutor` (podium.runtime._ray) runs it as a Ray task.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from podium.agents import AgentOutput, AgentSpec, Message, Tier, run_agent
+from podium.policies import BudgetTracker
+from podium.tools import Tool, ToolContext
+
+from ._config import PodiumConfig
+from ._errors import ConfigError
+from ._model import ModelBackend, ModelRequest, ModelSeam
+from ._plan import Task
+from ._usage import Usage
+
+if TYPE_CHECKING:
+    from ._effects import EffectJournal
+    from ._policy import TaskPolicy
+
+ExecutorName = Literal["asyncio", "ray"]
+
+
+@dataclass
+class AgentAttempt:
+    """One try of one task on one tier, as the failure ladder hands it to an executor."""
+
+    run_id: str
+    goal: str
+    task: Task
+    spec: AgentSpec
+    inputs: Mapping[str, str]
+    """Upstream outputs by task id."""
+    memory: str
+    """The prompt's memory section, retrieved by the supervisor ("" when memory is off)."""
+    trusted: Sequence[str]
+    """Texts the taint tracker trusts besides the agent's system prompt (goal, instruction, inputs)."""
+    untrusted: Sequence[str]
+    """Texts it does not (tainted inputs, the memory section)."""
+    chat: TaskChat
+    """The model seam bound to this task and tier; it sums the attempt's usage."""
+    policy: TaskPolicy
+    """Tool gate, taint and output guard; it keeps the attempt's verdicts."""
+    tools: Sequence[Tool]
+    """The agent's tools, as registered."""
+    tool_context: ToolContext
+    budget: BudgetTracker
+    """The run's budget (the seam behind `chat` checks it before every call)."""
+    effects: EffectJournal | None = None
+    """The run's journal of side-effecting calls, when it keeps one."""
+
+
+class TaskExecutor(Protocol):
+    """Runs task attempts. `start` is awaited before a run's graph starts (connect, check)."""
+
+    name: ExecutorName
+
+    async def start(self) -> None: ...
+
+    async def run(self, attempt: AgentAttempt) -> AgentOutput: ...
+
+
+class InProcessExecutor:
+    """The default: the agent loop runs on the supervisor's event loop, in this process."""
+
+    name: ExecutorName = "asyncio"
+
+    async def start(self) -> None:
+        return None
+
+    async def run(self, attempt: AgentAttempt) -> AgentOutput:
+        return await run_agent(
+            attempt.spec,
+            instruction=attempt.task.instruction,
+            inputs=attempt.inputs,
+            chat=attempt.chat,
+            tools=journaled_tools(attempt.tools, attempt.effects),
+            tool_context=attempt.tool_context,
+            output_schema=attempt.task.output_schema,
+            goal=attempt.goal,
+            memory=attempt.memory,
+            policy=attempt.policy,
+        )
+
+
+def journaled_tools(tools: Sequence[Tool], effects: EffectJournal | None) -> list[Tool]:
+    """The tools with their side-effecting calls journaled (as they are when there is no journal)."""
+    if effects is None:
+        return list(tools)
+    from ._effects import journaled
+
+    return [journaled(t, effects) for t in tools]
+
+
+class AttemptFailed(Exception):
+    """A try that failed where the exception itself could not travel (another process): the
+    failure as the ladder reports it, "<ExceptionType>: <message>"."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+def describe_failure(exc: BaseException) -> str:
+    """How a failed try reads in TaskFailed and the task's routes."""
+    if isinstance(exc, AttemptFailed):
+        return exc.description
+    return f"{type(exc).__name__}: {exc}"
+
+
+class TaskChat:
+    """The agent loop's view of the model seam for one task: tier bound, usage summed."""
+
+    def __init__(self, seam: ModelSeam, run_id: str, task: Task, tier: Tier) -> None:
+        self.seam, self.run_id, self.task, self.tier = seam, run_id, task, tier
+        self.usage = Usage()
+        self.model: str | None = None
+
+    async def __call__(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        response_schema: dict[str, Any] | None,
+    ) -> Message:
+        response = await self.seam.complete(
+            ModelRequest(
+                tier=self.tier,
+                messages=tuple(messages),
+                tools=tuple(tools),
+                response_schema=response_schema,
+                purpose="task",
+                run_id=self.run_id,
+                task_id=self.task.id,
+                agent=self.task.agent,
+            )
+        )
+        self.usage += response.usage
+        self.model = response.model
+        return response.message.to_message()
+
+
+def make_executor(
+    config: PodiumConfig,
+    backend: ModelBackend,
+    agent_names: tuple[str, ...],
+    tools: tuple[Tool, ...],
+) -> TaskExecutor:
+    """The executor `[run] executor` names; Ray is only imported (and started) for "ray"."""
+    if config.run.executor == "asyncio":
+        return InProcessExecutor()
+    if importlib.util.find_spec("ray") is None:
+        from ._ray import INSTALL_HINT
+
+        raise ConfigError(
+            f'[run] executor = "ray" needs Ray, which is not installed: {INSTALL_HINT}'
+        )
+    from ._ray import RayExecutor
+
+    return RayExecutor(config, backend, agent_names, tools)
