@@ -1,8 +1,10 @@
 """`podium serve`: goals over HTTP, live events over SSE, an OpenAI-compatible endpoint, the web page.
 
-One process holds one `Podium` per profile, a bounded queue of runs and `concurrency` workers
-that execute them. Every run's events are kept in a log in memory (seq 0, 1, ...) so any number
-of subscribers see all of them, from the start or from the last one they saw.
+The server's event loop answers HTTP and streams events; it holds the bounded queue of runs and
+starts up to `[server] concurrency` of them at once on an executor (a thread, or worker
+processes: runtime/_workers.py). Every run's events are kept in a log in memory (seq 0, 1, ...)
+so any number of subscribers see all of them, from the start or from the last one they saw.
+Every run belongs to the tenant of the API key that made it; other tenants get 404 for it.
 
     POST /runs                              submit a goal (202: run id, queued)
     GET  /runs, /runs/{id}, /runs/{id}/result
