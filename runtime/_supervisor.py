@@ -782,16 +782,7 @@ async def _attempt_task(
                     index += 1
             else:
                 index = len(rungs)  # refrain: the supervisor decides; exception: a human does
-            ctx.emit(
-                TaskFailed(
-                    run_id=ctx.run_id,
-                    task_id=t.id,
-                    agent=t.agent,
-                    error=error,
-                    attempt=attempt,
-                    will_retry=index < len(rungs),
-                )
-            )
+            _try_failed(ctx, t, error, attempt, will_retry=index < len(rungs))
             continue
         except Exception as exc:
             verdicts += policy.verdicts
@@ -799,16 +790,7 @@ async def _attempt_task(
             routes.append(_route(attempt, rung, chat, "failed", error))
             if rung.tier == "cheap":
                 ctx.cheap_failures[t.agent] = ctx.cheap_failures.get(t.agent, 0) + 1
-            ctx.emit(
-                TaskFailed(
-                    run_id=ctx.run_id,
-                    task_id=t.id,
-                    agent=t.agent,
-                    error=error,
-                    attempt=attempt,
-                    will_retry=attempt < len(rungs),
-                )
-            )
+            _try_failed(ctx, t, error, attempt, will_retry=attempt < len(rungs))
             continue
         verdicts += policy.verdicts
         routes.append(_route(attempt, rung, chat, "completed"))
@@ -846,6 +828,19 @@ async def _attempt_task(
             update={"guard": refusal.verdict.action, "rejected_output": refusal.rejected}
         )
     return failed
+
+
+def _try_failed(ctx: RunContext, t: Task, error: str, attempt: int, *, will_retry: bool) -> None:
+    ctx.emit(
+        TaskFailed(
+            run_id=ctx.run_id,
+            task_id=t.id,
+            agent=t.agent,
+            error=error,
+            attempt=attempt,
+            will_retry=will_retry,
+        )
+    )
 
 
 def _route(
