@@ -76,17 +76,21 @@ async def _close_when_open(entry: _Open) -> None:
         saver = await entry.opening
     except BaseException:
         return  # a failed open has nothing to close
-    # A run cancelled mid-write may leave a transaction open; end it before closing (the
-    # connection's own thread runs this after any write still queued). Open problem: under
-    # CPU load, a run cancelled on the server's run thread sometimes leaves the process
-    # holding SQLite's WAL write lock after every connection is closed (/proc/locks shows
-    # it), so the next write waits out the busy timeout; not seen through Podium.cancel on
-    # the caller's own loop (tests/test_cancel.py).
-    rollback = getattr(getattr(saver, "conn", None), "rollback", None)
-    if rollback is not None:
-        with contextlib.suppress(Exception):
-            await rollback()
-    await entry.stack.aclose()
+    # Close under the saver's own lock (LangGraph's savers take it around every statement).
+    # Without it, a write of a cancelled run (LangGraph's `aput_writes`, still running in a
+    # background task) can slip its INSERT in between the rollback and the close. Its cursor
+    # then outlives the connection: SQLite turns the closed connection into a zombie that
+    # keeps the open write transaction, and with it the database's write lock, until that
+    # cursor is freed; the next run's first write waits out the busy timeout ("database is
+    # locked"). Holding the lock, such a write either finishes first (its cursor closed inside
+    # the lock) or finds the connection closed and opens no cursor.
+    lock = getattr(saver, "lock", None)
+    async with lock if isinstance(lock, asyncio.Lock) else contextlib.nullcontext():
+        rollback = getattr(getattr(saver, "conn", None), "rollback", None)
+        if rollback is not None:  # a write cancelled before its commit left a transaction open
+            with contextlib.suppress(Exception):
+                await rollback()
+        await entry.stack.aclose()
 
 
 _closing: set[asyncio.Future[Any]] = set()

@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import os
 import secrets
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
@@ -143,21 +144,65 @@ async def sqlite_checkpointer(path: Path) -> AsyncIterator[Any]:
 
     WAL with synchronous=NORMAL: a commit survives the process being killed (the failure
     `resume` exists for) without an fsync per task; only a power cut can lose the last commits.
+    Each statement commits on the connection's own thread (`_CommitEachStatement`).
     """
     import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    async with aiosqlite.connect(str(path)) as conn:
+    connect = aiosqlite.connect(str(path), factory=_CommitEachStatement, timeout=SQLITE_BUSY_S)
+    async with connect as conn:
         await _switch_to_wal(conn)
         await conn.execute("PRAGMA synchronous=NORMAL")
         yield AsyncSqliteSaver(conn)
 
 
+SQLITE_BUSY_S = 30.0
+"""How long a write waits for another connection's (another run's, another process's) write."""
+
+
+class _CommitStatements(sqlite3.Cursor):
+    """A cursor whose writes commit as soon as the statement is done, on the same thread."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        super().execute(sql, parameters)
+        if self.connection.in_transaction:
+            self.connection.commit()
+        return self
+
+    def executemany(self, sql: str, parameters: Any, /) -> Self:
+        super().executemany(sql, parameters)  # all rows in one transaction, as before
+        if self.connection.in_transaction:
+            self.connection.commit()
+        return self
+
+
+class _CommitEachStatement(sqlite3.Connection):
+    """A connection whose every write statement is its own transaction, committed on the spot.
+
+    LangGraph's saver writes a statement, then awaits `commit()` as a second call on
+    aiosqlite's thread. In between, SQLite's write lock is held while the event loop comes
+    round to the commit: with hundreds of runs on a loop (or a starved CPU) that is long
+    enough for the writers of other connections and processes to wait out the busy timeout
+    and fail "database is locked". Committing in the same call holds the lock only for the
+    statement itself; the saver's own `commit()` then finds nothing to do. Each of the saver's
+    writes is one statement (`executemany` keeps a task's writes in one transaction), so what
+    is atomic stays atomic. A cancelled write can no longer leave a transaction open either.
+    """
+
+    def cursor(self, factory: Any = _CommitStatements) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)  # the C shortcut bypasses `cursor()`
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self.cursor().executemany(sql, parameters)
+
+
 async def _switch_to_wal(conn: Any, attempts: int = 100) -> None:
     """Turning WAL on takes an exclusive lock and fails at once, busy timeout or not, when
     another connection (a concurrent run's) holds one: retry for a few seconds."""
-    import sqlite3
 
     for attempt in range(attempts):
         try:
