@@ -210,7 +210,7 @@ class RoutingWorkload(BaseModel):
 
     prices: Prices = Prices()
     routing: RoutingConfig = RoutingConfig()
-    """The policy under test; the baselines keep its `retries_per_tier`."""
+    """The policy under test; the baselines keep its `retries_per_tier` and `frontier_retries`."""
     tasks: list[WorkloadTask] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -131,6 +131,31 @@ def test_baselines_and_ratios() -> None:
     assert report["targets_met"] is False
 
 
+def test_frontier_retries_bind_the_frontier_only_baseline_too() -> None:
+    report = build_report(
+        parse_workload(tiny_workload() | {"routing": {"frontier_retries": 0}}), ""
+    )
+    frontier = report["strategies"]["frontier_only"]
+    # One frontier try a task: later's first frontier answer fails and is not retried.
+    assert (frontier["cost_usd"], frontier["passed"]) == (pytest.approx(30.0), 2)
+    hard = report["strategies"]["routing"]["per_task"][1]
+    assert hard["tries"] == ["cheap:fail", "cheap:fail", "frontier:pass"]
+    assert report["cost_ratio_vs_frontier"] == pytest.approx((1 + 12 + 1) / 30)
+
+
+def test_the_first_tier_oracle_knows_the_grades_but_climbs_the_ladder_and_keeps_rules() -> None:
+    raw = tiny_workload()
+    raw["tasks"][1]["cheap_retry"] = answer("42")  # hard: the cheap retry passes
+    report = build_report(parse_workload(raw), "tiny")
+    # easy 1, hard 1 + 1 (its cheap retry), later 1; the single-try oracle pays 10 for hard.
+    assert report["first_tier_oracle_cost_ratio_vs_frontier"] == pytest.approx(4 / 40)
+    assert report["oracle_cost_ratio_vs_frontier"] == pytest.approx(12 / 40)
+    raw["routing"] = {"rules": [{"agent": "writer", "tier": "frontier"}]}
+    report = build_report(parse_workload(raw), "tiny")
+    # The rule pins frontier: easy 10, hard 10, later 10 + 10 (its first frontier answer fails).
+    assert report["first_tier_oracle_cost_ratio_vs_frontier"] == pytest.approx(40 / 40)
+
+
 def test_a_rule_in_the_workload_overrides_the_ladder() -> None:
     raw = tiny_workload() | {
         "routing": {

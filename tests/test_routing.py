@@ -13,8 +13,10 @@ from podium.runtime import (
     RoutingPolicy,
     RoutingRule,
     RunEvent,
+    Rung,
     Task,
     TaskStarted,
+    Tier,
 )
 from podium.runtime.testing import ScriptedModel, fail, plan_reply, reply
 
@@ -35,6 +37,63 @@ def test_a_cheap_task_retries_once_then_escalates() -> None:
         ("frontier", "escalation"),
         ("frontier", "retry"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("config", "cheap_start", "frontier_start"),
+    [
+        (
+            RoutingConfig(frontier_retries=0),
+            ["cheap:initial", "cheap:retry", "frontier:escalation"],
+            ["frontier:initial"],
+        ),
+        (
+            RoutingConfig(retries_per_tier=0, frontier_retries=2),
+            ["cheap:initial", "frontier:escalation", "frontier:retry", "frontier:retry"],
+            ["frontier:initial", "frontier:retry", "frontier:retry"],
+        ),
+        (
+            RoutingConfig(retries_per_tier=2),  # frontier_retries unset: as retries_per_tier
+            [
+                "cheap:initial",
+                "cheap:retry",
+                "cheap:retry",
+                "frontier:escalation",
+                "frontier:retry",
+                "frontier:retry",
+            ],
+            ["frontier:initial", "frontier:retry", "frontier:retry"],
+        ),
+    ],
+)
+def test_frontier_retries_are_set_apart_from_cheap_ones(
+    config: RoutingConfig, cheap_start: list[str], frontier_start: list[str]
+) -> None:
+    def tries(start: Tier) -> list[str]:
+        t = Task(id="a", agent="writer", instruction="write", tier=start)
+        return [f"{tier}:{kind}" for tier, kind in ladder(t, config)]
+
+    assert (tries("cheap"), tries("frontier")) == (cheap_start, frontier_start)
+
+
+def test_a_ladder_may_start_from_a_rung_chosen_elsewhere() -> None:
+    policy = RoutingPolicy(RoutingConfig(frontier_retries=0))
+    rungs = policy.ladder_from(Rung("cheap", "chosen by a caller", "initial"))
+    assert [(r.tier, r.reason) for r in rungs] == [
+        ("cheap", "chosen by a caller"),
+        ("cheap", "retry 1 on cheap after a failure"),
+        ("frontier", "escalated after 2 failed tries on cheap"),
+    ]
+
+
+def test_the_first_matching_rule_pins_the_tier() -> None:
+    rules = [RoutingRule(agent="writer", tier="frontier"), RoutingRule(tier="cheap")]
+    policy = RoutingPolicy(RoutingConfig(rules=rules))
+    writer, analyst = (
+        Task(id="a", agent=agent, instruction="x") for agent in ("writer", "analyst")
+    )
+    assert (policy.rule_for(writer), policy.rule_for(analyst)) == tuple(rules)
+    assert RoutingPolicy().rule_for(writer) is None
 
 
 def test_past_failures_are_ignored_unless_configured() -> None:
@@ -156,6 +215,25 @@ async def test_output_that_fails_validation_escalates_too(config: PodiumConfig) 
     result = await make(config, model, agents=[scorer]).arun("score the lead")
     assert result.tasks["s"].data == {"score": 80}
     assert [r.tier for r in result.tasks["s"].routes] == ["cheap", "cheap", "frontier"]
+
+
+async def test_without_frontier_retries_a_frontier_failure_goes_to_the_replan(
+    config: PodiumConfig,
+) -> None:
+    config = config.model_copy(update={"routing": RoutingConfig(frontier_retries=0)})
+    model = ScriptedModel(
+        [
+            plan_reply([task("a", "writer", tier="frontier")]),
+            fail(ModelError("frontier garbled it"), task="a", tier="frontier"),
+            plan_reply([task("a2", "writer", tier="frontier")], purpose="replan"),
+            reply("a good answer", task="a2", tier="frontier"),
+        ]
+    )
+    result = await make(config, model).arun("goal")
+    assert result.status == "completed", result.error
+    assert [(r.tier, r.outcome) for r in result.tasks["a"].routes] == [("frontier", "failed")]
+    assert result.plan_revisions == 1
+    model.assert_complete()
 
 
 async def test_past_failures_send_an_agents_later_tasks_to_frontier(config: PodiumConfig) -> None:
