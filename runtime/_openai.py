@@ -74,7 +74,7 @@ def openai_routes(app: FastAPI, service: RunService) -> None:
             request, turns = split_messages(body.messages)
         except ValueError as exc:
             raise ApiError(400, "invalid_messages", str(exc)) from None
-        record = service.submit(
+        record = await service.submit(
             SubmitRun(goal=request, conversation=turns, profile=profile or None), tenant
         )
         created = int(time.time())

@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+# Imported before pytest-socket swaps socket.socket: uvloop keeps the class it finds at import,
+# and a test allowed to reach 127.0.0.1 would still be refused.
+import uvloop  # noqa: F401
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from podium.runtime import Podium, PodiumConfig

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -139,3 +140,18 @@ def test_the_podium_serve_command(tmp_path: Path) -> None:
         assert "researcher" in {a["name"] for a in agents.json()}
     finally:
         stop(process)
+
+
+def test_the_serve_benchmark_reports_both_ways_of_following(tmp_path: Path) -> None:
+    from podium.evals.bench_serve import run_serve_bench
+
+    out = tmp_path / "serve.json"
+    report = run_serve_bench(json_out=out, runs=12, latency_ms=5, workers=1)
+    assert json.loads(out.read_text()) == report
+    assert report["lost_runs"] == 0 and report["completed_runs"] == 12
+    assert report["two_requests"]["completed_runs"] == 12
+    for figures in (report, report["two_requests"]):
+        assert 0 < figures["p50_first_event_ms"] <= figures["p99_first_event_ms"]
+        assert figures["p99_first_event_ms"] <= figures["p99_completion_ms"]
+        assert figures["runs_per_s"] > 0
+    assert report["targets_met"] is False  # 12 runs are not the 500 the target asks for
