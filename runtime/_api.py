@@ -17,7 +17,14 @@ from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
 from ._checkpoints import SharedCheckpointer
 from ._config import PodiumConfig
 from ._effects import EFFECTS_FILE, EffectJournal
-from ._errors import AgentError, ConfigError, GoalError, PlanError, RunStateError
+from ._errors import (
+    AgentError,
+    ConfigError,
+    GoalError,
+    PlanError,
+    RunNotFoundError,
+    RunStateError,
+)
 from ._events import RunEvent, RunFinished, RunStarted
 from ._executor import TaskExecutor, make_executor
 from ._memory import RunMemory
@@ -127,18 +134,29 @@ class Podium:
         """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`)."""
         goal = self._check_goal(goal)
         await self.executor.start()  # a Ray cluster that cannot be reached fails here, not mid-run
-        run_id = run_id or new_run_id()
         now = time.time()
         record = RunRecord(
-            run_id=run_id,
+            run_id=run_id or new_run_id(),
             goal=goal,
             status="running",
             created_at=now,
             updated_at=now,
             tenant=tenant or self.config.memory.tenant,
         )
+        if run_id is not None and (queued := self._queued_record(run_id, record)) is not None:
+            record = queued  # queued by a server: keep when it was submitted and its profile
         self.store.save(record)
         return await self._cancellable(record, on_event or _ignore, resumed=False)
+
+    def _queued_record(self, run_id: str, new: RunRecord) -> RunRecord | None:
+        """The stored record of `run_id` if it waits in a queue for exactly this run, running now."""
+        try:
+            stored = self.store.get(run_id)
+        except RunNotFoundError:
+            return None
+        if stored.status != "queued" or (stored.goal, stored.tenant) != (new.goal, new.tenant):
+            return None
+        return stored.model_copy(update={"status": "running", "updated_at": new.updated_at})
 
     async def astream(self, goal: str, *, run_id: str | None = None) -> AsyncIterator[RunEvent]:
         """Events as they happen; the last one is RunFinished. PlanError is raised after its events."""

@@ -316,6 +316,7 @@ class RunService:
             created_at=now,
             updated_at=now,
             tenant=tenant,
+            profile=request.profile,
         )
         # Stored before it is acknowledged or started, on the store's threads: creating a run's
         # folder and file is ~0.3 ms of disk work that must not hold up the loop (at 500 runs
@@ -357,7 +358,7 @@ class RunService:
             "tenant": record.tenant,
             "created_at": record.created_at,
             "updated_at": record.updated_at,
-            "profile": self._profiles.get(record.run_id),
+            "profile": self._profiles.get(record.run_id, record.profile),
             "error": record.error,
             "answer": result.answer if result else None,
             "usage": result.usage if result else None,
@@ -394,7 +395,7 @@ class RunService:
             else answer.decision
         )
         self._make_room()
-        profile = self._profiles.get(run_id)
+        profile = self._profiles.get(run_id, record.profile)
         self._enqueue(Job(run_id, tenant, profile, record.goal, False, {escalation_id: value}))
 
     def resume(self, run_id: str, tenant: str) -> None:
@@ -408,7 +409,7 @@ class RunService:
         if record.status in ("completed", "failed", "budget_exceeded"):
             raise RunStateError(f"run {run_id!r} is {record.status}: there is nothing to resume")
         self._make_room()
-        profile = self._profiles.get(run_id)
+        profile = self._profiles.get(run_id, record.profile)
         self._enqueue(Job(run_id, tenant, profile, record.goal, fresh=False))
 
     def cancel(self, run_id: str, tenant: str) -> None:

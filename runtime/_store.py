@@ -35,6 +35,9 @@ class RunRecord(BaseModel):
     result: RunResult | None = None
     tenant: str = "default"
     """Whose run it is: scopes its shared memory (and, served over HTTP, who may see it)."""
+    profile: str | None = None
+    """The `[server.profiles]` entry a served run executes with (None: the server's own
+    configuration); a server restarted later resumes the run with the same one."""
 
 
 def new_run_id() -> str:

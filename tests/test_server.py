@@ -368,6 +368,22 @@ async def test_profiles_are_models_and_the_schema_is_served(tmp_path: Path) -> N
         schema = (await client.get("/openapi.json")).json()
         assert {"/runs", "/runs/{run_id}/events", "/v1/chat/completions"} <= set(schema["paths"])
         assert "RunResult" in schema["components"]["schemas"]
+        run_id = await submit(client, "Research A and B", profile="careful")
+        await events(client, run_id)
+        record = podium.store.get(run_id)
+        assert record.profile == "careful" and record.status == "completed"
+        submitted = (await client.get(f"/runs/{run_id}")).json()
+        assert submitted["profile"] == "careful"
+        assert submitted["created_at"] == record.created_at < record.updated_at
+    # A server started later resumes a run with the profile it was submitted with.
+    record = podium.store.get(run_id)
+    podium.store.save(record.model_copy(update={"status": "cancelled", "result": None}))
+    async for client in client_for(podium):
+        service = client._transport.app.state.runs  # type: ignore[attr-defined]
+        assert (await client.post(f"/runs/{run_id}/resume")).status_code == 202
+        assert service._profiles[run_id] == "careful"  # the job it queued carries it
+        assert (await client.get(f"/runs/{run_id}")).json()["profile"] == "careful"
+        await events(client, run_id)
 
 
 def test_non_loopback_needs_keys_and_keys_come_from_the_environment(
