@@ -203,7 +203,13 @@ class Podium:
             resume = {
                 str(pending[i].payload["interrupt_id"]): answer for i, answer in answers.items()
             }
-            return await self._cancellable(record, on_event or _ignore, resumed=True, resume=resume)
+            return await self._cancellable(
+                record,
+                on_event or _ignore,
+                resumed=True,
+                resume=resume,
+                answered=frozenset(answers),
+            )
         if record.result is not None and record.status != "cancelled":
             return record.result  # already finished: resuming is a no-op
         if record.status == "failed":
@@ -297,6 +303,7 @@ class Podium:
         *,
         resumed: bool,
         resume: dict[str, Any] | None = None,
+        answered: frozenset[str] = frozenset(),
     ) -> RunResult:
         run_id, goal = record.run_id, record.goal
         audit = audit_writer(self.store.run_dir(run_id), self.config.policies)
@@ -309,6 +316,7 @@ class Podium:
             self.store.save(record)
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
         ctx = self._context(run_id, goal, emit, record.tenant)
+        ctx.policies.answered = answered
         ctx.effects = EffectJournal(self.store.run_dir(run_id) / EFFECTS_FILE)
         ctx.policies.check_goal(goal)
         graph_config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
@@ -376,12 +384,15 @@ class Podium:
         *,
         resumed: bool,
         resume: dict[str, Any] | None = None,
+        answered: frozenset[str] = frozenset(),
     ) -> RunResult:
         """Execute in a task of its own, so `cancel` stops this run and nothing around it."""
         run_id = record.run_id
         if run_id in self._active:
             raise RunStateError(f"run {run_id!r} is already running in this process")
-        running = asyncio.ensure_future(self._execute(record, emit, resumed=resumed, resume=resume))
+        running = asyncio.ensure_future(
+            self._execute(record, emit, resumed=resumed, resume=resume, answered=answered)
+        )
         self._active[run_id] = running
         try:
             return await running

@@ -114,9 +114,17 @@ class RunPolicies:
     gate: ToolGate = field(init=False)
     verdicts: list[Verdict] = field(default_factory=list)
     """Goal, plan and answer verdicts (task verdicts live in their TaskResult)."""
+    answered: frozenset[str] = frozenset()
+    """Escalations the resume under way answers: the run passes their questions again on its
+    way to the answers, and does not announce them again (no second escalation_raised)."""
 
     def __post_init__(self) -> None:
         self.gate = ToolGate(self.config)
+
+    def raise_escalation(self, event: EscalationRaised) -> None:
+        """Announce a question for a human, unless this pass brings its answer."""
+        if event.escalation_id not in self.answered:
+            self.emit(event)
 
     @property
     def directive_targets(self) -> tuple[str, ...]:
@@ -265,7 +273,7 @@ class TaskPolicy:
             )
         digest = hashlib.sha256(f"{self.task_id}|{tool}|{arguments}".encode()).hexdigest()[:12]
         question = f"Agent {self.spec.name!r} (task {self.task_id!r}) wants to call {tool!r} with {arguments[:ARGUMENT_PREVIEW_CHARS]}"
-        self.run.emit(
+        self.run.raise_escalation(
             EscalationRaised(
                 run_id=self.run.run_id,
                 escalation_id=f"approval-{self.task_id}-{digest}",

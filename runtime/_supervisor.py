@@ -399,7 +399,7 @@ def _ask_human(
     if ctx.config.policies.escalation != "human" or escalation_id in ctx.asked:
         return None
     ctx.asked.add(escalation_id)
-    ctx.emit(
+    ctx.policies.raise_escalation(
         EscalationRaised(
             run_id=ctx.run_id,
             escalation_id=escalation_id,

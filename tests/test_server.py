@@ -170,6 +170,7 @@ async def test_an_escalation_is_answered_over_http_and_the_run_goes_on(
     assert answered.status_code == 202 and answered.json()["status"] in ("queued", "running")
     rest = await events(client, run_id, after=first[-1]["id"])
     assert rest[0]["id"] == first[-1]["id"] + 1
+    assert "escalation" not in [f["event"] for f in rest]  # answered: not asked again
     assert rest[-1]["data"]["status"] == "completed"
     assert rest[-1]["data"]["answer"] == "Sent the email to Dana."
     assert len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == 1
