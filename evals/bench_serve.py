@@ -14,7 +14,8 @@ Reported per phase:
 - first_event_ms: submission start to the first SSE event of the run (run_queued), p50/p99;
 - run_started_ms, completion_ms: to the run_started and run_finished events, p50/p99;
 - lost_runs: runs submitted that did not end `completed` (a refused submission, a stream
-  that broke, a run that failed), also checked against GET /runs.
+  that broke, a run that failed), also checked against GET /runs; the top-level figure
+  counts both phases.
 
 Each run is a 3-task plan (two parallel researchers, then a writer): 4 model calls, 3 on the
 critical path. Shared memory is off (its embedding per write has `podium bench memory`);
@@ -306,8 +307,7 @@ def run_serve_bench(
 
 def _run_client(main: Coroutine[Any, Any, T]) -> T:
     """On uvloop when installed (it is with uvicorn[standard]): the client shares the machine's
-    two cores with the server it measures, and should take as little of them as it can (with
-    asyncio's own loop the client's extra CPU added ~100 ms to the p99 first event)."""
+    two cores with the server it measures, and should take as little of them as it can."""
     try:
         import uvloop
     except ImportError:
