@@ -222,6 +222,10 @@ class RunLog:
                 yield None
 
 
+def _store_threads() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="podium-store")
+
+
 @dataclass
 class RunService:
     """The server's runs: submission, the bounded queue, cancellation, event logs.
@@ -242,9 +246,7 @@ class RunService:
     _logs: dict[str, RunLog] = field(default_factory=dict)
     _saving: int = 0
     """Submissions whose record is being stored: they hold a place in the queue."""
-    _store_threads: concurrent.futures.ThreadPoolExecutor = field(
-        default_factory=lambda: _store_threads()
-    )
+    _store_threads: concurrent.futures.ThreadPoolExecutor = field(default_factory=_store_threads)
 
     # -- lifecycle
 
@@ -509,10 +511,6 @@ class RunService:
             del self._logs[run_id]
 
 
-def _store_threads() -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="podium-store")
-
-
 def links(run_id: str) -> dict[str, str]:
     base = f"/runs/{run_id}"
     return {
@@ -619,7 +617,6 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()
-        settle_heap()
         yield
         await service.aclose()
 
@@ -880,6 +877,7 @@ def serve(
         backlog=2048,
     )
     server = uvicorn.Server(config)
+    settle_heap()  # this process is the server's: the app and its Podium are built by now
     if on_ready is not None:
         on_ready(actual)
     server.run(sockets=[sock])

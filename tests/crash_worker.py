@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from podium.runtime import ModelRequest, Podium, PodiumConfig
+from podium.runtime import ModelRequest, Podium, PodiumConfig, RunEvent, RunResult, TaskCompleted
 from podium.runtime.testing import FunctionModel, Reply
 
 PLAN = [
@@ -18,6 +18,21 @@ PLAN = [
     {"id": "e", "agent": "writer", "instruction": "join", "inputs": ["b", "d"]},
 ]
 LATENCY = {"a": 0.05, "b": 3.0, "c": 0.05, "d": 0.05, "e": 0.05}
+
+
+def assert_resumed_where_it_stopped(
+    result: RunResult, log_after: list[str], events: list[RunEvent]
+) -> None:
+    """A run killed while `b` ran, then resumed: `b` and `e` run once more, nothing else does,
+    and a, c, d come back from the checkpoint (`log_after`: the model log since the resume)."""
+    assert result.status == "completed", result.error
+    assert result.answer == "output of e"
+    assert "plan" not in log_after
+    for finished in ("a", "c", "d"):
+        assert f"start {finished}" not in log_after, f"{finished} ran again after resume"
+    assert log_after.count("start b") == 1 and log_after.count("start e") == 1
+    restored = {e.task_id for e in events if isinstance(e, TaskCompleted) and e.restored}
+    assert restored == {"a", "c", "d"}
 
 
 def podium(data_dir: Path, log: Path) -> Podium:

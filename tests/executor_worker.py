@@ -12,16 +12,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from crash_worker import PLAN
+
 from podium.runtime import ModelRequest, Podium, PodiumConfig
 from podium.runtime.testing import FunctionModel, Reply
 
-PLAN = [
-    {"id": "a", "agent": "researcher", "instruction": "fast a", "inputs": []},
-    {"id": "b", "agent": "researcher", "instruction": "slow b", "inputs": []},
-    {"id": "c", "agent": "enricher", "instruction": "c after a", "inputs": ["a"]},
-    {"id": "d", "agent": "enricher", "instruction": "d after c", "inputs": ["c"]},
-    {"id": "e", "agent": "writer", "instruction": "join", "inputs": ["b", "d"]},
-]
 LATENCY = {"a": 0.05, "b": 4.0, "c": 0.05, "d": 0.05, "e": 0.05}
 
 

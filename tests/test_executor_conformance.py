@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import task
+from crash_worker import assert_resumed_where_it_stopped
 from executor_worker import podium as worker_podium
 from pydantic import BaseModel, ConfigDict
 
@@ -33,7 +34,6 @@ from podium.runtime import (
     Podium,
     PodiumConfig,
     RunEvent,
-    TaskCompleted,
     TaskFailed,
     ToolCall,
 )
@@ -312,15 +312,7 @@ def test_a_killed_run_resumes_without_rerunning_completed_tasks(
     events: list[RunEvent] = []
     result = asyncio.run(podium.aresume("r1", on_event=events.append))
 
-    assert result.status == "completed", result.error
-    assert result.answer == "output of e"
-    after = log.read_text().splitlines()[len(before) :]
-    assert "plan" not in after
-    for finished in ("a", "c", "d"):
-        assert f"start {finished}" not in after, f"{finished} ran again after resume"
-    assert after.count("start b") == 1 and after.count("start e") == 1
-    restored = {e.task_id for e in events if isinstance(e, TaskCompleted) and e.restored}
-    assert restored == {"a", "c", "d"}
+    assert_resumed_where_it_stopped(result, log.read_text().splitlines()[len(before) :], events)
 
 
 @pytest.fixture(scope="module")

@@ -50,12 +50,17 @@ def stop(process: subprocess.Popen[str]) -> None:
         process.kill()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("serve")
-    process, line = start([sys.executable, str(SUPPORT), "serve", str(data), "0.02"], "PORT ")
+def scripted_server(data: Path, latency_s: float) -> Iterator[str]:
+    """A real `podium serve` on the scripted backend (tests/serve_support.py); yields its URL."""
+    command = [sys.executable, str(SUPPORT), "serve", str(data), str(latency_s)]
+    process, line = start(command, "PORT ")
     yield f"http://127.0.0.1:{line.split()[1]}"
     stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from scripted_server(tmp_path_factory.mktemp("serve"), 0.02)
 
 
 def test_openai_client_without_streaming(server: str) -> None:

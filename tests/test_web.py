@@ -5,16 +5,14 @@ answer. Screenshots are kept in build/test-artifacts/web/."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_serve_live import start, stop
+from test_serve_live import scripted_server
 
 ROOT = Path(__file__).parents[1]
 ARTIFACTS = ROOT / "build" / "test-artifacts" / "web"
-SUPPORT = Path(__file__).parent / "serve_support.py"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -40,10 +38,7 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("web")
-    process, line = start([sys.executable, str(SUPPORT), "serve", str(data), "0.4"], "PORT ")
-    yield f"http://127.0.0.1:{line.split()[1]}"
-    stop(process)
+    yield from scripted_server(tmp_path_factory.mktemp("web"), 0.4)
 
 
 def test_chat_page_shows_the_graph_and_takes_an_approval(
