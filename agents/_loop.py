@@ -14,6 +14,7 @@ import jsonschema
 from podium.policies import PASSING, Verdict
 from podium.tools import Tool, ToolContext, ToolError
 
+from ._json import loads_lenient
 from ._spec import AgentSpec
 
 Message = dict[str, Any]
@@ -91,6 +92,8 @@ class AgentOutput:
     """Parsed JSON, when an output schema applies."""
     steps: int = 0
     tool_uses: tuple[ToolUse, ...] = field(default=())
+    repairs: tuple[str, ...] = ()
+    """Repairs the answer's JSON needed before it was accepted (see `loads_lenient`)."""
 
 
 async def run_agent(
@@ -119,6 +122,7 @@ async def run_agent(
     uses: list[ToolUse] = []
     offered = tool_schemas
     step, reasks = 0, 0
+    repairs: list[str] = []
     while step < spec.max_steps + reasks:
         step += 1
         if step >= spec.max_steps + reasks:
@@ -151,15 +155,16 @@ async def run_agent(
             if not offered:
                 messages.append({"role": "user", "content": _ANSWER_NOW})
             continue
-        text = (reply.get("content") or "").strip()
-        problem, data = _check_output(text, schema)
+        checked = _check_output((reply.get("content") or "").strip(), schema)
+        repairs.extend(checked.repairs)
+        text, problem, data = checked.text, checked.problem, checked.data
         if problem is None and policy is not None:
             review = policy.review(text, attempt=reasks + 1)
             verdict = review.verdict
             if verdict.action in PASSING and review.output is not None:
                 if review.output != text:
-                    text = review.output
-                    problem, data = _check_output(text, schema)  # a fix must keep the schema
+                    checked = _check_output(review.output, schema)  # a fix must keep the schema
+                    text, problem, data = checked.text, checked.problem, checked.data
             elif verdict.action == "reask" and reasks < policy.max_reasks:
                 reasks += 1
                 messages.append(
@@ -172,7 +177,9 @@ async def run_agent(
             else:
                 raise GuardRejected(verdict, text)
         if problem is None:
-            return AgentOutput(text=text, data=data, steps=step, tool_uses=tuple(uses))
+            return AgentOutput(
+                text=text, data=data, steps=step, tool_uses=tuple(uses), repairs=tuple(repairs)
+            )
         messages.append(
             {"role": "user", "content": f"Your answer was not accepted: {problem}. Answer again."}
         )
@@ -248,29 +255,35 @@ async def _run_tool(
     return use
 
 
-def _check_output(text: str, schema: dict[str, Any] | None) -> tuple[str | None, Any]:
+@dataclass(frozen=True)
+class _Checked:
+    problem: str | None
+    text: str
+    data: Any = None
+    repairs: tuple[str, ...] = ()
+
+
+def _check_output(text: str, schema: dict[str, Any] | None) -> _Checked:
+    """Judge a candidate answer against the output schema. JSON that needed only a repair of
+    its form (a fence, prose around it, raw control characters) is accepted, re-serialised."""
     if not text:
-        return "the answer was empty", None
+        return _Checked("the answer was empty", text)
     if schema is None:
-        return None, None
+        return _Checked(None, text)
     try:
-        data = json.loads(_strip_fence(text))
+        parsed = loads_lenient(text)
     except json.JSONDecodeError as exc:
-        return f"it must be JSON matching the schema ({exc.msg} at position {exc.pos})", None
+        return _Checked(
+            f"it must be JSON matching the schema ({exc.msg} at position {exc.pos})", text
+        )
     try:
-        jsonschema.validate(data, schema)
+        jsonschema.validate(parsed.value, schema)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-        return f"at {where}: {exc.message}", None
-    return None, data
-
-
-def _strip_fence(text: str) -> str:
-    # Small models wrap JSON in ``` fences even when told not to.
-    if text.startswith("```"):
-        text = text.strip("`")
-        text = text.split("\n", 1)[1] if "\n" in text else text
-    return text.strip().removesuffix("```").strip()
+        return _Checked(f"at {where}: {exc.message}", text)
+    if parsed.repairs:
+        text = json.dumps(parsed.value, ensure_ascii=False)
+    return _Checked(None, text, parsed.value, parsed.repairs)
 
 
 def _system_prompt(spec: AgentSpec, schema: dict[str, Any] | None) -> str:

@@ -12,6 +12,7 @@ from ._config import (
     PoliciesConfig,
     ToolPolicy,
 )
+from ._guardrails import quiet_guardrails
 from ._guards import (
     PASSING,
     VALIDATOR_NAMES,
@@ -70,6 +71,7 @@ __all__ = [
     "Verdict",
     "check_goal",
     "parse_refs",
+    "quiet_guardrails",
     "read_audit",
     "redact_logs",
     "secret_env_values",

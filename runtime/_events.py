@@ -45,6 +45,9 @@ class PlanCreated(_Event):
     kind: Literal["plan_created"] = "plan_created"
     plan: Plan
     revision: int
+    repairs: tuple[str, ...] = ()
+    """Repairs of form the planner's reply needed to parse (a fence, prose, raw control
+    characters): such a reply is a valid plan, not a failed attempt."""
     """0 for the first plan, n for the n-th re-plan."""
 
 
@@ -67,6 +70,8 @@ class TaskCompleted(_Event):
     duration_s: float
     model: str | None = None
     """The model that produced the output (after any fallback)."""
+    repairs: tuple[str, ...] = ()
+    """Repairs of form the model's JSON replies in this task needed (tool calls, the answer)."""
     restored: bool = False
     """True when the result came from a checkpoint instead of running again."""
 

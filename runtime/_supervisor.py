@@ -56,7 +56,7 @@ from ._executor import (
 from ._memory import RunMemory, substitute_plan, template_message
 from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
-from ._planner import parse_plan, plan_messages, plan_schema, positional_plan_schema
+from ._planner import parse_plan_reply, plan_messages, plan_schema, positional_plan_schema
 from ._policy import RunPolicies, TaskPolicy, guard_event
 from ._result import Escalation, PlanCacheUse, Route, RunResult, RunStatus, TaskResult
 from ._routing import RoutingPolicy, Rung
@@ -92,6 +92,8 @@ class RunContext:
     cheap_failures: dict[str, int] = field(default_factory=dict)
     """Failed cheap-tier tries per agent in this run: the routing policy's memory of past failures."""
     plan_steps_run: int = 0
+    plan_repairs: tuple[str, ...] = ()
+    """Repairs of form the last accepted planner reply needed (counted in PlanCreated)."""
     human_notes: dict[str, str] = field(default_factory=dict)
     """Instructions a human added to a task at an escalation (the task runs again with them)."""
     effects: EffectJournal | None = None
@@ -244,7 +246,7 @@ def build_supervisor(
             plan, usage = await make_plan(0, None)
         except BudgetExceeded as exc:
             return _run_result(ctx, None, 0, Usage(), "budget_exceeded", None, str(exc))
-        ctx.emit(PlanCreated(run_id=ctx.run_id, plan=plan, revision=0))
+        ctx.emit(PlanCreated(run_id=ctx.run_id, plan=plan, revision=0, repairs=ctx.plan_repairs))
         revision, epoch, resumed_by_human = 0, 0, False
         while True:
             await run_epoch(epoch, plan, keep_failed=resumed_by_human)
@@ -515,6 +517,7 @@ async def plan_with_retries(
         raw = await step([[a.output, list(a.problems)] for a in rejected], current_data)
         usage += Usage.model_validate(raw["usage"])
         if raw["plan"] is not None:
+            ctx.plan_repairs = tuple(raw.get("repairs") or ())
             return Plan.model_validate(raw["plan"]), usage, attempt
         rejected.append(PlanAttempt(output=raw["output"], problems=tuple(raw["problems"])))
         ctx.emit(PlanRejected(run_id=ctx.run_id, attempt=attempt, problems=tuple(raw["problems"])))
@@ -541,7 +544,7 @@ def _announce_revision(ctx: RunContext, revision: int, reason: str, old: Plan, n
     ctx.emit(
         Replanned(run_id=ctx.run_id, revision=revision, reason=reason, added=added, removed=removed)
     )
-    ctx.emit(PlanCreated(run_id=ctx.run_id, plan=new, revision=revision))
+    ctx.emit(PlanCreated(run_id=ctx.run_id, plan=new, revision=revision, repairs=ctx.plan_repairs))
 
 
 async def _plan_step(
@@ -609,13 +612,16 @@ async def _plan_step(
     if not verdict.passed or guarded is None:
         return {**refused, "problems": [f"refused by the plan guard: {verdict.message}"]}
     try:
-        plan = parse_plan(guarded, agents=names, max_tasks=max_tasks, completed=completed)
+        plan, repairs = parse_plan_reply(
+            guarded, agents=names, max_tasks=max_tasks, completed=completed
+        )
     except PlanValidationError as exc:
         return {**refused, "problems": exc.problems}
     return {
         "output": text,
         "plan": plan.model_dump(mode="json"),
         "problems": [],
+        "repairs": list(repairs),
         "usage": response.usage.model_dump(),
         "cache": _cache_use(cached, "adapted") if cached is not None else None,
         "verdicts": [verdict.model_dump(mode="json")],
@@ -806,6 +812,7 @@ async def _attempt_task(
                 usage=chat.usage,
                 duration_s=finished - started,
                 model=chat.model,
+                repairs=(*chat.repairs, *output.repairs),
             )
         )
         return TaskResult(
@@ -821,6 +828,7 @@ async def _attempt_task(
             routes=tuple(routes),
             verdicts=tuple(verdicts),
             tainted=policy.taint.tainted,
+            repairs=(*chat.repairs, *output.repairs),
         )
     failed = _ended(ctx, t, "failed", routes[-1].error or "", chat, routes, started, verdicts)
     if refusal is not None and routes[-1].error and routes[-1].error.startswith("guard:"):
@@ -952,6 +960,7 @@ def _restored(ctx: RunContext, r: TaskResult) -> None:
                 duration_s=r.duration_s,
                 model=r.model,
                 restored=True,
+                repairs=r.repairs,
             )
         )
     elif r.status == "skipped":

@@ -87,6 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="one JSON record per line, as stored")
     audit.set_defaults(handler=_cmd_audit)
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check this install: Python, lock, embedded model, embeddings, Chroma, guards, tiers",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.add_argument(
+        "--only",
+        type=lambda v: [c.strip() for c in v.split(",") if c.strip()],
+        help="comma-separated checks to run (default: all): " + ", ".join(_doctor_checks()),
+    )
+    doctor.add_argument("--quiet", action="store_true", help="print only warnings and failures")
+    doctor.set_defaults(handler=_cmd_doctor)
     agents = sub.add_parser("agents", help="list the registered agents")
     agents.set_defaults(handler=_cmd_agents)
 
@@ -531,6 +543,35 @@ def json_compact(value: Any) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _doctor_checks() -> tuple[str, ...]:
+    # Listed here, not imported: `podium --help` must not pay for the doctor's imports.
+    return (
+        "python", "lock", "data_dir", "embedded_model", "embeddings",
+        "chroma", "guardrails", "tiers", "postgres", "ray",
+    )  # fmt: skip
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from ._config import PodiumConfig
+    from ._doctor import CHECKS, render, run_checks, to_json
+
+    unknown = sorted(set(args.only or ()) - set(CHECKS))
+    if unknown:
+        print(f"error: unknown check(s) {unknown}: known are {', '.join(CHECKS)}", file=sys.stderr)
+        return 2
+    checks = run_checks(PodiumConfig.load(args.config), args.only)
+    report = to_json(checks)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        text = render(checks, quiet=args.quiet)
+        if text:
+            print(text, file=sys.stderr if args.quiet else sys.stdout)
+    return 0 if report["ok"] else 1
 
 
 def _cmd_agents(args: argparse.Namespace) -> int:
