@@ -18,9 +18,12 @@ TORCH_SOURCE := --find-links $(TORCH_WHEELS)
 else
 TORCH_SOURCE := --extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match
 endif
-# --no-deps: the lock is complete, so nothing is resolved; --require-hashes: nothing unverified.
-UV_INSTALL := $(UV) pip install --python $(BIN)/python --no-deps --require-hashes $(TORCH_SOURCE) \
-	--build-constraints requirements/build.txt
+# --no-deps: the lock is complete, so nothing is resolved; --require-hashes: nothing unverified;
+# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on this project's machines) every
+# process would otherwise recompile what it imports (torch, litellm, Ray's agents: a local Ray
+# took 44 s instead of 20 s to start under load, past Ray's own start-up timeout).
+UV_INSTALL := $(UV) pip install --python $(BIN)/python --no-deps --require-hashes --compile-bytecode \
+	$(TORCH_SOURCE) --build-constraints requirements/build.txt
 
 .PHONY: run test lint typecheck pytest smoke doctor bench install install-local lock check-lock preflight clean
 

@@ -206,6 +206,10 @@ def connect(run: RunConfig) -> ModuleType:
         if ray.is_initialized():
             return ray
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # read by Ray's own processes too
+        # The raylet waits this long for Ray's agent process to start (default 30 s). On a
+        # loaded 2-core machine the agent took 37-44 s, and the local Ray failed to start
+        # ("The current node timed out during startup"): allow two minutes.
+        os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
         options: dict[str, Any] = {
             "include_dashboard": False,
             "log_to_driver": False,  # worker failures come back as task errors, not log lines
