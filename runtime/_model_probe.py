@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 SCHEMA = {
     "type": "object",
@@ -30,7 +31,7 @@ def main() -> int:
     started = time.perf_counter()
     llama = Llama(model_path=str(gguf_path()), n_ctx=CONTEXT_TOKENS, n_threads=None, verbose=False)
     loaded = time.perf_counter()
-    out = llama.create_chat_completion(
+    out: Any = llama.create_chat_completion(
         messages=[{"role": "user", "content": PROMPT}],
         grammar=LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False),
         max_tokens=MAX_TOKENS,
