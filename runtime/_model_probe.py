@@ -24,16 +24,15 @@ MAX_TOKENS = 24
 
 def main() -> int:
     from llama_cpp import Llama
-    from llama_cpp.llama_grammar import LlamaGrammar
 
-    from ._local_model import CONTEXT_TOKENS, gguf_path
+    from ._local_model import CONTEXT_TOKENS, gguf_path, grammar_for
 
     started = time.perf_counter()
     llama = Llama(model_path=str(gguf_path()), n_ctx=CONTEXT_TOKENS, n_threads=None, verbose=False)
     loaded = time.perf_counter()
     out: Any = llama.create_chat_completion(
         messages=[{"role": "user", "content": PROMPT}],
-        grammar=LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False),
+        grammar=grammar_for(SCHEMA),
         max_tokens=MAX_TOKENS,
         temperature=0.0,
     )

@@ -80,3 +80,33 @@ async def test_every_agents_tools_compile_to_a_grammar_the_model_accepts(
     response = await backend.complete(request)
     assert response.message.content is not None or response.message.tool_calls
     assert "error parsing grammar" not in capfd.readouterr().err
+
+
+def test_the_grammar_keeps_raw_control_characters_out_of_json_strings() -> None:
+    # llama-cpp-python's converter allows them; on this prompt SmolLM2 wrote a raw newline
+    # inside a string on every release from 0.3.16 to 0.3.36 before the rule was narrowed.
+    import json
+
+    from podium.runtime._local_model import _Engine
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "tasks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"agent": {"type": "string"}, "instruction": {"type": "string"}},
+                    "required": ["agent", "instruction"],
+                },
+            }
+        },
+        "required": ["tasks"],
+    }
+    prompt = (
+        "Create a plan: look up the CRM record for Bob Smith, check his last order, "
+        "and write a follow-up note."
+    )
+    out = _Engine.shared().chat([{"role": "user", "content": prompt}], schema, 300)
+    text = out["choices"][0]["message"]["content"]
+    assert isinstance(json.loads(text)["tasks"], list)  # strict: no control character in a string
