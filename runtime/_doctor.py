@@ -54,11 +54,17 @@ _INSTALL_LOCKED = (
 
 @dataclass(frozen=True)
 class Check:
+    """One item of the doctor's report."""
+
     name: str
+    """One of CHECKS."""
     status: Status
     summary: str
+    """What was found, in one line (a key variable by name, never its value)."""
     fix: str = ""
+    """What to do about a failure or a warning, in one line."""
     details: dict[str, Any] = field(default_factory=dict)
+    """Figures for `--json` (versions, seconds, tokens/s)."""
 
 
 @dataclass
