@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 PACKAGES := runtime agents tools memory policies evals
-GOAL ?= Qualify the lead Dana Reyes at Northwind Analytics and draft a short personalised first outreach email
+# A lead that exists in the bundled CRM data (tools/datasets/crm_leads.csv), so the run can find it.
+GOAL ?= Qualify the lead Maya Chen at Brightforge Analytics and draft a short personalised first outreach email
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 # llama-cpp-python builds from source on 2 cores: use both.

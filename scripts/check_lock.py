@@ -3,7 +3,9 @@
 Run by `make` before anything is installed from the lock, and by the test suite. "In step" means:
 every requirement pyproject.toml declares for an install (the core dependencies and the extras
 that install uses) is in that lock file, at a version its range allows; every pin in
-requirements/pins.in holds; the model file package matches requirements/model.in. It needs only
+requirements/pins.in holds where the package is locked; the model file packages match
+requirements/model.in (a package requirements/run-overrides.in removes from run.txt is checked
+there instead). It needs only
 the standard library and `packaging` (pip's own copy when `packaging` is not installed), so it
 runs in a venv that holds nothing but pip.
 
@@ -56,7 +58,10 @@ def locked_versions(path: Path) -> dict[str, str]:
     return {canonicalize_name(m[1]): m[3] for m in PIN.finditer(path.read_text(encoding="utf-8"))}
 
 
-def _problems_for(requirements: list[str], locked: dict[str, str], lock_name: str) -> list[str]:
+def _problems_for(
+    requirements: list[str], locked: dict[str, str], lock_name: str, *, constraints: bool = False
+) -> list[str]:
+    """What `locked` lacks or holds at the wrong version; `constraints`: absent is fine."""
     problems = []
     for line in requirements:
         req = Requirement(line)
@@ -65,6 +70,8 @@ def _problems_for(requirements: list[str], locked: dict[str, str], lock_name: st
         name = canonicalize_name(req.name)
         version = locked.get(name)
         if version is None:
+            if constraints:
+                continue
             problems.append(f"{lock_name}: {req.name} is required ({line!r}) but not in the lock")
         elif req.specifier and not req.specifier.contains(version, prereleases=True):
             problems.append(f"{lock_name}: {req.name}=={version} does not satisfy {line!r}")
@@ -78,6 +85,18 @@ def _requirement_lines(path: Path) -> list[str]:
         if line:
             lines.append(line)
     return lines
+
+
+def _overridden(path: Path) -> set[str]:
+    """The packages an overrides file removes (a requirement whose marker never holds)."""
+    if not path.is_file():
+        return set()
+    removed = set()
+    for line in _requirement_lines(path):
+        req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate(dict(TARGET, extra="")):
+            removed.add(canonicalize_name(req.name))
+    return removed
 
 
 def check(root: Path) -> list[str]:
@@ -97,9 +116,18 @@ def check(root: Path) -> list[str]:
             if extra not in extras:
                 problems.append(f"pyproject.toml has no [project.optional-dependencies] {extra}")
             needed += extras.get(extra, [])
+        if lock_name == "run.txt":
+            # What run-overrides.in removes from run.txt comes from model.txt (--no-deps).
+            removed = _overridden(req / "run-overrides.in")
+            needed = [
+                line for line in needed if canonicalize_name(Requirement(line).name) not in removed
+            ]
         problems += _problems_for(needed, locked, f"requirements/{lock_name}")
         problems += _problems_for(
-            _requirement_lines(req / "pins.in"), locked, f"requirements/{lock_name}"
+            _requirement_lines(req / "pins.in"),
+            locked,
+            f"requirements/{lock_name}",
+            constraints=True,
         )
     for lock_name, source in (
         ("model.txt", "model.in"),

