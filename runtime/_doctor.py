@@ -89,25 +89,19 @@ class _Probe:
 def run_checks(config: PodiumConfig, only: Iterable[str] | None = None) -> list[Check]:
     """The checks named in `only` (default: all), in the order of CHECKS."""
     wanted = [c for c in CHECKS if only is None or c in set(only)]
+    # Both probes run in subprocesses beside the in-process checks (MiniLM no longer needs
+    # torch, whose threads slowed llama.cpp's when both ran at once).
     probes: dict[str, _Probe] = {}
     if "embedded_model" in wanted:
         probes["embedded_model"] = _start_model_probe(config)
-    if "embeddings" in wanted and "embedded_model" not in wanted:
+    if "embeddings" in wanted:
         probes["embeddings"] = _start_embeddings_probe(config)
-
-    def model() -> Check:
-        result = _model_result(probes["embedded_model"])
-        if "embeddings" in wanted:
-            # Started only now: run beside llama.cpp's threads on 2 cores, torch slowed both
-            # (measured idle: 23-25 s for the doctor, the model at 3 tokens/s; 18.6 s in turn).
-            probes["embeddings"] = _start_embeddings_probe(config)
-        return result
 
     checks: dict[str, Callable[[], Check]] = {
         "python": _python,
         "lock": _lock,
         "data_dir": lambda: _data_dir(config),
-        "embedded_model": model,
+        "embedded_model": lambda: _model_result(probes["embedded_model"]),
         "embeddings": lambda: _embeddings_result(config, probes["embeddings"]),
         "chroma": lambda: _chroma(config),
         "guardrails": _guardrails,
@@ -115,8 +109,6 @@ def run_checks(config: PodiumConfig, only: Iterable[str] | None = None) -> list[
         "postgres": lambda: _postgres(config),
         "ray": lambda: _ray(config),
     }
-    # The model probe runs while the quick checks do; the embeddings probe (started when the
-    # model's result is read) while the in-process imports (chroma, guardrails, tiers) do.
     quick = [c for c in wanted if c in ("python", "lock", "data_dir")]
     slow = [c for c in wanted if c in ("embedded_model", "embeddings")]
     order = quick + slow[:1] + [c for c in wanted if c not in quick and c not in slow] + slow[1:]
