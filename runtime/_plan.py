@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -54,6 +55,7 @@ class Plan(BaseModel):
         agents = context.get("agents")
         if agents is not None:
             problems += _agent_problems(self.tasks, agents)
+            problems += _duplicate_problems(self.tasks)
         max_tasks = context.get("max_tasks")
         if isinstance(max_tasks, int) and len(self.tasks) > max_tasks:
             problems.append(
@@ -160,6 +162,30 @@ def _agent_problems(tasks: tuple[Task, ...], agents: frozenset[str]) -> list[str
         for t in tasks
         if t.agent not in agents
     ]
+
+
+def _duplicate_problems(tasks: tuple[Task, ...]) -> list[str]:
+    """Tasks that would do the same work twice: same agent, instruction and inputs.
+
+    Checked on plans from a model (validate_plan), not on plans already accepted (a checkpoint
+    or the plan cache), so a stored run never stops resuming over it.
+    """
+    problems: list[str] = []
+    first: dict[tuple[str, str, tuple[str, ...]], str] = {}
+    for t in tasks:
+        key = (t.agent, _normalised(t.instruction), tuple(sorted(t.inputs)))
+        if key in first:
+            problems.append(
+                f"task {t.id!r} repeats task {first[key]!r} (same agent {t.agent!r}, instruction "
+                "and inputs): remove it, or give it different work"
+            )
+        else:
+            first[key] = t.id
+    return problems
+
+
+def _normalised(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
 def _find_cycle(tasks: tuple[Task, ...]) -> list[str]:

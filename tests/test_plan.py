@@ -69,6 +69,14 @@ def test_a_valid_plan_keeps_its_shape() -> None:
             r"the plan has 11 tasks, over the limit of 10",
             id="over-size",
         ),
+        pytest.param(
+            [
+                task("a", "researcher", instruction="Look up Maya Chen in crm_leads."),
+                task("b", "researcher", instruction="look up  maya chen in CRM_LEADS"),
+            ],
+            r"task 'b' repeats task 'a' \(same agent 'researcher', instruction and inputs\)",
+            id="duplicate-work",
+        ),
         pytest.param([], r"field 'tasks'", id="empty"),
         pytest.param(
             [{"id": "a", "agent": "writer"}],
@@ -122,3 +130,21 @@ async def test_no_valid_plan_ends_with_plan_error_and_keeps_the_attempts(
     assert record.status == "failed"
     assert len(record.rejected_plans) == 3
     assert "astrologer" in record.rejected_plans[0]["problems"][0]
+
+
+def test_the_same_instruction_for_another_agent_or_other_inputs_is_not_a_duplicate() -> None:
+    same = "Summarise the findings"
+    plan = validate_plan(
+        {
+            "tasks": [
+                task("a", "researcher"),
+                task("b", "researcher"),
+                task("c", "writer", ["a"], instruction=same),
+                task("d", "writer", ["b"], instruction=same),
+                task("e", "researcher", ["a"], instruction=same),
+            ]
+        },
+        agents=AGENTS,
+        max_tasks=10,
+    )
+    assert len(plan.tasks) == 5
