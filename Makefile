@@ -89,7 +89,9 @@ $(BIN)/python:
 $(VENV)/.installed-run: requirements/run.txt requirements/model.txt requirements/build.txt pyproject.toml | $(BIN)/python
 	@$(BIN)/python scripts/check_lock.py
 	$(UV_INSTALL) -r requirements/run.txt -r requirements/model.txt
-	$(UV) pip install --python $(BIN)/python --no-deps --no-build-isolation -q -e .
+	@# Podium itself, editable, built in an isolated environment with build.txt's setuptools: the
+	@# venv's own may be the one Python bundles (65.x here), which cannot build an editable alone.
+	$(UV) pip install --python $(BIN)/python --no-deps --build-constraints requirements/build.txt -q -e .
 	@touch $@
 
 # Everything make test needs: the run set plus the dev and ray extras, at the same versions.

@@ -75,7 +75,7 @@ if [ $VERIFY = 1 ]; then
     if ! { python3 -m venv build/lock-venv &&
         "$UV" pip install --python build/lock-venv/bin/python --no-deps --require-hashes "${TORCH[@]}" \
             --build-constraints "$REQ/build.txt" -r "$REQ/dev.txt" -r "$REQ/model.txt" &&
-        "$UV" pip install --python build/lock-venv/bin/python --no-deps --no-build-isolation -e . &&
+        "$UV" pip install --python build/lock-venv/bin/python --no-deps --build-constraints "$REQ/build.txt" -e . &&
         build/lock-venv/bin/podium doctor --only embedded_model,embeddings,guardrails &&
         build/lock-venv/bin/python -m pytest -m integration -q -p no:cacheprovider; }; then
         restore
