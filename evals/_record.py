@@ -78,6 +78,8 @@ def portable_config(config: PodiumConfig) -> dict[str, Any]:
     tools = data.get("tools", {})
     for key in ("workspace", "datasets"):
         tools.pop(key, None)
+    # A team's playbook folder is a local path: a replay elsewhere matches the built-ins only.
+    data.get("planner", {}).pop("playbooks_dir", None)
     return data
 
 

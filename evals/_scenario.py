@@ -216,7 +216,15 @@ class Scenario(_Strict):
             _write_files(workdir / "datasets", self.fixtures.datasets)
             tools["datasets"] = str(workdir / "datasets")
         storage = {"data_dir": str(workdir / "data"), "checkpointer": "memory"}
-        merged = {**raw, "tools": tools, "storage": {**raw.get("storage", {}), **storage}}
+        # A replay makes the calls its recording made: a scenario recorded before playbooks
+        # existed (its config does not say) planned with the planner, so it replays without them.
+        planner = {"playbooks": False, **raw.get("planner", {})}
+        merged = {
+            **raw,
+            "tools": tools,
+            "planner": planner,
+            "storage": {**raw.get("storage", {}), **storage},
+        }
         try:
             # Relative paths in the config (agent cards, ...) are relative to the scenario file.
             return PodiumConfig.from_mapping(

@@ -29,6 +29,7 @@ from ._events import RunEvent, RunFinished, RunStarted
 from ._executor import TaskExecutor, make_executor
 from ._memory import RunMemory
 from ._model import LiteLLMBackend, ModelBackend, ModelSeam
+from ._playbooks import Playbooks, load_playbooks
 from ._policy import audit_writer, check_goal_policy
 from ._result import PlanResult, RunResult
 from ._routing import RoutingPolicy
@@ -74,6 +75,16 @@ class Podium:
         if tool_wrapper is not None:
             self.tools = ToolRegistry(tool_wrapper(self.tools.get(n)) for n in self.tools.names())
         _check_agent_tools(self.agents, self.tools)
+        self.playbooks: Playbooks | None = (
+            load_playbooks(
+                self.config.planner.playbooks_dir,
+                agents=self.agents.names(),
+                max_tasks=self.config.planner.max_tasks,
+            )
+            if self.config.planner.playbooks
+            else None
+        )
+        """Plan templates matched to goals before planning; `problems` lists skipped files."""
         self.model: ModelBackend = model or LiteLLMBackend(self.config.models)
         self.executor: TaskExecutor = make_executor(
             self.config,
@@ -283,6 +294,7 @@ class Podium:
             executor=self.executor,
             emit=emit,
             goal=goal,
+            playbooks=self.playbooks,
         )
 
     @contextlib.asynccontextmanager

@@ -119,6 +119,15 @@ class PlannerConfig(_Section):
     max_tasks: int = Field(default=100, ge=1, le=1000)
     max_replans: int = Field(default=2, ge=0, le=20)
     max_goal_chars: int = Field(default=20_000, ge=100)
+    playbooks: bool = True
+    """Match goals to playbooks (plan templates for known workflows) before planning."""
+    playbooks_dir: Path | None = None
+    """A folder of the team's own playbooks (*.yaml); a name shared with a built-in replaces it."""
+    playbook_fill_similarity: float = Field(default=0.9, ge=0.0, le=1.0)
+    """A goal at least this close in meaning to a playbook's example goal, differing only in
+    names, runs the playbook's plan with those names (no planner call)."""
+    playbook_adapt_similarity: float = Field(default=0.75, ge=0.0, le=1.0)
+    """At least this close (and not filled): the planner adapts the playbook's plan."""
 
 
 class RunConfig(_Section):
@@ -297,6 +306,13 @@ class PodiumConfig(_Section):
             update={
                 "storage": self.storage.model_copy(update={"data_dir": fix(self.storage.data_dir)}),
                 "agents": AgentsConfig(paths=[fix(p) for p in self.agents.paths]),
+                "planner": self.planner.model_copy(
+                    update={
+                        "playbooks_dir": fix(self.planner.playbooks_dir)
+                        if self.planner.playbooks_dir
+                        else None
+                    }
+                ),
                 "memory": self.memory.model_copy(
                     update={"path": fix(self.memory.path) if self.memory.path else None}
                 ),

@@ -45,10 +45,12 @@ class PlanCreated(_Event):
     kind: Literal["plan_created"] = "plan_created"
     plan: Plan
     revision: int
+    """0 for the first plan, n for the n-th re-plan."""
     repairs: tuple[str, ...] = ()
     """Repairs of form the planner's reply needed to parse (a fence, prose, raw control
     characters): such a reply is a valid plan, not a failed attempt."""
-    """0 for the first plan, n for the n-th re-plan."""
+    playbook: str | None = None
+    """The playbook this plan came from, and how: "sales-lead-qualification (filled: ...)"."""
 
 
 class TaskStarted(_Event):

@@ -255,12 +255,11 @@ def _as_tool_message(text: str) -> dict[str, Any]:
     try:
         parsed = loads_lenient(text)
     except json.JSONDecodeError:
-        # Cut off by max_tokens inside the JSON string: keep the answer text that did arrive.
+        # Cut off by max_tokens. Inside an answer's string: keep the answer text that did
+        # arrive, as any model's answer cut at max_tokens. Anything else (a tool call, debris):
+        # never pass the raw JSON on as an answer; an empty reply makes the agent loop ask again.
         cut = re.match(r'\s*\{\s*"answer"\s*:\s*"(.*)', text, re.S)
-        return {
-            "role": "assistant",
-            "content": cut.group(1).strip().lstrip('}" \n') if cut else text,
-        }
+        return {"role": "assistant", "content": cut.group(1).strip().lstrip('}" \n') if cut else ""}
     choice, extra = parsed.value, _repairs_field(parsed.repairs)
     if isinstance(choice, dict) and "tool" in choice:
         call = {

@@ -45,6 +45,8 @@ class ProgressView:
     goal: str = ""
     plan: Plan | None = None
     revision: int = 0
+    playbook: str | None = None
+    """Which playbook the plan came from, and how (from the first PlanCreated)."""
     tasks: dict[str, _TaskView] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     answer: str | None = None
@@ -61,6 +63,7 @@ class ProgressView:
                 self.goal = event.goal
             case "plan_created":
                 self.plan, self.revision = event.plan, event.revision
+                self.playbook = event.playbook or self.playbook
                 for t in event.plan.tasks:
                     self.tasks.setdefault(t.id, _TaskView())
             case "plan_rejected":
@@ -141,6 +144,8 @@ class ProgressView:
             style="dim",
         )
         parts: list[Text | Tree] = [tree, footer]
+        if self.playbook:
+            parts.insert(1, Text(f"playbook {self.playbook}", style="dim"))
         if self.error and self.status == "running":
             parts.append(Text(self.error, style="yellow"))
         return Panel(Group(*parts), title=self.goal[:70] or "podium", border_style="blue")

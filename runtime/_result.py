@@ -82,6 +82,24 @@ class PlanResult(BaseModel):
     seconds: float
 
 
+class PlaybookUse(BaseModel):
+    """Which playbook gave a run its first plan, how, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    mode: Literal["filled", "adapted"]
+    """filled: the playbook's plan with the goal's slot values, no planner call; adapted: the
+    planner was given the playbook's plan as a template."""
+    reason: str
+    """Why it matched, in words (the template it read as, or the similarity)."""
+    slots: dict[str, str] = {}
+    """The slot values taken from the goal (filled by template)."""
+    similarity: float | None = None
+    """Cosine similarity of the goal to the closest template, when matched by meaning."""
+    source: str = ""
+
+
 class PlanCacheUse(BaseModel):
     """How a run's first plan came from the plan cache (shared memory)."""
 
@@ -125,6 +143,8 @@ class RunResult(BaseModel):
     started_at: float
     finished_at: float | None = None
     error: str | None = None
+    playbook: PlaybookUse | None = None
+    """Set when the first plan came from a playbook (filled, or adapted by the planner)."""
     plan_cache: PlanCacheUse | None = None
     """Set when the first plan came from the plan cache; None when the planner planned afresh."""
     warnings: list[str] = []

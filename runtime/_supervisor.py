@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,14 +58,26 @@ from ._memory import RunMemory, substitute_plan, template_message
 from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
 from ._planner import parse_plan_reply, plan_messages, plan_schema, positional_plan_schema
+from ._playbooks import PlaybookMatch, Playbooks
+from ._playbooks import template_message as playbook_template_message
 from ._policy import RunPolicies, TaskPolicy, guard_event
-from ._result import Escalation, PlanCacheUse, Route, RunResult, RunStatus, TaskResult
+from ._result import (
+    Escalation,
+    PlanCacheUse,
+    PlaybookUse,
+    Route,
+    RunResult,
+    RunStatus,
+    TaskResult,
+)
 from ._routing import RoutingPolicy, Rung
 from ._usage import Usage
 
 Emit = Callable[[RunEvent], None]
 LOCAL_MAX_TASKS = 6
 """Plan size for the embedded 135M model: small enough to decode in seconds, large enough for the workflows."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -103,6 +116,12 @@ class RunContext:
     memory: RunMemory | None = None
     """Shared memory for this run; None when `[memory] enabled = false`."""
     plan_cache: PlanCacheUse | None = None
+    playbooks: Playbooks | None = None
+    """The playbooks goals are matched to before planning; None when `[planner] playbooks` is off."""
+    playbook: PlaybookUse | None = None
+    """How the first plan came from a playbook, if it did."""
+    playbook_match: PlaybookMatch | None = None
+    playbook_looked_up: bool = False
     policies: RunPolicies = field(init=False)
     """Guards, tool gate and escalation for this run (`[policies]`)."""
     executor: TaskExecutor = field(default_factory=InProcessExecutor)
@@ -187,6 +206,8 @@ def build_supervisor(
             raw: dict[str, Any] = await plan_step(revision, rejected, current_data, purpose)
             if raw.get("cache"):
                 ctx.plan_cache = PlanCacheUse.model_validate(raw["cache"])
+            if raw.get("playbook"):
+                ctx.playbook = PlaybookUse.model_validate(raw["playbook"])
             if ctx.plan_steps_run == before:
                 # Restored from a checkpoint: what it spent still counts against the budget.
                 used = Usage.model_validate(raw["usage"])
@@ -246,7 +267,15 @@ def build_supervisor(
             plan, usage = await make_plan(0, None)
         except BudgetExceeded as exc:
             return _run_result(ctx, None, 0, Usage(), "budget_exceeded", None, str(exc))
-        ctx.emit(PlanCreated(run_id=ctx.run_id, plan=plan, revision=0, repairs=ctx.plan_repairs))
+        ctx.emit(
+            PlanCreated(
+                run_id=ctx.run_id,
+                plan=plan,
+                revision=0,
+                repairs=ctx.plan_repairs,
+                playbook=_playbook_label(ctx.playbook),
+            )
+        )
         revision, epoch, resumed_by_human = 0, 0, False
         while True:
             await run_epoch(epoch, plan, keep_failed=resumed_by_human)
@@ -463,7 +492,9 @@ def _run_result(
         finished_at=time.time(),
         error=error,
         plan_cache=ctx.plan_cache,
-        warnings=list(ctx.memory.warnings) if ctx.memory else [],
+        playbook=ctx.playbook,
+        warnings=(list(ctx.memory.warnings) if ctx.memory else [])
+        + (list(ctx.playbooks.problems) if ctx.playbooks else []),
         verdicts=list(ctx.policies.verdicts),
     ).model_dump(mode="json")
 
@@ -560,6 +591,16 @@ async def _plan_step(
         if current
         else None
     )
+    match = await _match_playbook(ctx, names, max_tasks) if purpose == "plan" else None
+    playbook = {"playbook": match.use.model_dump(mode="json")} if match is not None else {}
+    if match is not None and match.use.mode == "filled" and not rejected:
+        return {
+            "output": "",
+            "plan": match.plan.model_dump(mode="json"),
+            "problems": [],
+            "usage": Usage().model_dump(),
+            **playbook,
+        }  # the playbook's plan with the goal's values: no planner call
     cached = await ctx.memory.lookup_plan(ctx.goal) if ctx.memory and purpose == "plan" else None
     if cached is not None and not rejected:
         reused = _reuse_cached_plan(cached, ctx.goal, names, max_tasks)
@@ -576,6 +617,8 @@ async def _plan_step(
     )
     if cached is not None:
         messages.insert(2, template_message(cached))
+    elif match is not None:
+        messages.insert(2, playbook_template_message(match))
     local = is_local_model(ctx.config.models.frontier)
     schema = (
         positional_plan_schema(names, min(max_tasks, LOCAL_MAX_TASKS))
@@ -625,7 +668,39 @@ async def _plan_step(
         "usage": response.usage.model_dump(),
         "cache": _cache_use(cached, "adapted") if cached is not None else None,
         "verdicts": [verdict.model_dump(mode="json")],
+        **({} if cached is not None else playbook),
     }
+
+
+async def _match_playbook(
+    ctx: RunContext, agents: list[str], max_tasks: int
+) -> PlaybookMatch | None:
+    """The playbook for this run's goal (looked up once per run), or None."""
+    if ctx.playbooks is None:
+        return None
+    if not ctx.playbook_looked_up:
+        memory = ctx.memory
+        embed = memory.store.embed if memory is not None else None
+        planner = ctx.config.planner
+        try:
+            ctx.playbook_match = await asyncio.to_thread(
+                ctx.playbooks.match,
+                ctx.goal,
+                embed=embed,
+                agents=agents,
+                max_tasks=max_tasks,
+                fill_similarity=planner.playbook_fill_similarity,
+                adapt_similarity=planner.playbook_adapt_similarity,
+            )
+        except Exception as exc:  # an aid, like memory: the planner plans without it
+            log.warning("playbook matching failed, planning without it: %s", exc)
+            ctx.playbook_match = None
+        ctx.playbook_looked_up = True
+    return ctx.playbook_match
+
+
+def _playbook_label(use: PlaybookUse | None) -> str | None:
+    return f"{use.name} ({use.mode}: {use.reason})" if use is not None else None
 
 
 def _reuse_cached_plan(

@@ -105,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     doctor.set_defaults(handler=_cmd_doctor)
     agents = sub.add_parser("agents", help="list the registered agents")
     agents.set_defaults(handler=_cmd_agents)
+    playbooks = sub.add_parser(
+        "playbooks", help="list the playbooks (plan templates) goals are matched to"
+    )
+    playbooks.add_argument("--json", action="store_true", help="print them as JSON")
+    playbooks.set_defaults(handler=_cmd_playbooks)
 
     _eval_parser(sub)
     _memory_parser(sub)
@@ -587,6 +592,34 @@ def _cmd_agents(args: argparse.Namespace) -> int:
         table.add_row(spec.name, spec.tier, ", ".join(spec.tools) or "-", spec.description)
     Console().print(table)
     return 0
+
+
+def _cmd_playbooks(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    podium = _podium(args)
+    found = podium.playbooks
+    if found is None:
+        print("playbooks are off ([planner] playbooks = false)")
+        return 0
+    if args.json:
+        data = {
+            "playbooks": [p.model_dump(mode="json") for p in found.playbooks],
+            "problems": found.problems,
+        }
+        print(json.dumps(data, indent=2))
+        return 1 if found.problems else 0
+    table = Table("playbook", "workflow", "tasks", "goals it matches (and ones like them)", "from")
+    for p in found.playbooks:
+        graph = " → ".join(f"{t.id}[{t.agent}]" for t in p.plan(p.slots).topological_order())
+        table.add_row(p.name, p.workflow, graph, "\n".join(p.goals), p.source)
+    Console().print(table)
+    for problem in found.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    return 1 if found.problems else 0
 
 
 def _cmd_bench_dag(args: argparse.Namespace) -> int:

@@ -33,6 +33,9 @@ def config(tmp_path: Path) -> PodiumConfig:
             # Shared memory has its own tests (test_memory*.py, test_runtime_memory.py); here it
             # would only add an embedding model load and a Chroma store to every run.
             "memory": {"enabled": False},
+            # Playbooks have their own tests (test_playbooks.py); here a goal that reads as a
+            # playbook's template would take its plan and never ask the scripted planner.
+            "planner": {"playbooks": False},
         }
     )
 

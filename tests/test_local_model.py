@@ -110,3 +110,21 @@ def test_the_grammar_keeps_raw_control_characters_out_of_json_strings() -> None:
     out = _Engine.shared().chat([{"role": "user", "content": prompt}], schema, 300)
     text = out["choices"][0]["message"]["content"]
     assert isinstance(json.loads(text)["tasks"], list)  # strict: no control character in a string
+
+
+def test_make_runs_default_goal_takes_the_sales_playbook_on_the_embedded_model(
+    config: PodiumConfig,
+) -> None:
+    config = config.model_copy(
+        update={"planner": config.planner.model_copy(update={"playbooks": True})}
+    )
+    goal = (
+        "Qualify the lead Maya Chen at Brightforge Analytics and draft a short personalised "
+        "first outreach email"
+    )
+    result = Podium(config).run(goal)
+    assert result.status == "completed", result.error
+    assert result.playbook is not None and result.playbook.mode == "filled"
+    assert result.plan is not None and result.plan.ids == ["enrich", "score", "outreach"]
+    assert all(r.status == "completed" for r in result.tasks.values())
+    assert result.answer and result.answer.strip()

@@ -1,0 +1,337 @@
+"""Playbooks: plan templates for known workflows, matched to a goal before the planner is asked.
+
+A playbook is a YAML file: how people ask for the work (`goals`, templates with `{slot}`
+placeholders), an example value per slot, and the tasks, whose instructions use the same slots.
+Matching a goal, best first:
+
+1. **filled**, by template: the goal reads as one of the templates with its slots filled in
+   (case, spacing and end punctuation aside). The slots take the goal's words; no planner call.
+2. **filled**, by meaning: the goal's embedding is close to a template's (filled with the
+   example values; `planner.playbook_fill_similarity`), and the two differ only in names and
+   small words: the plan-cache machinery (`substitute_plan`) puts the goal's names into the
+   example plan. No planner call.
+3. **adapted**: similar enough (`planner.playbook_adapt_similarity`) but worded otherwise: the
+   planner gets the playbook's plan as a template to adapt, as with a cached plan.
+4. no match: the planner plans from scratch (or from the plan cache).
+
+Built-in playbooks ship in `podium/runtime/playbooks/`; a team's own go in the folder named by
+`[planner] playbooks_dir` and replace a built-in of the same name. A broken file of the team's
+is reported (file and line) and skipped; the others still load.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._errors import ConfigError, PlanValidationError
+from ._plan import TASK_ID_PATTERN, Plan, Tier, validate_plan
+from ._result import PlaybookUse
+
+BUILTIN_DIR = Path(__file__).parent / "playbooks"
+_SLOT_NAME = r"^[a-z][a-z0-9_]{0,31}$"
+# A slot's value from a goal: a name, a role, a company; never half the goal.
+_MAX_SLOT_WORDS = 8
+_MAX_SLOT_CHARS = 120
+
+
+class PlaybookTask(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=TASK_ID_PATTERN)
+    agent: str
+    instruction: str = Field(min_length=1, max_length=4000)
+    """May use `{slot}` placeholders."""
+    inputs: tuple[str, ...] = ()
+    tier: Tier | None = None
+
+
+class Playbook(BaseModel):
+    """One workflow's plan template."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+    workflow: Literal["sales", "recruiting", "research", "support", "compliance", "other"] = "other"
+    description: str = ""
+    goals: tuple[str, ...] = Field(min_length=1)
+    """How people ask for this work: templates with `{slot}` placeholders."""
+    slots: dict[str, str] = {}
+    """Slot name -> an example value (fills the templates for matching by meaning)."""
+    tasks: tuple[PlaybookTask, ...] = Field(min_length=1)
+    source: str = ""
+    """The file it was loaded from (set by the loader)."""
+
+    def example_goals(self) -> list[str]:
+        return [template.format_map(self.slots) for template in self.goals]
+
+    def plan(self, values: dict[str, str]) -> Plan:
+        """The plan with every slot filled from `values`."""
+        return Plan.model_validate(self.plan_data(values))
+
+    def plan_data(self, values: dict[str, str]) -> dict[str, Any]:
+        """The plan as data, every slot filled from `values`, not yet validated."""
+        return {
+            "tasks": [
+                {
+                    **t.model_dump(mode="json", exclude_none=True),
+                    "instruction": t.instruction.format_map(values),
+                }
+                for t in self.tasks
+            ],
+            "rationale": f"playbook {self.name}",
+        }
+
+
+@dataclass(frozen=True)
+class PlaybookMatch:
+    playbook: Playbook
+    use: PlaybookUse
+    plan: Plan
+    """For `filled`, the plan to run; for `adapted`, the template given to the planner."""
+
+
+@dataclass
+class Playbooks:
+    """The playbooks a Podium loaded, and the problems of the files it skipped."""
+
+    playbooks: list[Playbook] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def get(self, name: str) -> Playbook:
+        for p in self.playbooks:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def match(
+        self,
+        goal: str,
+        *,
+        embed: Callable[[list[str]], list[list[float]]] | None,
+        agents: Iterable[str],
+        max_tasks: int,
+        fill_similarity: float,
+        adapt_similarity: float,
+    ) -> PlaybookMatch | None:
+        """The best playbook for `goal` (see the module docstring), or None."""
+        for playbook in self.playbooks:
+            for template in playbook.goals:
+                values = _read_template(template, goal)
+                if values is not None:
+                    use = PlaybookUse(
+                        name=playbook.name,
+                        mode="filled",
+                        reason=f"the goal reads as its template {template!r}",
+                        slots=values,
+                        source=playbook.source,
+                    )
+                    return PlaybookMatch(playbook, use, playbook.plan(values))
+        if embed is None or not self.playbooks:
+            return None
+        return self._by_meaning(
+            goal, embed, list(agents), max_tasks, fill_similarity, adapt_similarity
+        )
+
+    def _by_meaning(
+        self,
+        goal: str,
+        embed: Callable[[list[str]], list[list[float]]],
+        agents: list[str],
+        max_tasks: int,
+        fill_similarity: float,
+        adapt_similarity: float,
+    ) -> PlaybookMatch | None:
+        from ._memory import substitute_plan
+
+        examples = [(p, e) for p in self.playbooks for e in p.example_goals()]
+        vectors = embed([goal] + [e for _, e in examples])
+        scores = [sum(a * b for a, b in zip(vectors[0], v, strict=True)) for v in vectors[1:]]
+        best = max(range(len(examples)), key=scores.__getitem__)
+        playbook, example = examples[best]
+        similarity = round(max(0.0, min(1.0, scores[best])), 4)
+        if similarity < adapt_similarity:
+            return None
+        template = playbook.plan(playbook.slots)
+        if similarity >= fill_similarity:
+            filled = substitute_plan(example, goal, template, agents, max_tasks)
+            if filled is not None:
+                use = PlaybookUse(
+                    name=playbook.name,
+                    mode="filled",
+                    reason=f"the goal is close to {example!r} (similarity {similarity}); "
+                    "its names were put into the plan",
+                    similarity=similarity,
+                    source=playbook.source,
+                )
+                return PlaybookMatch(playbook, use, filled)
+        use = PlaybookUse(
+            name=playbook.name,
+            mode="adapted",
+            reason=f"the goal is like {example!r} (similarity {similarity}) but worded "
+            "otherwise: the planner adapted the playbook's plan",
+            similarity=similarity,
+            source=playbook.source,
+        )
+        return PlaybookMatch(playbook, use, template)
+
+
+def template_message(match: PlaybookMatch) -> dict[str, Any]:
+    """The planner's hint for an `adapted` match."""
+    example = match.playbook.example_goals()[0]
+    return {
+        "role": "user",
+        "content": (
+            f"This team's playbook {match.playbook.name!r} plans goals like: {example}\n"
+            f"Its plan: {match.plan.model_dump_json(exclude_none=True)}\nAdapt this plan to the "
+            "goal above: keep its shape, change names and details, add or drop tasks only where "
+            "the goal asks for other work."
+        ),
+    }
+
+
+def load_playbooks(
+    user_dir: Path | None, *, agents: Iterable[str], max_tasks: int, builtin: bool = True
+) -> Playbooks:
+    """Built-in playbooks, then the user's (same name: the user's wins).
+
+    A broken built-in raises (a packaging bug); a broken user file is reported in `problems`
+    and skipped. A missing `user_dir` is a ConfigError.
+    """
+    names = frozenset(agents)
+    found: dict[str, Playbook] = {}
+    problems: list[str] = []
+    if builtin:
+        for path in sorted(BUILTIN_DIR.glob("*.yaml")):
+            found_one = _load_file(path, names, max_tasks)
+            if isinstance(found_one, str):
+                raise ConfigError(f"built-in playbook {found_one}")
+            found[found_one.name] = found_one.model_copy(update={"source": f"built-in {path.name}"})
+    if user_dir is not None:
+        if not user_dir.is_dir():
+            raise ConfigError(
+                f"[planner] playbooks_dir = {str(user_dir)!r} is not a folder: create it or "
+                "remove the setting"
+            )
+        for path in sorted([*user_dir.glob("*.yaml"), *user_dir.glob("*.yml")]):
+            loaded = _load_file(path, names, max_tasks)
+            if isinstance(loaded, str):
+                problems.append(loaded)
+            else:
+                found[loaded.name] = loaded
+    return Playbooks(list(found.values()), problems)
+
+
+def _load_file(path: Path, agents: frozenset[str], max_tasks: int) -> Playbook | str:
+    """The playbook in `path`, or a one-line problem naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        return f"{path}:{line}: not valid YAML: {exc.problem}"
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return f"{path}: cannot be read: {exc}"
+    if not isinstance(root, yaml.MappingNode):
+        return f"{path}:1: a playbook is a mapping (name, goals, slots, tasks)"
+    data = yaml.safe_load(text)
+    try:
+        playbook = Playbook.model_validate({**data, "source": str(path)})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _line_of(root, err["loc"])
+        field_path = ".".join(str(p) for p in err["loc"])
+        return f"{path}:{where}: {field_path}: {err['msg']}"
+    problem = _check(playbook, agents, max_tasks)
+    if problem is not None:
+        key, message = problem
+        return f"{path}:{_line_of(root, key)}: {message}"
+    return playbook
+
+
+def _check(
+    playbook: Playbook, agents: frozenset[str], max_tasks: int
+) -> tuple[tuple[Any, ...], str] | None:
+    """What makes a well-formed playbook unusable: the YAML path of the culprit and why."""
+    for name in playbook.slots:
+        if not re.match(_SLOT_NAME, name):
+            return ("slots", name), f"slot name {name!r} must be lower case letters, digits, _"
+    for i, template in enumerate(playbook.goals):
+        used = _placeholders(template)
+        if used is None:
+            return ("goals", i), f"goal template {template!r} has a malformed {{placeholder}}"
+        unknown = used - set(playbook.slots)
+        if unknown:
+            return ("goals", i), f"goal template uses slots {sorted(unknown)} not declared in slots"
+    for i, t in enumerate(playbook.tasks):
+        if t.agent not in agents:
+            return ("tasks", i, "agent"), (
+                f"task {t.id!r} names agent {t.agent!r}, which is not registered: "
+                f"use one of {sorted(agents)}"
+            )
+        used = _placeholders(t.instruction)
+        if used is None:
+            return ("tasks", i, "instruction"), f"task {t.id!r} has a malformed {{placeholder}}"
+        for j, template in enumerate(playbook.goals):
+            missing = used - (_placeholders(template) or set())
+            if missing:
+                return ("tasks", i, "instruction"), (
+                    f"task {t.id!r} uses slot(s) {sorted(missing)} that the goal template "
+                    f"{j + 1} ({template!r}) cannot fill: add them to it, or drop them here"
+                )
+    try:
+        validate_plan(playbook.plan_data(playbook.slots), agents=agents, max_tasks=max_tasks)
+    except PlanValidationError as exc:
+        mentioned = re.findall(r"(?:task '|tasks )([A-Za-z][\w\-]*)", exc.problems[0])
+        culprit = next((i for i, t in enumerate(playbook.tasks) if t.id in mentioned), 0)
+        return ("tasks", culprit), "; ".join(exc.problems)
+    return None
+
+
+def _placeholders(text: str) -> set[str] | None:
+    try:
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError:
+        return None
+
+
+def _line_of(root: yaml.Node, loc: Sequence[Any]) -> int:
+    """The 1-based line of the node at `loc` (as deep as it exists) in a composed YAML tree."""
+    node = root
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+            if nxt is None:
+                break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+    return node.start_mark.line + 1
+
+
+def _read_template(template: str, goal: str) -> dict[str, str] | None:
+    """The slot values if `goal` reads as `template` (case, spacing and end punctuation aside)."""
+    pattern = ""
+    for literal, slot, _, _ in string.Formatter().parse(template.strip().rstrip(".!?")):
+        pattern += r"\s+".join(re.escape(word) for word in literal.split(" ")) if literal else ""
+        if slot:
+            pattern += rf"(?P<{slot}>.+?)"
+    found = re.fullmatch(pattern + r"[\s.!?]*", goal.strip(), re.IGNORECASE | re.DOTALL)
+    if found is None:
+        return None
+    values = {k: " ".join(v.split()) for k, v in found.groupdict().items()}
+    if any(
+        not v or len(v) > _MAX_SLOT_CHARS or len(v.split()) > _MAX_SLOT_WORDS
+        for v in values.values()
+    ):
+        return None
+    return values
