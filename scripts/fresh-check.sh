@@ -24,6 +24,7 @@ for arg in "$@"; do
 done
 
 WORK=$(mktemp -d /tmp/podium-fresh.XXXXXX)
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)
 [ $KEEP = 1 ] || trap 'rm -rf "$WORK"' EXIT
 export UV_CACHE_DIR=$WORK/uv-cache PIP_NO_CACHE_DIR=1 XDG_CACHE_HOME=$WORK/xdg-cache
 unset VIRTUAL_ENV PODIUM_CONFIG PODIUM_DATA_DIR
@@ -49,7 +50,7 @@ clone() {  # clone DIR
 }
 
 mkdir -p "$WORK/cold" "$WORK/warm"
-echo "fresh-check: commit $(git -C "$ROOT" rev-parse --short HEAD); work in $WORK" >&2
+echo "fresh-check: commit $COMMIT; work in $WORK" >&2
 [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] || echo "fresh-check: note: uncommitted changes are not checked" >&2
 ok=1
 step clone "$WORK" clone "$WORK/cold" || ok=0
@@ -66,6 +67,6 @@ for name in "${ORDER[@]}"; do
     printf '%-16s %8s %6s\n' "$name" "${SECONDS_OF[$name]}" "${CODE_OF[$name]}" >&2
     json+="\"$name\": {\"seconds\": ${SECONDS_OF[$name]}, \"exit\": ${CODE_OF[$name]}}, "
 done
-json+="\"commit\": \"$(git -C "$ROOT" rev-parse --short HEAD)\", \"ok\": $([ $ok = 1 ] && echo true || echo false)}"
+json+="\"commit\": \"$COMMIT\", \"ok\": $([ $ok = 1 ] && echo true || echo false)}"
 echo "$json"
 [ $ok = 1 ]
