@@ -7,6 +7,11 @@ UV := $(BIN)/uv
 PACKAGES := runtime agents tools memory policies evals
 # A lead that exists in the bundled CRM data (tools/datasets/crm_leads.csv), so the run can find it.
 GOAL ?= Qualify the lead Maya Chen at Brightforge Analytics and draft a short personalised first outreach email
+# Python may cache the bytecode of what it imports (in .venv, and __pycache__ beside Podium's own
+# modules): machines that set PYTHONDONTWRITEBYTECODE (this project's do) otherwise recompile
+# litellm, chromadb and guardrails in every `podium` command (`podium doctor` after `make run`:
+# 18 s instead of 11).
+unexport PYTHONDONTWRITEBYTECODE
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 # llama-cpp-python builds from source on 2 cores: use both.

@@ -139,6 +139,9 @@ def _lock() -> Check:
     for path in (files[0], files[2]):
         required.update(_pins(path))
     optional = _pins(files[1]) if files[1].is_file() else {}
+    for seeded in _VENV_SEED:  # come with every venv; make run's set does not need them
+        if seeded not in required:
+            optional.pop(seeded, None)
     missing, different = [], []
     for name, locked in {**optional, **required}.items():
         try:
@@ -156,6 +159,9 @@ def _lock() -> Check:
         summary = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
         return Check("lock", "fail", summary, fix, {"missing": missing, "different": different})
     return Check("lock", "ok", f"{len(required)} packages match requirements/run.txt and model.txt")
+
+
+_VENV_SEED = ("pip", "setuptools", "wheel")
 
 
 def _pins(path: Path) -> dict[str, str]:

@@ -151,3 +151,22 @@ def test_doctor_passes_on_this_install(tmp_path: Path) -> None:
     assert run.returncode == 0 and not failed, failed
     model = next(c for c in report["checks"] if c["name"] == "embedded_model")
     assert model["details"]["tokens"] > 0
+
+
+def test_the_lock_check_names_a_wrong_version_and_ignores_a_venvs_own_setuptools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.metadata
+
+    pydantic = importlib.metadata.version("pydantic")
+    (tmp_path / "run.txt").write_text(f"pydantic=={pydantic} \\\n    --hash=sha256:00\n")
+    (tmp_path / "model.txt").write_text("")
+    # make run's venv keeps the setuptools `python -m venv` seeded; dev.txt pins another.
+    (tmp_path / "dev.txt").write_text("setuptools==0.0.1 \\\n    --hash=sha256:00\n")
+    monkeypatch.setattr(doctor, "_LOCK_DIR", tmp_path)
+    assert _one(doctor.run_checks(_config(tmp_path), only=["lock"]), "lock").status == "ok"
+    (tmp_path / "run.txt").write_text("pydantic==0.0.1 \\\n    --hash=sha256:00\n")
+    check = _one(doctor.run_checks(_config(tmp_path), only=["lock"]), "lock")
+    assert check.status == "fail"
+    assert f"pydantic {pydantic} (lock: 0.0.1)" in check.summary
+    assert "make install" in check.fix
