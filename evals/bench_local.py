@@ -73,7 +73,13 @@ async def plan_goal(podium: Podium, goal: str) -> GoalPlan:
 
 async def measure(goals: Sequence[str], data_dir: Path) -> dict[str, Any]:
     config = PodiumConfig.from_mapping(
-        {"storage": {"data_dir": str(data_dir)}, "memory": {"enabled": False}}
+        {
+            "storage": {"data_dir": str(data_dir)},
+            "memory": {"enabled": False},
+            # The planner on the embedded model is what this measures: goals that read as a
+            # playbook's template would take its plan without a planner call.
+            "planner": {"playbooks": False},
+        }
     )
     podium = Podium(config)
     first = await plan_goal(podium, goals[0])
