@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from podium.evals._scenario import Workflow
 
     from ._api import Podium
+    from ._plan import Plan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -614,12 +615,23 @@ def _cmd_playbooks(args: argparse.Namespace) -> int:
         return 1 if found.problems else 0
     table = Table("playbook", "workflow", "tasks", "goals it matches (and ones like them)", "from")
     for p in found.playbooks:
-        graph = " → ".join(f"{t.id}[{t.agent}]" for t in p.plan(p.slots).topological_order())
-        table.add_row(p.name, p.workflow, graph, "\n".join(p.goals), p.source)
+        table.add_row(p.name, p.workflow, _graph(p.plan(p.slots)), "\n".join(p.goals), p.source)
     Console().print(table)
     for problem in found.problems:
         print(f"skipped: {problem}", file=sys.stderr)
     return 1 if found.problems else 0
+
+
+def _graph(plan: Plan) -> str:
+    """A plan in one line, in waves: "company (researcher) + contacts (enricher) → brief (...)"."""
+    depth: dict[str, int] = {}
+    for t in plan.topological_order():
+        depth[t.id] = 1 + max((depth[i] for i in t.inputs), default=-1)
+    waves = [
+        " + ".join(f"{t.id} ({t.agent})" for t in plan.tasks if depth[t.id] == level)
+        for level in range(max(depth.values()) + 1)
+    ]
+    return " → ".join(waves)
 
 
 def _cmd_bench_dag(args: argparse.Namespace) -> int:
