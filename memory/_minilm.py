@@ -50,14 +50,15 @@ class MiniLM:
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> Array:
         """One unit vector per text, in order. Texts are batched by length (less padding)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), self.weights["embeddings.word_embeddings.weight"].shape[1]))
+        width = self.weights["embeddings.word_embeddings.weight"].shape[1]
+        out = np.empty((len(texts), width), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             encodings = self.tokenizer.encode_batch([texts[i] for i in chunk])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
             out[chunk] = self._forward(ids, mask)
-        return out.astype(np.float32)
+        return out
 
     def _forward(self, ids: npt.NDArray[np.int64], mask: Array) -> Array:
         w = self.weights

@@ -32,7 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._errors import ConfigError, PlanValidationError
-from ._plan import TASK_ID_PATTERN, Plan, Tier, validate_plan
+from ._plan import Plan, Task, validate_plan
 from ._result import PlaybookUse
 
 BUILTIN_DIR = Path(__file__).parent / "playbooks"
@@ -40,17 +40,6 @@ _SLOT_NAME = r"^[a-z][a-z0-9_]{0,31}$"
 # A slot's value from a goal: a name, a role, a company; never half the goal.
 _MAX_SLOT_WORDS = 8
 _MAX_SLOT_CHARS = 120
-
-
-class PlaybookTask(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=TASK_ID_PATTERN)
-    agent: str
-    instruction: str = Field(min_length=1, max_length=4000)
-    """May use `{slot}` placeholders."""
-    inputs: tuple[str, ...] = ()
-    tier: Tier | None = None
 
 
 class Playbook(BaseModel):
@@ -65,7 +54,8 @@ class Playbook(BaseModel):
     """How people ask for this work: templates with `{slot}` placeholders."""
     slots: dict[str, str] = {}
     """Slot name -> an example value (fills the templates for matching by meaning)."""
-    tasks: tuple[PlaybookTask, ...] = Field(min_length=1)
+    tasks: tuple[Task, ...] = Field(min_length=1)
+    """The plan's tasks; instructions may use `{slot}` placeholders."""
     source: str = ""
     """The file it was loaded from (set by the loader)."""
 
@@ -104,6 +94,10 @@ class Playbooks:
 
     playbooks: list[Playbook] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    _example_vectors: list[list[float]] = field(default_factory=list, repr=False)
+    _examples_embedded_by: Callable[[list[str]], list[list[float]]] | None = field(
+        default=None, repr=False
+    )
 
     def get(self, name: str) -> Playbook:
         for p in self.playbooks:
@@ -152,35 +146,37 @@ class Playbooks:
         from ._memory import substitute_plan
 
         examples = [(p, e) for p in self.playbooks for e in p.example_goals()]
-        vectors = embed([goal] + [e for _, e in examples])
-        scores = [sum(a * b for a, b in zip(vectors[0], v, strict=True)) for v in vectors[1:]]
+        if self._examples_embedded_by != embed:  # the example goals are embedded once
+            self._example_vectors = embed([e for _, e in examples])
+            self._examples_embedded_by = embed
+        (query,) = embed([goal])
+        scores = [sum(a * b for a, b in zip(query, v, strict=True)) for v in self._example_vectors]
         best = max(range(len(examples)), key=scores.__getitem__)
         playbook, example = examples[best]
         similarity = round(max(0.0, min(1.0, scores[best])), 4)
         if similarity < adapt_similarity:
             return None
         template = playbook.plan(playbook.slots)
-        if similarity >= fill_similarity:
-            filled = substitute_plan(example, goal, template, agents, max_tasks)
-            if filled is not None:
-                use = PlaybookUse(
-                    name=playbook.name,
-                    mode="filled",
-                    reason=f"the goal is close to {example!r} (similarity {similarity}); "
-                    "its names were put into the plan",
-                    similarity=similarity,
-                    source=playbook.source,
-                )
-                return PlaybookMatch(playbook, use, filled)
+        filled = (
+            substitute_plan(example, goal, template, agents, max_tasks)
+            if similarity >= fill_similarity
+            else None
+        )
+        reason = (
+            f"the goal is close to {example!r} (similarity {similarity}); its names were put "
+            "into the plan"
+            if filled is not None
+            else f"the goal is like {example!r} (similarity {similarity}) but worded otherwise: "
+            "the planner adapted the playbook's plan"
+        )
         use = PlaybookUse(
             name=playbook.name,
-            mode="adapted",
-            reason=f"the goal is like {example!r} (similarity {similarity}) but worded "
-            "otherwise: the planner adapted the playbook's plan",
+            mode="filled" if filled is not None else "adapted",
+            reason=reason,
             similarity=similarity,
             source=playbook.source,
         )
-        return PlaybookMatch(playbook, use, template)
+        return PlaybookMatch(playbook, use, filled or template)
 
 
 def template_message(match: PlaybookMatch) -> dict[str, Any]:
@@ -232,16 +228,20 @@ def load_playbooks(
 def _load_file(path: Path, agents: frozenset[str], max_tasks: int) -> Playbook | str:
     """The playbook in `path`, or a one-line problem naming the file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        try:
+            root = loader.get_single_node()
+            # Built from the same node tree the line numbers come from: the file is parsed once.
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         return f"{path}:{line}: not valid YAML: {exc.problem}"
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return f"{path}: cannot be read: {exc}"
-    if not isinstance(root, yaml.MappingNode):
+    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         return f"{path}:1: a playbook is a mapping (name, goals, slots, tasks)"
-    data = yaml.safe_load(text)
     try:
         playbook = Playbook.model_validate({**data, "source": str(path)})
     except ValidationError as exc:

@@ -98,11 +98,17 @@ def test_a_goal_that_reads_as_no_template_does_not_match_without_embeddings() ->
 def _embed_close_to(example: str, similarity: float) -> Any:
     """Embeddings where the goal is `similarity` close to `example` and far from the rest."""
 
+    examples = {e for p in builtins().playbooks for e in p.example_goals()}
+    other = (1.0 - similarity**2) ** 0.5
+
     def embed(texts: list[str]) -> list[list[float]]:
-        other = (1.0 - similarity**2) ** 0.5
-        goal = [1.0, 0.0, 0.0]
-        return [goal] + [
-            [similarity, other, 0.0] if t == example else [0.0, 0.0, 1.0] for t in texts[1:]
+        return [
+            [similarity, other, 0.0]
+            if t == example
+            else [0.0, 0.0, 1.0]
+            if t in examples
+            else [1.0, 0.0, 0.0]  # the goal
+            for t in texts
         ]
 
     return embed
