@@ -2,6 +2,7 @@
 
 from ._json import LenientJSON, loads_lenient
 from ._loop import (
+    PROMPT_LABELS,
     AgentLoopError,
     AgentOutput,
     ChatFn,
@@ -9,6 +10,7 @@ from ._loop import (
     LoopPolicy,
     Message,
     Review,
+    ToolChoice,
     ToolUse,
     run_agent,
 )
@@ -16,6 +18,7 @@ from ._registry import AgentRegistry, AgentRegistryError
 from ._spec import AgentSpec, Tier
 
 __all__ = [
+    "PROMPT_LABELS",
     "AgentLoopError",
     "AgentOutput",
     "AgentRegistry",
@@ -28,6 +31,7 @@ __all__ = [
     "Message",
     "Review",
     "Tier",
+    "ToolChoice",
     "ToolUse",
     "loads_lenient",
     "run_agent",

@@ -36,6 +36,10 @@ class AgentSpec(BaseModel):
     "no_pii", or tables such as {name: ban_list, banned_words: [...], on_fail: fix}."""
     max_steps: int = Field(default=6, ge=1, le=50)
     """Model turns allowed per task, tool calls included."""
+    tool_first: bool = False
+    """The first turn must call a tool (`tool_choice="required"`): an agent whose work is looking
+    things up answers from what it found, not from what a model would guess. Small models
+    otherwise often answer at once from nothing."""
 
     @field_validator("validators", mode="before")
     @classmethod

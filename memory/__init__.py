@@ -35,13 +35,14 @@ from ._errors import (
     MemoryWriteRefused,
 )
 from ._plans import PlanCache
-from ._prompt import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, format_hits
+from ._prompt import PROMPT_LABELS, UNTRUSTED_CLOSE, UNTRUSTED_OPEN, format_hits
 from ._scope import MemoryScope
 from ._store import MemoryStore, Redact
 
 __all__ = [
     "CHARS_PER_TOKEN",
     "MINILM",
+    "PROMPT_LABELS",
     "UNTRUSTED_CLOSE",
     "UNTRUSTED_OPEN",
     "Embedder",

@@ -50,6 +50,9 @@ class MemoryConfig(BaseModel):
     """Entries retrieved for a task's prompt."""
     max_context_tokens: int = Field(default=800, ge=0)
     """Token budget of the memory section of a prompt (about 4 characters a token)."""
+    max_context_share: float = Field(default=0.1, gt=0, le=0.5)
+    """At most this share of the smallest context window among the configured models goes to
+    memory (the embedded model's 4,096 tokens: 409), whichever of the two limits is lower."""
     max_entry_chars: int = Field(default=8_000, ge=1)
     """Longest entry accepted, after redaction; longer writes are refused."""
     max_namespace_entries: int = Field(default=50_000, ge=1)

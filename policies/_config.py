@@ -5,7 +5,7 @@ tools waiting for a human, untrusted data never carried into a side effect, the 
 
 ```toml
 [policies]
-validators = ["valid_length", "no_secrets", "no_agent_directives", "no_prompt_leak", "cites_given_sources", "safe_html"]
+validators = ["valid_length", "no_debris", "no_secrets", "no_agent_directives", "no_prompt_leak", "cites_given_sources", "safe_html"]
 max_reasks = 1
 escalation = "human"              # or "fail": no human in the loop (batch jobs, evals)
 
@@ -35,6 +35,7 @@ from ._guards import ValidatorRef, parse_refs
 
 DEFAULT_VALIDATORS: tuple[Any, ...] = (
     {"name": "valid_length", "min": 1, "max": 20_000},
+    "no_debris",
     "no_secrets",
     "no_agent_directives",
     "no_prompt_leak",
@@ -48,6 +49,7 @@ DEFAULT_PLANNER_VALIDATORS: tuple[Any, ...] = (
     "no_secrets",
 )
 DEFAULT_ANSWER_VALIDATORS: tuple[Any, ...] = (
+    "no_debris",
     "no_secrets",
     "no_agent_directives",
     "no_prompt_leak",

@@ -103,6 +103,7 @@ VALIDATOR_NAMES = (
     "output_schema",
     "ban_list",
     "safe_html",
+    "no_debris",
 )
 """Every validator a card or podium.toml may name (the first five are guardrails-ai packages);
 known without importing guardrails-ai, so configs are checked fast."""
@@ -146,6 +147,8 @@ class Verdict(BaseModel):
 
     @property
     def message(self) -> str:
+        if not self.failures and not self.passed:
+            return "withheld, though no validator named a failure"
         return "; ".join(f"{f.validator}: {f.message}" for f in self.failures)
 
 

@@ -28,7 +28,7 @@ from ._errors import (
 from ._events import RunEvent, RunFinished, RunStarted
 from ._executor import TaskExecutor, make_executor
 from ._memory import RunMemory
-from ._model import LiteLLMBackend, ModelBackend, ModelSeam
+from ._model import LiteLLMBackend, ModelBackend, ModelSeam, memory_budget
 from ._playbooks import Playbooks, load_playbooks
 from ._policy import audit_writer, check_goal_policy
 from ._result import PlanResult, RunResult
@@ -97,6 +97,7 @@ class Podium:
         self._memory_saver: Any = None
         self._checkpoints = SharedCheckpointer(self.store.checkpointer)
         self._memory: MemoryStore | None = memory
+        self._memory_tokens: int | None = None
         self._owns_memory = False
         self._active: dict[str, asyncio.Task[RunResult]] = {}
         """Runs executing in this instance, by id: what `cancel` can stop."""
@@ -120,6 +121,20 @@ class Podium:
         elif self._memory.redact is None:
             self._memory.redact = redact  # a store handed in still never keeps a secret
         return self._memory
+
+    def _memory_budget(self) -> int:
+        """The memory section's budget, sized to the configured models' context windows; as
+        configured when another backend serves (a cassette, a double: not those models)."""
+        if self._memory_tokens is None:
+            memory = self.config.memory
+            self._memory_tokens = (
+                memory_budget(
+                    self.config.models, memory.max_context_tokens, memory.max_context_share
+                )
+                if isinstance(self.model, LiteLLMBackend)
+                else memory.max_context_tokens
+            )
+        return self._memory_tokens
 
     def close(self) -> None:
         """Release what this instance opened (the memory store's Chroma client, Postgres connections)."""
@@ -282,7 +297,11 @@ class Podium:
         budget = BudgetTracker(**self.config.budget.model_dump())
         store = self.memory()
         return RunContext(
-            memory=RunMemory(store, tenant, run_id) if store is not None else None,
+            memory=(
+                RunMemory(store, tenant, run_id, max_context_tokens=self._memory_budget())
+                if store is not None
+                else None
+            ),
             run_id=run_id,
             config=self.config,
             seam=ModelSeam(self.model, budget),
@@ -365,7 +384,13 @@ class Podium:
                 raise
         result = RunResult.model_validate(raw)
         if ctx.memory is not None and result.status == "completed":
-            await ctx.memory.run_done(goal, result.answer, result.plan)
+            # Only what passed its guards is kept as trusted, and only a plan whose every
+            # output was accepted is offered to later goals.
+            await ctx.memory.run_done(
+                goal,
+                result.answer if result.answer_guarded else None,
+                result.plan if result.accepted_throughout else None,
+            )
             result = result.model_copy(update={"warnings": list(ctx.memory.warnings)})
         record = self.store.get(run_id)
         self.store.save(

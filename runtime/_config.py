@@ -37,6 +37,9 @@ class Deployment(_Section):
     output_cost_per_token: float | None = Field(default=None, ge=0)
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
+    context_window: int | None = Field(default=None, ge=256)
+    """Prompt tokens the model takes; None: litellm's model map knows (the embedded model: 4096).
+    Set it for a self-hosted server (`llama-server -c 8192`): prompts are sized to it."""
     params: dict[str, Any] = {}
     """Further litellm parameters for this deployment (api_version, temperature, ...)."""
 

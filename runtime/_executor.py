@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from podium.agents import AgentOutput, AgentSpec, Message, Tier, run_agent
+from podium.agents import AgentOutput, AgentSpec, Message, Tier, ToolChoice, run_agent
 from podium.policies import BudgetTracker
 from podium.tools import Tool, ToolContext
 
@@ -132,12 +132,14 @@ class TaskChat:
         messages: Sequence[Message],
         tools: Sequence[dict[str, Any]],
         response_schema: dict[str, Any] | None,
+        tool_choice: ToolChoice = "auto",
     ) -> Message:
         response = await self.seam.complete(
             ModelRequest(
                 tier=self.tier,
                 messages=tuple(messages),
                 tools=tuple(tools),
+                tool_choice=tool_choice,
                 response_schema=response_schema,
                 purpose="task",
                 run_id=self.run_id,

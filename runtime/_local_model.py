@@ -9,6 +9,7 @@ llama.cpp grammars built from JSON schemas; tool calls are constrained JSON too.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import json
 import re
@@ -18,6 +19,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
+
+from podium.tools import VARIANTS_KEY
 
 from ._errors import ConfigError
 
@@ -97,7 +100,7 @@ class _Engine:
     def chat(
         self, messages: list[dict[str, Any]], schema: dict[str, Any] | None, max_tokens: int
     ) -> dict[str, Any]:
-        grammar = grammar_for(schema) if schema else None
+        grammar = _grammar(json.dumps(schema, sort_keys=True)) if schema else None
         with self.lock:
             out: Any = self.llama.create_chat_completion(
                 messages=cast(Any, _fit(messages)),
@@ -117,6 +120,13 @@ class _Engine:
 # changes the rule's text, the grammar is used as it comes and the lenient parser repairs.
 _LOOSE_CHAR = 'char ::= [^"\\\\] |'
 _JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar(schema_json: str) -> Any:
+    # An agent's every turn offers the same tools: a grounded set takes ~0.2 s to compile.
+    # llama-cpp-python builds a fresh sampler from the grammar on each call, so one is reused.
+    return grammar_for(json.loads(schema_json))
 
 
 def grammar_for(schema: dict[str, Any]) -> Any:
@@ -151,18 +161,19 @@ def _fit(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return fitted
 
 
-def tool_choice_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """Either one tool call with arguments matching that tool's schema, or a final answer."""
+def tool_choice_schema(tools: list[dict[str, Any]], *, required: bool = False) -> dict[str, Any]:
+    """Either one tool call with arguments matching that tool's schema, or a final answer.
+
+    A grounded tool offers one branch per variant (a dataset with its own records), so the
+    grammar lets the model name only a real dataset, and then only that dataset's keys."""
     calls = [
         {
             "type": "object",
-            "properties": {
-                "tool": {"const": t["function"]["name"]},
-                "arguments": t["function"].get("parameters", {"type": "object"}),
-            },
+            "properties": {"tool": {"const": t["function"]["name"]}, "arguments": arguments},
             "required": ["tool", "arguments"],
         }
         for t in tools
+        for arguments in _argument_schemas(t["function"].get("parameters") or {"type": "object"})
     ]
     # No maxLength here: llama.cpp unrolls it into nested rules and rejects long ones (then crashes);
     # max_tokens bounds the answer instead.
@@ -171,7 +182,14 @@ def tool_choice_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
         "properties": {"answer": {"type": "string"}},
         "required": ["answer"],
     }
-    return {"anyOf": [*calls, answer]}
+    return {"anyOf": calls if required and calls else [*calls, answer]}
+
+
+def _argument_schemas(parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    variants = parameters.get(VARIANTS_KEY)
+    if isinstance(variants, list) and variants:
+        return variants
+    return [{k: v for k, v in parameters.items() if k != VARIANTS_KEY}]
 
 
 def _register() -> None:
@@ -222,7 +240,7 @@ def _complete(model: str, messages: list[Any], params: dict[str, Any], response_
     # it should answer: so the answer turn is constrained JSON too, and unwrapped below.
     wrapped = bool(tools) or (schema is None and any(m.get("role") == "tool" for m in messages))
     if wrapped:
-        schema = tool_choice_schema(tools)
+        schema = tool_choice_schema(tools, required=params.get("tool_choice") == "required")
     started = time.perf_counter()
     out = engine.chat(list(messages), schema, int(params.get("max_tokens") or MAX_TOKENS))
     text = out["choices"][0]["message"].get("content") or ""

@@ -50,6 +50,9 @@ class RunMemory:
     tenant: str
     run_id: str
     warnings: list[str] = field(default_factory=list)
+    max_context_tokens: int | None = None
+    """The memory section's budget in this run's prompts, sized to the models' context windows
+    (`memory_budget`); None: `[memory] max_context_tokens` as configured."""
 
     @property
     def config(self) -> MemoryConfig:
@@ -74,7 +77,8 @@ class RunMemory:
             none,
         )
         kept = [h for h in hits if h.entry.key not in direct][:k]
-        kept = trim_to_budget(kept, self.config.max_context_tokens)
+        budget = self.max_context_tokens
+        kept = trim_to_budget(kept, self.config.max_context_tokens if budget is None else budget)
         return format_hits(kept, current_run=self.run_id, scores=False)
 
     async def task_done(self, task: Task, output: str, tool_uses: Iterable[ToolUse]) -> None:

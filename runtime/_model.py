@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium.policies import BudgetExceeded, BudgetTracker
+from podium.tools import for_provider
 
 from ._config import Deployment, ModelsConfig
 from ._errors import ModelError, UnexpectedModelBehavior
@@ -67,6 +68,8 @@ class ModelRequest(BaseModel):
     messages: tuple[Message, ...]
     tools: tuple[dict[str, Any], ...] = ()
     """OpenAI function-tool schemas."""
+    tool_choice: Literal["auto", "required"] = "auto"
+    """required: the reply must call one of the tools."""
     response_schema: dict[str, Any] | None = None
     """JSON schema the reply must follow (constrained decoding where the provider has it)."""
     purpose: Purpose = "task"
@@ -148,6 +151,10 @@ class LiteLLMBackend:
         from litellm.router import Router
 
         self.config = models
+        # Grounded tool arguments go to the embedded model's grammar as one branch per variant
+        # (a dataset with its own records); any other provider gets the flat schema, so a
+        # fallback to a hosted tier never sends it what it would reject.
+        self._variants = all(is_local_model(m) for m in models.models())
         self.router = Router(
             model_list=[
                 _deployment_entry(d)
@@ -166,7 +173,9 @@ class LiteLLMBackend:
         group = request.model or request.tier
         kwargs: dict[str, Any] = {}
         if request.tools:
-            kwargs["tools"] = list(request.tools)
+            kwargs["tools"] = [for_provider(t, variants=self._variants) for t in request.tools]
+            if request.tool_choice == "required":
+                kwargs["tool_choice"] = "required"
             # Podium's tools are plain functions; without this litellm imports its MCP bridge,
             # which needs the optional `mcp` package, on every call that carries tools.
             kwargs["_skip_mcp_handler"] = True
@@ -234,6 +243,41 @@ def _from_openai_response(raw: Any, group: str) -> ModelResponse:
         # The deployment's full litellm string ("podium-local/smollm2-135m"), not the provider's echo.
         model=str(hidden.get("litellm_model_name") or raw.model or group),
     )
+
+
+def context_window(deployment: Deployment) -> int | None:
+    """The prompt tokens a deployment takes: as configured, the embedded model's, or litellm's
+    model map's; None when nobody knows (a self-hosted model without `context_window`)."""
+    if deployment.context_window is not None:
+        return deployment.context_window
+    if is_local_model(deployment.model):
+        from ._local_model import CONTEXT_TOKENS
+
+        return CONTEXT_TOKENS
+    quiet_litellm()
+    import litellm
+
+    for name in (deployment.model, deployment.model.split("/", 1)[-1]):
+        try:
+            info = litellm.get_model_info(name)
+        except Exception:  # litellm raises several kinds for a model it has not mapped
+            continue
+        window = info.get("max_input_tokens") or info.get("max_tokens")
+        if window:
+            return int(window)
+    return None
+
+
+def memory_budget(models: ModelsConfig, max_tokens: int, share: float) -> int:
+    """Tokens a prompt's memory section may take: `max_tokens`, or `share` of the smallest known
+    context window among the tiers' models if that is less (a task may climb to any tier)."""
+    windows = [
+        w
+        for tier in ("cheap", "frontier")
+        for d in models.deployments_for(tier)
+        if (w := context_window(d)) is not None
+    ]
+    return min(max_tokens, int(share * min(windows))) if windows else max_tokens
 
 
 def is_local_model(model: str) -> bool:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podium.agents import AgentSpec, Review, ToolUse
+from podium.agents import PROMPT_LABELS, AgentSpec, Review, ToolUse
+from podium.memory import PROMPT_LABELS as MEMORY_PROMPT_LABELS
 from podium.policies import (
     AUDIT_FILE,
     AuditLog,
@@ -117,6 +118,9 @@ class RunPolicies:
     answered: frozenset[str] = frozenset()
     """Escalations the resume under way answers: the run passes their questions again on its
     way to the answers, and does not announce them again (no second escalation_raised)."""
+    accepted: dict[str, str] = field(default_factory=dict)
+    """Task outputs the guards accepted in this process, by task id, as soon as accepted: tasks
+    running side by side see each other's before either has settled (`no_debris`)."""
 
     def __post_init__(self) -> None:
         self.gate = ToolGate(self.config)
@@ -166,12 +170,16 @@ class RunPolicies:
             text,
             target="plan" if target == "plan" else "answer",
             subject=target,
-            metadata={"agents": self.directive_targets, **metadata},
+            metadata={"agents": self.directive_targets, "fences": PROMPT_FENCES, **metadata},
             attempt=attempt,
         )
         self.verdicts.append(verdict)
         self.emit(guard_event(self.run_id, verdict))
         return verdict, output
+
+
+PROMPT_FENCES = (*PROMPT_LABELS, *MEMORY_PROMPT_LABELS)
+"""Labels the prompts wrap data in: an output that repeats one is debris (`no_debris`)."""
 
 
 class TaskPolicy:
@@ -186,8 +194,11 @@ class TaskPolicy:
         trusted: Iterable[str],
         untrusted: Iterable[str],
         approve: Callable[[dict[str, Any]], Any] | None,
+        siblings: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self.run, self.spec, self.task_id = run, spec, task_id
+        self.siblings = siblings
+        """The other tasks' accepted outputs by id, read when an answer is judged."""
         self.max_reasks = run.config.max_reasks
         self.taint = Taint()
         self.taint.add_trusted(spec.system_prompt, *trusted)
@@ -263,6 +274,8 @@ class TaskPolicy:
             "system_prompt": self.spec.system_prompt,
             "sources": self.sources,
             "agents": tuple(n for n in self.run.directive_targets if n != self.spec.name),
+            "fences": PROMPT_FENCES,
+            "siblings": {k: v for k, v in self.siblings().items() if k != self.task_id},
         }
 
     def _ask_human(self, tool: str, arguments: str) -> tuple[Any, str]:
@@ -335,6 +348,8 @@ class TaskPolicy:
         )
         self.verdicts.append(verdict)
         self.run.emit(guard_event(self.run.run_id, verdict))
+        if verdict.passed and output is not None:
+            self.run.accepted[self.task_id] = output
         return Review(verdict=verdict, output=output)
 
 

@@ -141,6 +141,8 @@ class RemoteAttempt:
     approvals: dict[str, Any]
     """Human answers to approval requests, by escalation id."""
     effects_path: Path | None
+    siblings: dict[str, str]
+    """The other tasks' accepted outputs when the attempt started (no_debris compares)."""
 
 
 @dataclass(frozen=True)
@@ -411,6 +413,7 @@ def _remote_attempt(attempt: AgentAttempt, approvals: dict[str, Any]) -> RemoteA
         tool_total=gate.total,
         approvals=dict(approvals),
         effects_path=attempt.effects.path if attempt.effects is not None else None,
+        siblings=dict(attempt.policy.siblings()),
     )
 
 
@@ -516,6 +519,7 @@ async def _attempt(job: RemoteAttempt, setup: WorkerSetup) -> AttemptOutcome:
         trusted=job.trusted,
         untrusted=job.untrusted,
         approve=functools.partial(_approve, job.approvals),
+        siblings=functools.partial(dict, job.siblings),
     )
     known_untrusted = len(policy.taint.untrusted)
     context = dataclasses.replace(job.tool_context, memory=_worker_memory(config, job))

@@ -61,9 +61,9 @@ class TaskResult(BaseModel):
     tainted: bool = False
     """The agent saw untrusted data (tool results, memory), so its output carries it."""
     approved_by: str | None = None
+    """"human" when a person approved or edited the output at an escalation."""
     repairs: tuple[str, ...] = ()
     """Repairs of form the model's JSON replies needed (see `podium.agents.loads_lenient`)."""
-    """"human" when a person approved or edited the output at an escalation."""
 
     @property
     def duration_s(self) -> float:
@@ -166,6 +166,20 @@ class RunResult(BaseModel):
 
     def output(self, task_id: str) -> str | None:
         return self.tasks[task_id].output
+
+    @property
+    def answer_guarded(self) -> bool:
+        """The answer passed its guard (not only a human's approval)."""
+        last = next((v for v in reversed(self.verdicts) if v.target == "answer"), None)
+        return self.status == "completed" and last is not None and last.passed
+
+    @property
+    def accepted_throughout(self) -> bool:
+        """Completed with every task's output accepted by its guard (none failed, skipped or
+        approved by a human on the way) and the answer passing its guard: a plan to reuse."""
+        return self.answer_guarded and all(
+            r.status == "completed" and r.approved_by is None for r in self.tasks.values()
+        )
 
     @property
     def routing(self) -> list[tuple[str, Route]]:

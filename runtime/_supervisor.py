@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -825,6 +826,7 @@ async def _attempt_task(
             trusted=trusted,
             untrusted=untrusted,
             approve=interrupt,
+            siblings=functools.partial(_accepted_outputs, ctx),
         )
         try:
             output = await ctx.executor.run(
@@ -911,6 +913,11 @@ async def _attempt_task(
             update={"guard": refusal.verdict.action, "rejected_output": refusal.rejected}
         )
     return failed
+
+
+def _accepted_outputs(ctx: RunContext) -> dict[str, str]:
+    settled = {i: r.output for i, r in ctx.results.items() if r.status == "completed" and r.output}
+    return {**ctx.policies.accepted, **settled}
 
 
 def _try_failed(ctx: RunContext, t: Task, error: str, attempt: int, *, will_retry: bool) -> None:

@@ -121,7 +121,7 @@ class ScriptChat:
         self.model = model
         self.seen: list[list[Message]] = []
 
-    async def __call__(self, messages, tools, response_schema):  # type: ignore[no-untyped-def]
+    async def __call__(self, messages, tools, response_schema, tool_choice="auto"):  # type: ignore[no-untyped-def]
         from podium.runtime import ModelRequest
 
         self.seen.append(list(messages))

@@ -33,3 +33,35 @@ def test_a_reply_cut_off_mid_tool_call_is_never_an_answer(cut: str) -> None:
 def test_an_answer_cut_off_keeps_the_text_that_arrived() -> None:
     message = _as_tool_message('{"answer": "Maya Chen is VP of Finance at Brightforge and')
     assert message["content"] == "Maya Chen is VP of Finance at Brightforge and"
+
+
+def test_a_grounded_tool_gives_the_grammar_one_branch_per_dataset() -> None:
+    from pathlib import Path
+
+    from podium.runtime._local_model import grammar_for, tool_choice_schema
+    from podium.tools import ToolContext, ToolRegistry, for_provider
+
+    registry = ToolRegistry.with_builtins()
+    ctx = ToolContext(workspace=Path("."))
+    tools = [
+        for_provider(registry.get(name).openai_schema(ctx), variants=True)
+        for name in ("query_dataset", "calculator")
+    ]
+    schema = tool_choice_schema(tools)
+    branches = [b["properties"]["arguments"] for b in schema["anyOf"][:-1]]
+    datasets = [
+        b["properties"]["dataset"].get("enum") for b in branches if "dataset" in b["properties"]
+    ]
+    assert len(datasets) == 6 and all(len(d) == 1 for d in datasets)
+    assert all("x-podium-variants" not in b for b in branches)
+    grammar_for(schema)  # llama.cpp accepts it
+
+
+def test_only_an_all_embedded_setup_sends_variants() -> None:
+    from podium.runtime._config import ModelsConfig
+    from podium.runtime._model import LiteLLMBackend
+
+    local = "podium-local/smollm2-135m"
+    assert LiteLLMBackend(ModelsConfig(cheap=local, frontier=local))._variants
+    mixed = LiteLLMBackend(ModelsConfig(cheap=local, frontier="openai/gpt-4o-mini"))
+    assert not mixed._variants

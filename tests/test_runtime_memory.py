@@ -358,3 +358,24 @@ def test_configured_pii_is_redacted_before_it_is_remembered(tmp_path: Path) -> N
     runtime.close()
     with pytest.raises(ConfigError, match="redact_pii"):
         PodiumConfig.from_mapping({"memory": {"redact_pii": ["shoe_size"]}})
+
+
+def test_memory_budget_is_sized_to_the_smallest_context_window() -> None:
+    from podium.runtime._config import Deployment, ModelsConfig
+    from podium.runtime._model import context_window, memory_budget
+
+    local = "podium-local/smollm2-135m"
+    assert context_window(Deployment(tier="cheap", model=local)) == 4096
+    assert context_window(Deployment(tier="cheap", model="openai/gpt-4o-mini")) == 128_000
+    assert (
+        context_window(Deployment(tier="cheap", model="openai/my-own", context_window=8192)) == 8192
+    )
+    assert context_window(Deployment(tier="cheap", model="openai/unknown-model-x")) is None
+    embedded = ModelsConfig(cheap=local, frontier=local)
+    assert memory_budget(embedded, 800, 0.1) == 409  # 10% of 4K, not 800
+    hosted = ModelsConfig(cheap="openai/gpt-4o-mini", frontier="openai/gpt-4o")
+    assert memory_budget(hosted, 800, 0.1) == 800
+    mixed = ModelsConfig(cheap=local, frontier="openai/gpt-4o")
+    assert memory_budget(mixed, 800, 0.1) == 409  # a task may run on either
+    unknown = ModelsConfig(cheap="openai/unknown-model-x", frontier="openai/unknown-model-x")
+    assert memory_budget(unknown, 800, 0.1) == 800

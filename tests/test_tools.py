@@ -11,6 +11,9 @@ import pytest
 from pydantic import BaseModel
 
 from podium.tools import (
+    GROUNDING_KEY,
+    VARIANTS_KEY,
+    Choices,
     JSONValue,
     Tool,
     ToolContext,
@@ -18,8 +21,11 @@ from podium.tools import (
     ToolRegistry,
     builtin_tools,
     default_datasets_dir,
+    for_provider,
     tool,
 )
+from podium.tools._datasets import dataset_files
+from podium.tools._files import MAX_FILE_CHOICES
 
 REGISTRY = ToolRegistry.with_builtins()
 send_email = REGISTRY.get("send_email")
@@ -526,3 +532,106 @@ def test_tool_context_defaults(tmp_path: Path) -> None:
     assert ctx.http_enabled is False
     assert ctx.http_allowlist == ()
     assert ctx.http_transport is None
+
+
+# --- grounded arguments -----------------------------------------------------------------------
+
+
+def _grounded(name: str, ctx: ToolContext, *, variants: bool) -> dict[str, Any]:
+    return for_provider(REGISTRY.get(name).openai_schema(ctx), variants=variants)["function"][
+        "parameters"
+    ]
+
+
+def test_query_dataset_offers_real_datasets_and_their_records() -> None:
+    ctx = ctx_for(Path("."))
+    flat = _grounded("query_dataset", ctx, variants=False)
+    names = sorted(dataset_files(default_datasets_dir()))
+    assert flat["properties"]["dataset"]["enum"] == names
+    assert VARIANTS_KEY not in flat  # a hosted provider never sees the variants
+    # The flat schema keeps record values out (a hosted model would pay for them every call).
+    assert "Maya Chen" not in json.dumps(flat)
+    full = _grounded("query_dataset", ctx, variants=True)
+    leads = next(
+        v for v in full[VARIANTS_KEY] if v["properties"]["dataset"]["enum"] == ["crm_leads"]
+    )
+    where = leads["properties"]["where"]["anyOf"][0]
+    assert where["additionalProperties"] is False
+    assert "Maya Chen" in where["properties"]["name"]["enum"]
+    assert "L-1001" in where["properties"]["lead_id"]["enum"]
+    assert where["properties"]["stage"]["enum"]  # a category column: its few values
+    assert "email" in where["properties"] and "enum" not in where["properties"]["email"]
+    # Only that dataset's records go with it.
+    assert "Ravi Patel" not in json.dumps(leads)
+    assert set(leads["properties"]["fields"]["anyOf"][0]["items"]["enum"]) >= {"name", "title"}
+    assert "-last_contact" in leads["properties"]["sort_by"]["anyOf"][0]["enum"]
+
+
+def test_ungrounded_schema_and_cassette_view_are_the_tools_own() -> None:
+    tool_ = REGISTRY.get("query_dataset")
+    grounded = tool_.openai_schema(ctx_for(Path(".")))
+    assert grounded["function"] == tool_.openai_schema()["function"]
+    assert GROUNDING_KEY in grounded
+
+
+def test_read_file_offers_the_workspace_files(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "contract.md").write_text("x")
+    (tmp_path / "notes.txt").write_text("y")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("z")
+    params = _grounded("read_file", ctx_for(tmp_path), variants=False)
+    assert params["properties"]["path"]["enum"] == ["notes.txt", "docs/contract.md"]
+    for n in range(MAX_FILE_CHOICES + 1):
+        (tmp_path / f"f{n}.txt").write_text("")
+    # Too many to choose from: the path stays free text (list_files finds it).
+    params = _grounded("read_file", ctx_for(tmp_path), variants=False)
+    assert params["properties"]["path"]["type"] == "string"
+
+
+def test_missing_datasets_folder_leaves_the_schema_ungrounded(tmp_path: Path) -> None:
+    ctx = ctx_for(tmp_path, datasets_dir=tmp_path / "none")
+    assert GROUNDING_KEY not in REGISTRY.get("query_dataset").openai_schema(ctx)
+
+
+class PickArgs(BaseModel):
+    colour: str
+    sizes: list[str] = []
+    tags: dict[str, str] | None = None
+
+
+def test_any_tool_may_declare_choices() -> None:
+    def choices(ctx: ToolContext) -> list[Choices]:
+        return [{"colour": ["red"], "sizes": ["S"], "tags.*": ["kind"], "tags.kind": ["a"]}]
+
+    @tool(description="Pick.", choices=choices)
+    async def pick(args: PickArgs, ctx: ToolContext) -> JSONValue:
+        return args.colour
+
+    params = for_provider(pick.openai_schema(ctx_for(Path("."))), variants=True)["function"][
+        "parameters"
+    ]
+    (variant,) = params[VARIANTS_KEY]
+    assert variant["properties"]["colour"]["enum"] == ["red"]
+    assert variant["properties"]["sizes"]["items"] == {"enum": ["S"]}
+    tags = variant["properties"]["tags"]["anyOf"][0]
+    assert tags["properties"] == {"kind": {"enum": ["a"]}}
+    assert tags["additionalProperties"] is False
+
+    @tool(description="Broken.", choices=lambda ctx: [{"nope": ["x"]}])
+    async def broken(args: PickArgs, ctx: ToolContext) -> JSONValue:
+        return None
+
+    with pytest.raises(TypeError, match="no argument 'nope'"):
+        broken.openai_schema(ctx_for(Path(".")))
+
+
+def test_calculator_schema_admits_arithmetic_only() -> None:
+    import re
+
+    pattern = REGISTRY.get("calculator").openai_schema()["function"]["parameters"]["properties"][
+        "expression"
+    ]["pattern"]
+    for ok in ("(1200 * 0.15) + sqrt(16)", "round(7 / 3, 2)", "max(3, 4) - pi"):
+        assert re.fullmatch(pattern, ok)
+    assert not re.fullmatch(pattern, "the score is high")

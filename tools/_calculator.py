@@ -46,6 +46,14 @@ _ALLOWED = (
 )
 
 
+# What an expression may be made of, as a JSON-schema pattern: a constrained decoder then writes
+# arithmetic, never prose ("the score is 80"). Only in the schema: the evaluator's own errors
+# say more than a pattern mismatch would.
+EXPRESSION_PATTERN = (
+    "^([0-9.,+*/%() -]|" + "|".join([*sorted(_FUNCTIONS, key=len, reverse=True), "pi", "e"]) + ")+$"
+)
+
+
 class CalculatorArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +61,7 @@ class CalculatorArgs(BaseModel):
         description="Arithmetic expression, e.g. '(1200 * 0.15) + sqrt(16)' or 'round(7 / 3, 2)'.",
         min_length=1,
         max_length=MAX_EXPRESSION_CHARS,
+        json_schema_extra={"pattern": EXPRESSION_PATTERN},
     )
 
 

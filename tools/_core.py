@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, get_type_hints
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from ._choices import GROUNDING_KEY, ChoicesError, ChoicesFn, grounding
+
 if TYPE_CHECKING:
     from ._memory import MemoryAccess
 
@@ -72,17 +74,34 @@ class Tool:
     external: bool = True
     """False for tools that only touch Podium's own state (shared memory): eval cassettes do
     not record them, and replays run them, so memory evolves in a replay as it did live."""
+    choices: ChoicesFn | None = None
+    """The values its arguments may take in a context (dataset names, a table's keys, files):
+    the schema offers exactly those, so a small model picks a real record (see `_choices`)."""
 
-    def openai_schema(self) -> dict[str, Any]:
-        """The OpenAI/LiteLLM `tools=[...]` entry for this tool."""
-        return {
+    def openai_schema(self, ctx: ToolContext | None = None) -> dict[str, Any]:
+        """The OpenAI/LiteLLM `tools=[...]` entry for this tool; with `ctx`, its grounding in
+        that context rides beside it (see `podium.tools._choices`)."""
+        parameters = _parameters_schema(self.args_model)
+        entry: dict[str, Any] = {
             "type": "function",
             "function": {
                 "name": self.name,
                 "description": self.description,
-                "parameters": _parameters_schema(self.args_model),
+                "parameters": parameters,
             },
         }
+        if ctx is not None and self.choices is not None:
+            try:
+                variants = self.choices(ctx)
+            except (ToolError, OSError):
+                variants = ()  # nothing to enumerate (a missing folder): the call will say why
+            try:
+                grounded = grounding(parameters, variants)
+            except ChoicesError as exc:
+                raise TypeError(f"tool {self.name!r}: {exc}") from None
+            if grounded is not None:
+                entry[GROUNDING_KEY] = grounded
+        return entry
 
     async def invoke(self, raw_args: Mapping[str, Any] | str, ctx: ToolContext) -> JSONValue:
         """Validate `raw_args` (a mapping or the JSON string a model emitted) and run the tool."""
@@ -131,6 +150,7 @@ def tool(
     scopes: Iterable[str] = (),
     side_effects: bool = False,
     external: bool = True,
+    choices: ChoicesFn | None = None,
 ) -> Callable[[F], Tool]:
     """Turn `async def f(args: SomeArgs, ctx: ToolContext) -> JSONValue` into a `Tool`."""
 
@@ -144,6 +164,7 @@ def tool(
             fn=fn,
             side_effects=side_effects,
             external=external,
+            choices=choices,
         )
 
     return wrap

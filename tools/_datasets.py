@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._choices import Choices
 from ._core import JSONValue, ToolContext, ToolError, tool
 
 Row = dict[str, JSONValue]
@@ -49,7 +50,52 @@ class ListDatasetsArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-@tool(name="query_dataset", scopes=("read:data",))
+# Grounding limits: a column is offered as choices when it identifies rows (every value distinct,
+# short) or sorts them into a few kinds (a stage, a priority); longer lists stay free text.
+MAX_KEY_CHARS = 60
+MAX_CATEGORIES = 10
+MAX_CHOICES_PER_FIELD = 200
+MAX_KEY_FIELDS = 2
+
+
+def dataset_choices(ctx: ToolContext) -> list[Choices]:
+    """One variant per dataset: its name, its fields, and the values of its key and category
+    columns, so a constrained decoder names a real dataset and a real record in it."""
+    variants: list[Choices] = []
+    for name in dataset_files(ctx.datasets_dir):
+        rows = load_dataset(ctx.datasets_dir, name)
+        fields: list[JSONValue] = list(fields_of(rows))
+        variant: dict[str, list[JSONValue]] = {
+            "dataset": [name],
+            "where.*": fields,
+            "contains.*": fields,
+            "fields": fields,
+            "sort_by": [*fields, *(f"-{f}" for f in fields)],
+        }
+        for field, values in _enumerable(rows, [str(f) for f in fields]):
+            variant[f"where.{field}"] = values
+        variants.append(variant)
+    return variants
+
+
+def _enumerable(rows: list[Row], fields: list[str]) -> list[tuple[str, list[JSONValue]]]:
+    found: list[tuple[str, list[JSONValue]]] = []
+    keys = 0
+    for field in fields:
+        values = [row.get(field) for row in rows if row.get(field) not in (None, "")]
+        if not values or not all(isinstance(v, str) for v in values):
+            continue
+        distinct: list[JSONValue] = list(dict.fromkeys(values))
+        is_key = len(distinct) == len(rows) and all(len(str(v)) <= MAX_KEY_CHARS for v in distinct)
+        if is_key and keys < MAX_KEY_FIELDS and len(distinct) <= MAX_CHOICES_PER_FIELD:
+            keys += 1
+            found.append((field, distinct))
+        elif len(distinct) <= MAX_CATEGORIES < len(rows):
+            found.append((field, distinct))
+    return found
+
+
+@tool(name="query_dataset", scopes=("read:data",), choices=dataset_choices)
 async def query_dataset(args: QueryDatasetArgs, ctx: ToolContext) -> JSONValue:
     """Query a CSV/JSON dataset: equality and substring filters, field selection, sorting, limit.
 

@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._choices import Choices
 from ._core import JSONValue, ToolContext, ToolError, tool
 
 MAX_READ_BYTES = 200_000
@@ -37,7 +38,29 @@ class ListFilesArgs(BaseModel):
     )
 
 
-@tool(name="read_file", scopes=("read:workspace",))
+MAX_FILE_CHOICES = 200
+
+
+def file_choices(ctx: ToolContext) -> list[Choices]:
+    """The workspace's files as read_file's `path` choices (dot-folders skipped), when there are
+    few enough for a model to pick from; a larger workspace leaves the path free (list_files)."""
+    root = ctx.workspace.resolve()
+    found: list[JSONValue] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIPPED)
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            found.append((Path(dirpath) / name).relative_to(root).as_posix())
+            if len(found) > MAX_FILE_CHOICES:
+                return []
+    return [{"path": found}] if found else []
+
+
+_SKIPPED = frozenset({"__pycache__", "node_modules"})
+
+
+@tool(name="read_file", scopes=("read:workspace",), choices=file_choices)
 async def read_file(args: ReadFileArgs, ctx: ToolContext) -> JSONValue:
     """Read a text file from the workspace (path relative to the workspace root).
 

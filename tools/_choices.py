@@ -1,0 +1,133 @@
+"""Grounded arguments: a tool names the values an argument may take, and its schema says so.
+
+A small model asked for a dataset name invents one ("leads-2018.csv"); offered the names as a
+JSON-schema `enum`, a constrained decoder can only pick a real one. A tool declares its choices
+as a function of the call's context (what is in the datasets folder or the workspace now):
+
+    "dataset": ["crm_leads", "companies"]      the argument's value is one of these
+    "where.name": ["Maya Chen", ...]           a mapping argument's entry `name` is one of these
+    "where.*": ["lead_id", "name", ...]        the keys a mapping argument may have
+
+It returns one mapping per *variant*: the query tool gives one per dataset, so a dataset's
+records go only with that dataset. A decoder that can follow alternatives (the embedded model's
+grammar) gets each variant as its own branch, under `VARIANTS_KEY` in the parameters. Every
+other model gets a flat schema (its root stays an object, as OpenAI, Anthropic and Gemini
+require) with only the short lists, merged: the dataset names, not every record's name, which
+would cost a hosted model a thousand prompt tokens a call to learn what a lookup tells it.
+
+The grounding rides beside the tool's own schema (`GROUNDING_KEY` in the OpenAI tool entry) and
+only the model backend puts it in place (`for_provider`): what a request asks, for a cassette's
+fingerprint or a test double, stays the tool's schema whatever the data folder holds.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from ._core import JSONValue, ToolContext
+
+Choices: TypeAlias = Mapping[str, Sequence["JSONValue"]]
+"""Valid values by argument path ("arg", "arg.key", "arg.*"); see the module docstring."""
+ChoicesFn: TypeAlias = Callable[["ToolContext"], Sequence[Choices]]
+
+MAX_FLAT_CHOICES = 50
+"""Longest list of values the flat schema carries (top-level arguments only)."""
+
+GROUNDING_KEY = "x-podium-grounding"
+"""In an OpenAI tool entry: {"parameters": the flat grounded schema, "variants": [schemas]}."""
+VARIANTS_KEY = "x-podium-variants"
+"""In parameters sent to the embedded model: one grounded schema per variant."""
+
+
+class ChoicesError(ValueError):
+    """A tool's choices name an argument its schema does not have (a bug in the tool)."""
+
+
+def grounding(parameters: dict[str, Any], variants: Sequence[Choices]) -> dict[str, Any] | None:
+    """The grounded forms of `parameters`: flat (the short lists merged in) and per variant."""
+    variants = [v for v in variants if v]
+    if not variants:
+        return None
+    merged: dict[str, list[JSONValue]] = {}
+    for variant in variants:
+        for path, values in variant.items():
+            known = merged.setdefault(path, [])
+            known.extend(v for v in values if v not in known)
+    flat = {p: v for p, v in merged.items() if "." not in p and len(v) <= MAX_FLAT_CHOICES}
+    return {
+        "parameters": _apply(parameters, flat),
+        "variants": [_apply(parameters, v) for v in variants],
+    }
+
+
+def for_provider(tool_schema: Mapping[str, Any], *, variants: bool) -> dict[str, Any]:
+    """The OpenAI tool entry a provider gets: grounded where the tool is, with the per-variant
+    schemas only for a decoder that follows them (`variants`), never the grounding key."""
+    entry = {k: v for k, v in tool_schema.items() if k != GROUNDING_KEY}
+    grounded = tool_schema.get(GROUNDING_KEY)
+    if not isinstance(grounded, Mapping):
+        return entry
+    parameters = dict(grounded["parameters"])
+    if variants:
+        parameters[VARIANTS_KEY] = grounded["variants"]
+    entry["function"] = {**entry["function"], "parameters": parameters}
+    return entry
+
+
+def _apply(parameters: dict[str, Any], choices: Choices) -> dict[str, Any]:
+    schema = copy.deepcopy(parameters)
+    # Key lists first: they rebuild the mapping's properties, which entries then narrow.
+    for path in sorted(choices, key=lambda p: not p.endswith(".*")):
+        values = list(choices[path])
+        if not values:
+            continue  # nothing to choose from: leave the argument as it was
+        argument, _, entry = path.partition(".")
+        node = _properties(schema, path).get(argument)
+        if node is None:
+            raise ChoicesError(f"choices for {path!r}: the tool has no argument {argument!r}")
+        if not entry:
+            _restrict(node, values)
+            continue
+        mapping = _object_branch(node, path)
+        props: dict[str, Any] = mapping.setdefault("properties", {})
+        if entry == "*":
+            anything = mapping.get("additionalProperties")
+            each = anything if isinstance(anything, dict) else {}
+            mapping["properties"] = {str(k): props.get(str(k), copy.deepcopy(each)) for k in values}
+            mapping["additionalProperties"] = False
+        else:
+            props[entry] = {"enum": values}
+    return schema
+
+
+def _properties(schema: dict[str, Any], path: str) -> dict[str, Any]:
+    properties = _object_branch(schema, path).get("properties")
+    return properties if isinstance(properties, dict) else {}
+
+
+def _object_branch(node: dict[str, Any], path: str) -> dict[str, Any]:
+    """The object schema in `node` (itself, or its object branch when it is optional)."""
+    if node.get("type") == "object":
+        return node
+    for branch in node.get("anyOf", ()):
+        if isinstance(branch, dict) and branch.get("type") == "object":
+            return branch
+    raise ChoicesError(f"choices for {path!r}: that argument is not a mapping")
+
+
+def _restrict(node: dict[str, Any], values: list[JSONValue]) -> None:
+    """Make `node` (an argument's schema) accept only `values`: as its items for an array."""
+    target = node
+    for branch in node.get("anyOf", ()):
+        if isinstance(branch, dict) and branch.get("type") not in ("null", None):
+            target = branch  # an optional argument: narrow the non-null branch, keep null
+            break
+    if target.get("type") == "array":
+        target["items"] = {"enum": values}
+        return
+    for key in ("type", "pattern", "minLength", "maxLength", "format", "anyOf"):
+        target.pop(key, None)
+    target["enum"] = values
