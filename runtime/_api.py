@@ -28,7 +28,7 @@ from ._errors import (
 from ._events import RunEvent, RunFinished, RunStarted
 from ._executor import TaskExecutor, make_executor
 from ._memory import RunMemory
-from ._model import LiteLLMBackend, ModelBackend, ModelSeam, memory_budget
+from ._model import LiteLLMBackend, ModelBackend, ModelSeam, is_local_model, memory_budget
 from ._playbooks import Playbooks, load_playbooks
 from ._policy import audit_writer, check_goal_policy
 from ._result import PlanResult, RunResult
@@ -121,6 +121,14 @@ class Podium:
         elif self._memory.redact is None:
             self._memory.redact = redact  # a store handed in still never keeps a secret
         return self._memory
+
+    def _assembles_answers(self) -> bool:
+        """Whether answers are put together from the run's facts (see `[run] synthesis`)."""
+        mode = self.config.run.synthesis
+        embedded = isinstance(self.model, LiteLLMBackend) and all(
+            is_local_model(d.model) for d in self.config.models.deployments_for("frontier")
+        )
+        return mode == "facts" or (mode == "auto" and embedded)
 
     def _memory_budget(self) -> int:
         """The memory section's budget, sized to the configured models' context windows; as
@@ -314,6 +322,7 @@ class Podium:
             emit=emit,
             goal=goal,
             playbooks=self.playbooks,
+            assemble_answer=self._assembles_answers(),
         )
 
     @contextlib.asynccontextmanager

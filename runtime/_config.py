@@ -139,8 +139,11 @@ class RunConfig(_Section):
     review: Literal["on_failure", "each_round"] = "on_failure"
     """on_failure: the planner is called again only to replace failed tasks. each_round: also
     after every round of tasks completes, so it may add tasks before the run finishes."""
-    synthesis: Literal["auto", "model", "last_task"] = "auto"
-    """auto: a single final task's output is the answer; otherwise a synthesis call merges them."""
+    synthesis: Literal["auto", "model", "last_task", "facts"] = "auto"
+    """auto: a single final task's output is the answer; otherwise a synthesis call merges them;
+    and when the embedded model would write the answer, as facts. facts: the answer is put
+    together without a model: the final outputs, the records the tools found that the goal
+    names, the files read, a line from each other task."""
     executor: Literal["asyncio", "ray"] = "asyncio"
     """Where the agent work of each task runs: asyncio, in this process; ray, as Ray tasks on the
     cluster at `ray_address` (the supervisor, checkpoints, budget and events stay here)."""

@@ -124,6 +124,7 @@ class RunPolicies:
 
     def __post_init__(self) -> None:
         self.gate = ToolGate(self.config)
+        self.redactor = Redactor(pii=frozenset(self.config.redact_pii))
 
     def raise_escalation(self, event: EscalationRaised) -> None:
         """Announce a question for a human, unless this pass brings its answer."""

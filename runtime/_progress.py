@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -36,6 +38,8 @@ class _TaskView:
     output: str = ""
     model: str = ""
     route: str = ""
+    sources: list[str] = field(default_factory=list)
+    """What its tool calls read: "query_dataset crm_leads", "read_file docs/contract.md"."""
 
 
 @dataclass
@@ -99,24 +103,40 @@ class ProgressView:
             case "tool_called" if event.decision in ("denied", "rejected"):
                 view = self.tasks.setdefault(event.task_id, _TaskView())
                 view.note = f"{event.tool} {event.decision}: {event.reason[:60]}"
+            case "tool_called" if event.ok:
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                source = _source(event.tool, event.arguments)
+                if source not in view.sources:
+                    view.sources.append(source)
             case "escalation":
                 self.escalations.append((event.escalation_id, event.question))
             case "run_finished":
                 self.status, self.answer, self.error = event.status, event.answer, event.error
                 self.tokens, self.cost_usd = event.usage.total_tokens, event.usage.cost_usd
 
-    def outputs(self, limit: int = 600) -> Table:
-        """Each task's output, in plan order, trimmed for the terminal (--json has them whole)."""
+    def outputs(self, limit: int = 160) -> Table:
+        """Each task's output in a line or two, in plan order (`podium show`, --json: whole)."""
         table = Table(
-            "task", "agent", "model (tiers tried)", "output", show_lines=True, title="task outputs"
+            "task", "agent", "tiers", "output", title="task outputs", title_justify="left"
         )
         for t in self.plan.topological_order() if self.plan else []:
             view = self.tasks.get(t.id, _TaskView())
-            text = view.output if len(view.output) <= limit else view.output[:limit] + " …"
-            table.add_row(
-                t.id, t.agent, f"{view.model}\n({view.route})" if view.model else view.route, text
-            )
+            flat = " ".join(view.output.split())
+            cut = len(flat) > limit
+            text = Text(flat[:limit] if cut else flat)  # Text: brackets in outputs are not markup
+            if cut:
+                text.append(f" … (+{len(flat) - limit} chars)", style="dim")
+            table.add_row(t.id, t.agent, view.route, text)
         return table
+
+    def sources(self) -> Text | None:
+        """What the answer rests on: each task's tool reads, in plan order."""
+        parts = [
+            f"{t.id}: {', '.join(self.tasks[t.id].sources)}"
+            for t in (self.plan.topological_order() if self.plan else [])
+            if t.id in self.tasks and self.tasks[t.id].sources
+        ]
+        return Text("sources · " + " · ".join(parts), style="dim") if parts else None
 
     def render(self) -> Panel:
         tree = Tree(
@@ -148,7 +168,20 @@ class ProgressView:
             parts.insert(1, Text(f"playbook {self.playbook}", style="dim"))
         if self.error and self.status == "running":
             parts.append(Text(self.error, style="yellow"))
-        return Panel(Group(*parts), title=self.goal[:70] or "podium", border_style="blue")
+        return Panel(Group(*parts), title=Text(self.goal[:70] or "podium"), border_style="blue")
+
+
+def _source(tool: str, arguments: str) -> str:
+    """A tool call as a source: its name and the dataset, file or URL it read."""
+    try:
+        args = json.loads(arguments)
+    except json.JSONDecodeError:
+        args = None
+    if isinstance(args, dict):
+        for key in ("dataset", "path", "url", "folder", "query"):
+            if isinstance(args.get(key), str):
+                return f"{tool} {args[key]}"
+    return tool
 
 
 async def follow(events: AsyncIterator[RunEvent], console: Console | None = None) -> int:
@@ -162,14 +195,18 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
     if view.plan is not None:
         console.print(view.outputs())
     if view.status == "completed":
-        console.print(Panel(view.answer or "", title="answer", border_style="green"))
+        console.print(Panel(Text(view.answer or ""), title="answer", border_style="green"))
+        if (sources := view.sources()) is not None:
+            console.print(sources)
         return 0
     if view.status == "waiting_for_human":
         for escalation_id, question in view.escalations:
-            console.print(f"[yellow]waiting for a human[/yellow] ({escalation_id}): {question}")
+            console.print(
+                f"[yellow]waiting for a human[/yellow] ({escalation_id}): {escape(question)}"
+            )
         console.print(
             "answer with `podium approve RUN_ID [ESCALATION_ID]` (or --reject, --edit TEXT)"
         )
         return 3
-    console.print(f"[red]run {view.status}[/red]: {view.error}")
+    console.print(f"[red]run {view.status}[/red]: {escape(view.error or '')}")
     return 1

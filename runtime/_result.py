@@ -20,6 +20,21 @@ queued: accepted by the HTTP server, waiting for a free slot. cancelled: stopped
 completed tasks stay checkpointed, so resuming it continues where it stopped."""
 
 
+MAX_RECORDED_RESULT_CHARS = 20_000
+
+
+class ToolCallRecord(BaseModel):
+    """One tool call a task's accepted attempt made: what it asked and what came back
+    (secrets masked, long results cut with a marker)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    arguments: str
+    ok: bool
+    result: str
+
+
 class Route(BaseModel):
     """One try of a task: which tier and model answered, why that tier, and how it went."""
 
@@ -64,6 +79,8 @@ class TaskResult(BaseModel):
     """"human" when a person approved or edited the output at an escalation."""
     repairs: tuple[str, ...] = ()
     """Repairs of form the model's JSON replies needed (see `podium.agents.loads_lenient`)."""
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    """The tool calls of the attempt whose output was accepted, in order."""
 
     @property
     def duration_s(self) -> float:

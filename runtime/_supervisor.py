@@ -29,7 +29,7 @@ from langgraph.func import entrypoint, task
 from langgraph.pregel import Pregel
 from langgraph.types import interrupt
 
-from podium.agents import AgentRegistry, AgentSpec, GuardRejected
+from podium.agents import AgentRegistry, AgentSpec, GuardRejected, ToolUse
 from podium.memory import PlanMatch
 from podium.policies import PASSING, BudgetExceeded, BudgetTracker, Verdict
 from podium.tools import ToolContext, ToolRegistry
@@ -55,6 +55,7 @@ from ._executor import (
     TaskExecutor,
     describe_failure,
 )
+from ._facts import facts_answer, with_found_records
 from ._memory import RunMemory, substitute_plan, template_message
 from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
@@ -63,6 +64,7 @@ from ._playbooks import PlaybookMatch, Playbooks
 from ._playbooks import template_message as playbook_template_message
 from ._policy import RunPolicies, TaskPolicy, guard_event
 from ._result import (
+    MAX_RECORDED_RESULT_CHARS,
     Escalation,
     PlanCacheUse,
     PlaybookUse,
@@ -70,6 +72,7 @@ from ._result import (
     RunResult,
     RunStatus,
     TaskResult,
+    ToolCallRecord,
 )
 from ._routing import RoutingPolicy, Rung
 from ._usage import Usage
@@ -117,6 +120,8 @@ class RunContext:
     memory: RunMemory | None = None
     """Shared memory for this run; None when `[memory] enabled = false`."""
     plan_cache: PlanCacheUse | None = None
+    assemble_answer: bool = False
+    """Put the answer together from the run's facts instead of a synthesis call (`facts_answer`)."""
     playbooks: Playbooks | None = None
     """The playbooks goals are matched to before planning; None when `[planner] playbooks` is off."""
     playbook: PlaybookUse | None = None
@@ -322,8 +327,15 @@ def build_supervisor(
                 case _:
                     assert_never(decision)
         answer = None
-        synthesised = status == "completed" and _needs_synthesis(plan, ctx.config.run.synthesis)
-        if status == "completed" and not synthesised:
+        assembled = status == "completed" and ctx.assemble_answer
+        synthesised = (
+            status == "completed"
+            and not assembled
+            and _needs_synthesis(plan, ctx.config.run.synthesis)
+        )
+        if assembled:
+            answer = facts_answer(ctx.goal, plan, ctx.results)
+        elif status == "completed" and not synthesised:
             answer = ctx.results[
                 plan.sinks()[-1].id
             ].output  # the final task's output is the answer
@@ -877,6 +889,13 @@ async def _attempt_task(
             continue
         verdicts += policy.verdicts
         routes.append(_route(attempt, rung, chat, "completed"))
+        calls = tuple(_recorded(ctx, use) for use in output.tool_uses)
+        if ctx.assemble_answer:
+            # The records found travel with the output (see `with_found_records`).
+            named_in = f"{ctx.goal}\n{t.instruction}"
+            output = dataclasses.replace(
+                output, text=with_found_records(output.text, named_in, list(calls))
+            )
         if ctx.memory is not None:
             await ctx.memory.task_done(t, output.text, output.tool_uses)
         finished = time.time()
@@ -906,6 +925,7 @@ async def _attempt_task(
             verdicts=tuple(verdicts),
             tainted=policy.taint.tainted,
             repairs=(*chat.repairs, *output.repairs),
+            tool_calls=calls,
         )
     failed = _ended(ctx, t, "failed", routes[-1].error or "", chat, routes, started, verdicts)
     if refusal is not None and routes[-1].error and routes[-1].error.startswith("guard:"):
@@ -913,6 +933,15 @@ async def _attempt_task(
             update={"guard": refusal.verdict.action, "rejected_output": refusal.rejected}
         )
     return failed
+
+
+def _recorded(ctx: RunContext, use: ToolUse) -> ToolCallRecord:
+    redact = ctx.policies.redactor.redact
+    result = redact(use.result)
+    if len(result) > MAX_RECORDED_RESULT_CHARS:
+        cut = len(result) - MAX_RECORDED_RESULT_CHARS
+        result = f"{result[:MAX_RECORDED_RESULT_CHARS]} … ({cut} more characters not kept)"
+    return ToolCallRecord(name=use.name, arguments=redact(use.arguments), ok=use.ok, result=result)
 
 
 def _accepted_outputs(ctx: RunContext) -> dict[str, str]:
@@ -976,7 +1005,7 @@ def _ended(
     )
 
 
-def _needs_synthesis(plan: Plan, mode: Literal["auto", "model", "last_task"]) -> bool:
+def _needs_synthesis(plan: Plan, mode: Literal["auto", "model", "last_task", "facts"]) -> bool:
     """A synthesis call merges several final outputs; one final task's output is the answer as is."""
     return mode == "model" or (mode == "auto" and len(plan.sinks()) > 1)
 

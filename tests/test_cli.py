@@ -96,3 +96,46 @@ def test_help_does_not_import_the_heavy_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_outputs_and_answer_print_brackets_as_written() -> None:
+    # rich reads "[user_name]" as markup and swallowed it: an output must print as written.
+    import io
+
+    from rich.console import Console
+
+    from podium.runtime._events import PlanCreated, TaskCompleted, ToolCalled
+    from podium.runtime._plan import Plan
+    from podium.runtime._progress import ProgressView
+    from podium.runtime._usage import Usage
+
+    plan = Plan.model_validate({"tasks": [{"id": "t1", "agent": "writer", "instruction": "x"}]})
+    view = ProgressView()
+    view.apply(PlanCreated(run_id="r", plan=plan, revision=0))
+    view.apply(
+        ToolCalled(
+            run_id="r",
+            task_id="t1",
+            agent="writer",
+            tool="query_dataset",
+            decision="allowed",
+            reason="",
+            arguments='{"dataset": "crm_leads"}',
+            ok=True,
+        )
+    )
+    view.apply(
+        TaskCompleted(
+            run_id="r",
+            task_id="t1",
+            agent="writer",
+            output="Dear [user_name] " * 30,
+            usage=Usage(),
+            duration_s=1.0,
+        )
+    )
+    out = io.StringIO()
+    Console(file=out, width=200).print(view.outputs())
+    text = out.getvalue()
+    assert "Dear [user_name]" in text and "… (+" in text  # cut, and the cut is marked
+    assert str(view.sources()) == "sources · t1: query_dataset crm_leads"
