@@ -37,6 +37,12 @@ class Deployment(_Section):
     output_cost_per_token: float | None = Field(default=None, ge=0)
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
+    server: Literal["openai", "llama-cpp"] = "openai"
+    """The dialect of the OpenAI-compatible API at `api_base`. llama-cpp: llama-cpp-python's
+    server (`python -m llama_cpp.server`), which takes a JSON schema as a json_object format,
+    calls tools only when asked with tool_choice "auto" (it fails on "required"), and wants text
+    in an assistant's tool-call turn. A fallback from such a deployment's tier should go to a
+    tier of the same dialect or the embedded model."""
     context_window: int | None = Field(default=None, ge=256)
     """Prompt tokens the model takes; None: litellm's model map knows (the embedded model: 4096).
     Set it for a self-hosted server (`llama-server -c 8192`): prompts are sized to it."""

@@ -155,6 +155,11 @@ class LiteLLMBackend:
         # (a dataset with its own records); any other provider gets the flat schema, so a
         # fallback to a hosted tier never sends it what it would reject.
         self._variants = all(is_local_model(m) for m in models.models())
+        self._llama_cpp = {
+            tier
+            for tier in ("cheap", "frontier")
+            if any(d.server == "llama-cpp" for d in models.deployments_for(tier))
+        }
         self.router = Router(
             model_list=[
                 _deployment_entry(d)
@@ -171,23 +176,32 @@ class LiteLLMBackend:
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         group = request.model or request.tier
+        llama_cpp = group in self._llama_cpp
         kwargs: dict[str, Any] = {}
         if request.tools:
             kwargs["tools"] = [for_provider(t, variants=self._variants) for t in request.tools]
-            if request.tool_choice == "required":
+            if llama_cpp:
+                kwargs["tool_choice"] = "auto"  # its server calls tools only when told "auto"
+            elif request.tool_choice == "required":
                 kwargs["tool_choice"] = "required"
             # Podium's tools are plain functions; without this litellm imports its MCP bridge,
             # which needs the optional `mcp` package, on every call that carries tools.
             kwargs["_skip_mcp_handler"] = True
         if request.response_schema is not None:
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "output", "schema": request.response_schema},
-            }
+            kwargs["response_format"] = (
+                {"type": "json_object", "schema": request.response_schema}
+                if llama_cpp
+                else {
+                    "type": "json_schema",
+                    "json_schema": {"name": "output", "schema": request.response_schema},
+                }
+            )
         try:
-            messages: Any = list(
-                request.messages
-            )  # litellm wants its TypedDicts; ours are plain dicts
+            # litellm wants its TypedDicts; ours are plain dicts.
+            messages: Any = [
+                {**m, "content": ""} if llama_cpp and m.get("content") is None else m
+                for m in request.messages
+            ]
             raw = await self.router.acompletion(model=group, messages=messages, **kwargs)
         except Exception as exc:
             raise ModelError(_describe_failure(exc, group)) from exc

@@ -65,3 +65,47 @@ def test_only_an_all_embedded_setup_sends_variants() -> None:
     assert LiteLLMBackend(ModelsConfig(cheap=local, frontier=local))._variants
     mixed = LiteLLMBackend(ModelsConfig(cheap=local, frontier="openai/gpt-4o-mini"))
     assert not mixed._variants
+
+
+async def test_a_llama_cpp_server_gets_its_dialect() -> None:
+    from podium.runtime._config import ModelsConfig
+    from podium.runtime._model import LiteLLMBackend, ModelRequest
+
+    sent: list[dict[str, object]] = []
+
+    class Router:
+        async def acompletion(self, **kwargs: object) -> object:
+            sent.append(kwargs)
+            raise RuntimeError("not sent")
+
+    server = {"model": "openai/smollm2", "api_base": "http://127.0.0.1:1/v1"}
+    models = ModelsConfig.model_validate(
+        {
+            "deployments": [
+                {"tier": "cheap", **server, "server": "llama-cpp"},
+                {"tier": "frontier", **server},
+            ]
+        }
+    )
+    backend = LiteLLMBackend(models)
+    backend.router = Router()  # type: ignore[assignment]
+    tool = {"type": "function", "function": {"name": "t", "parameters": {"type": "object"}}}
+    turn = {"role": "assistant", "content": None, "tool_calls": []}
+    schema = {"type": "object"}
+    for tier in ("cheap", "frontier"):
+        request = ModelRequest(
+            tier=tier,  # type: ignore[arg-type]
+            messages=({"role": "user", "content": "hi"}, turn),
+            tools=(tool,),
+            tool_choice="required",
+            response_schema=schema,
+        )
+        with pytest.raises(Exception, match="not sent"):
+            await backend.complete(request)
+    llama, openai = sent
+    assert llama["tool_choice"] == "auto"  # it fails on "required" and calls tools only on "auto"
+    assert llama["response_format"] == {"type": "json_object", "schema": schema}
+    assert llama["messages"][1]["content"] == ""  # type: ignore[index]
+    assert openai["tool_choice"] == "required"
+    assert openai["response_format"]["type"] == "json_schema"  # type: ignore[index]
+    assert openai["messages"][1]["content"] is None  # type: ignore[index]
