@@ -12,6 +12,7 @@ from ._config import (
     PoliciesConfig,
     ToolPolicy,
 )
+from ._debris import find_debris
 from ._guardrails import quiet_guardrails
 from ._guards import (
     PASSING,
@@ -70,6 +71,7 @@ __all__ = [
     "ValidatorRef",
     "Verdict",
     "check_goal",
+    "find_debris",
     "parse_refs",
     "quiet_guardrails",
     "read_audit",

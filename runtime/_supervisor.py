@@ -808,7 +808,9 @@ async def _attempt_task(
     if ctx.memory is not None:
         upstream = _upstream(ctx, t)
         memory, access = await ctx.memory.context(t, upstream), ctx.memory.access(t, upstream)
-    tool_context = dataclasses.replace(ctx.tool_context, task_id=t.id, memory=access)
+    tool_context = dataclasses.replace(
+        ctx.tool_context, task_id=t.id, memory=access, task_text=f"{t.instruction}\n{ctx.goal}"
+    )
     tainted_inputs = [text for task_id, text in inputs.items() if ctx.results[task_id].tainted]
     trusted_inputs = [text for task_id, text in inputs.items() if not ctx.results[task_id].tainted]
     trusted, untrusted = [ctx.goal, t.instruction, *trusted_inputs], [*tainted_inputs, memory]

@@ -145,6 +145,20 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("--json-out", type=Path, default=Path("bench-results/local-model.json"))
     local.add_argument("--goals", type=int, default=8, help="how many bundled goals to plan (1-8)")
     local.set_defaults(handler=_cmd_bench_local_model)
+    embedded = bench_sub.add_parser(
+        "embedded",
+        help="the embedded default end to end: valid plans, no duplicates, no debris, answers "
+        "holding the bundled data's facts, playbook hits, seconds per run",
+        description="Run each goal of the goals file on the embedded model and read the answers. "
+        "Goals file (YAML): `goals:` a list of {id, workflow (sales | recruiting | research | "
+        "support | compliance | other), goal, facts: [strings a correct answer contains]}.",
+    )
+    embedded.add_argument("--json-out", type=Path, default=Path("bench-results/embedded.json"))
+    embedded.add_argument(
+        "--goals", type=Path, default=None, help="goals file (default: the bundled 20 goals)"
+    )
+    embedded.add_argument("--limit", type=int, default=None, help="run only the first N goals")
+    embedded.set_defaults(handler=_cmd_bench_embedded)
     memory = bench_sub.add_parser(
         "memory",
         help="shared memory: write throughput, query latency at 10k/100k, plan cache savings",
@@ -664,6 +678,27 @@ def _cmd_bench_local_model(args: argparse.Namespace) -> int:
         return 2
     report = run_local_model_bench(json_out=args.json_out, goals=args.goals)
     return 0 if report["valid_plan_rate"] >= VALID_PLAN_RATE_TARGET else 1
+
+
+def _cmd_bench_embedded(args: argparse.Namespace) -> int:
+    from podium.evals.bench_embedded import (
+        DEFAULT_GOALS,
+        GoalsFileError,
+        load_goals,
+        run_embedded_bench,
+    )
+
+    goals_file = args.goals or DEFAULT_GOALS
+    if args.limit is not None and args.limit < 1:
+        print("error: --limit must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        load_goals(goals_file)  # a bad file is reported before the model loads
+    except GoalsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = run_embedded_bench(json_out=args.json_out, goals_file=goals_file, limit=args.limit)
+    return 0 if all(report["targets_met"].values()) else 1
 
 
 def _cmd_bench_memory(args: argparse.Namespace) -> int:

@@ -635,3 +635,25 @@ def test_calculator_schema_admits_arithmetic_only() -> None:
     for ok in ("(1200 * 0.15) + sqrt(16)", "round(7 / 3, 2)", "max(3, 4) - pi"):
         assert re.fullmatch(pattern, ok)
     assert not re.fullmatch(pattern, "the score is high")
+
+
+def test_the_variants_narrow_to_what_the_task_names() -> None:
+    ctx = ToolContext(
+        workspace=Path("."),
+        task_text="Look up Priya Nair in crm_leads and Quillpath Health in the companies dataset",
+    )
+    full = _grounded("query_dataset", ctx, variants=True)
+    variants = full[VARIANTS_KEY]
+    assert [v["properties"]["dataset"]["enum"] for v in variants] == [["companies"], ["crm_leads"]]
+    leads = variants[1]
+    assert "where" in leads["required"]  # the named record is looked up, not the whole table
+    where = leads["properties"]["where"]
+    assert where["required"] == ["name"] and where["properties"]["name"]["enum"] == ["Priya Nair"]
+    # The flat schema (hosted models) is not narrowed: they choose for themselves.
+    flat = _grounded("query_dataset", ctx, variants=False)
+    assert len(flat["properties"]["dataset"]["enum"]) == 6
+    # Nothing named: every dataset, nothing required.
+    plain = _grounded(
+        "query_dataset", ToolContext(workspace=Path("."), task_text="hi"), variants=True
+    )
+    assert len(plain[VARIANTS_KEY]) == 6 and plain[VARIANTS_KEY][0]["required"] == ["dataset"]

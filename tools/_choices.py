@@ -23,6 +23,7 @@ fingerprint or a test double, stays the tool's schema whatever the data folder h
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -33,6 +34,8 @@ Choices: TypeAlias = Mapping[str, Sequence["JSONValue"]]
 """Valid values by argument path ("arg", "arg.key", "arg.*"); see the module docstring."""
 ChoicesFn: TypeAlias = Callable[["ToolContext"], Sequence[Choices]]
 
+MIN_NAMED_CHARS = 3
+"""Shorter values ("US", "New") are found in any text: they never narrow a choice."""
 MAX_FLAT_CHOICES = 50
 """Longest list of values the flat schema carries (top-level arguments only)."""
 
@@ -46,8 +49,11 @@ class ChoicesError(ValueError):
     """A tool's choices name an argument its schema does not have (a bug in the tool)."""
 
 
-def grounding(parameters: dict[str, Any], variants: Sequence[Choices]) -> dict[str, Any] | None:
-    """The grounded forms of `parameters`: flat (the short lists merged in) and per variant."""
+def grounding(
+    parameters: dict[str, Any], variants: Sequence[Choices], task_text: str = ""
+) -> dict[str, Any] | None:
+    """The grounded forms of `parameters`: flat (the short lists merged in) and per variant,
+    the variants narrowed to what `task_text` names (see `_narrowed`)."""
     variants = [v for v in variants if v]
     if not variants:
         return None
@@ -59,8 +65,42 @@ def grounding(parameters: dict[str, Any], variants: Sequence[Choices]) -> dict[s
     flat = {p: v for p, v in merged.items() if "." not in p and len(v) <= MAX_FLAT_CHOICES}
     return {
         "parameters": _apply(parameters, flat),
-        "variants": [_apply(parameters, v) for v in variants],
+        "variants": [
+            _apply(parameters, v, required) for v, required in _narrowed(variants, task_text)
+        ],
     }
+
+
+def _narrowed(variants: Sequence[Choices], task_text: str) -> list[tuple[Choices, str | None]]:
+    """For a decoder that picks what its grammar allows: when the task names values (a dataset,
+    a lead's name), only the variants and values it names, and the first named entry required,
+    so "look up Priya Nair" becomes a lookup of that record. Nothing named: everything."""
+    if not task_text.strip():
+        return [(v, None) for v in variants]
+    folded = task_text.casefold()
+
+    def named(value: JSONValue) -> bool:
+        return (
+            isinstance(value, str)
+            and len(value) >= MIN_NAMED_CHARS
+            and bool(re.search(rf"(?<!\w){re.escape(value.casefold())}(?!\w)", folded))
+        )
+
+    chosen = [
+        v
+        for v in variants
+        if any("." not in p and len(vs) == 1 and named(vs[0]) for p, vs in v.items())
+    ] or list(variants)
+    narrowed: list[tuple[Choices, str | None]] = []
+    for variant in chosen:
+        entries = {
+            p: hits
+            for p, vs in variant.items()
+            if "." in p and not p.endswith(".*") and (hits := [x for x in vs if named(x)])
+        }
+        narrowed.append(({**variant, **entries}, next(iter(entries), None)))
+    with_entries: list[tuple[Choices, str | None]] = [(v, r) for v, r in narrowed if r]
+    return with_entries or narrowed
 
 
 def for_provider(tool_schema: Mapping[str, Any], *, variants: bool) -> dict[str, Any]:
@@ -77,7 +117,9 @@ def for_provider(tool_schema: Mapping[str, Any], *, variants: bool) -> dict[str,
     return entry
 
 
-def _apply(parameters: dict[str, Any], choices: Choices) -> dict[str, Any]:
+def _apply(
+    parameters: dict[str, Any], choices: Choices, required: str | None = None
+) -> dict[str, Any]:
     schema = copy.deepcopy(parameters)
     # Key lists first: they rebuild the mapping's properties, which entries then narrow.
     for path in sorted(choices, key=lambda p: not p.endswith(".*")):
@@ -100,7 +142,20 @@ def _apply(parameters: dict[str, Any], choices: Choices) -> dict[str, Any]:
             mapping["additionalProperties"] = False
         else:
             props[entry] = {"enum": values}
+    if required is not None:
+        _require(schema, required)
     return schema
+
+
+def _require(schema: dict[str, Any], path: str) -> None:
+    """Make the mapping argument of `path` ("where.name") required, and that entry in it."""
+    argument, _, entry = path.partition(".")
+    properties = _properties(schema, path)
+    mapping = _object_branch(properties[argument], path)
+    properties[argument] = mapping  # no longer optional: its null branch goes
+    mapping["required"] = sorted({*mapping.get("required", ()), entry})
+    root = _object_branch(schema, path)
+    root["required"] = [*root.get("required", ()), argument]
 
 
 def _properties(schema: dict[str, Any], path: str) -> dict[str, Any]:

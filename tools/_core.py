@@ -51,6 +51,9 @@ class ToolContext:
     """The run's shared memory as this task's agent may see it; None when memory is off."""
     outbox: Path | None = None
     """Where `send_email` delivers (one .eml file per message); None: email is off."""
+    task_text: str = ""
+    """The task's instruction and goal: grounded choices narrow to the values it names (a
+    dataset, a lead), for a decoder that can only pick among them (see `_choices`)."""
     idempotency_key: str = ""
     """Set per call by the agent loop: derived from run, task, the call's place in the task and
     its arguments, so the same call made again after a crash carries the same key. A
@@ -96,7 +99,7 @@ class Tool:
             except (ToolError, OSError):
                 variants = ()  # nothing to enumerate (a missing folder): the call will say why
             try:
-                grounded = grounding(parameters, variants)
+                grounded = grounding(parameters, variants, ctx.task_text)
             except ChoicesError as exc:
                 raise TypeError(f"tool {self.name!r}: {exc}") from None
             if grounded is not None:
