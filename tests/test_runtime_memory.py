@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -379,3 +380,58 @@ def test_memory_budget_is_sized_to_the_smallest_context_window() -> None:
     assert memory_budget(mixed, 800, 0.1) == 409  # a task may run on either
     unknown = ModelsConfig(cheap="openai/unknown-model-x", frontier="openai/unknown-model-x")
     assert memory_budget(unknown, 800, 0.1) == 800
+
+
+def test_only_runs_accepted_throughout_are_cached_and_remembered(
+    tmp_path: Path, store: MemoryStore
+) -> None:
+    plan = [task("enrich", "enricher", instruction="Look up Maya Chen at Brightforge Analytics")]
+    # The first answer is debris: the guard re-asks, the second is accepted. The run completes
+    # with every output accepted in the end, but a refusal on the way: its plan is cached only
+    # when each task's final output passed, which it did; the answer passed too.
+    steps = [
+        plan_reply(plan),
+        reply("]}", task="enrich"),
+        reply("Maya leads finance.", task="enrich"),
+    ]
+    first, _ = podium(tmp_path / "1", store, steps)
+    assert first.run("Qualify the lead Maya Chen at Brightforge Analytics").accepted_throughout
+    assert store.plan_cache("default").lookup("Qualify the lead Maya Chen at Brightforge Analytics")
+
+    # An answer that needed a human's approval: neither the plan nor the answer is kept.
+    config = PodiumConfig.from_mapping(
+        {
+            "storage": {"data_dir": str(tmp_path / "2")},
+            "policies": {"validators": ["no_debris"], "max_reasks": 0},
+            "planner": {"max_replans": 0},
+        }
+    )
+    plan2 = [task("t", "analyst", instruction="Count the open tickets for Halcyon Retail")]
+    model = ScriptedModel([plan_reply(plan2), reply("{oops", task="t"), reply("{oops", task="t")])
+    goal = "Count the open tickets for Halcyon Retail Group"
+    waiting = Podium(config, model=model, memory=store).run(goal)
+    assert waiting.status == "waiting_for_human", (
+        waiting.error,
+        [(r.status, r.error) for r in waiting.tasks.values()],
+    )
+    (escalation,) = waiting.escalations
+    assert "no_debris: the output is a broken fragment of JSON" in escalation.question
+    # Approved, the same text is the answer: its guard refuses it too, and says why.
+    again = asyncio.run(
+        Podium(config, model=model, memory=store).aresume(
+            waiting.run_id, answers={escalation.id: "approve"}
+        )
+    )
+    (question,) = again.escalations
+    assert question.id == "guard-answer"
+    assert question.question.startswith("The final answer was refused by its guard (no_debris: ")
+    done = asyncio.run(
+        Podium(config, model=model, memory=store).aresume(
+            waiting.run_id, answers={question.id: "approve"}
+        )
+    )
+    assert done.status == "completed" and not done.accepted_throughout
+    match = store.plan_cache("default").lookup(goal)
+    assert match is None or match.goal != goal
+    remembered = store.scope(tenant="default", run_id="probe").search(goal, 5)
+    assert not any(h.entry.text.startswith(f"Goal: {goal}") for h in remembered)

@@ -96,6 +96,20 @@ def test_chat_page_shows_the_graph_and_takes_an_approval(
                 "data-state", "completed"
             )
             page.screenshot(path=str(ARTIFACTS / "4-approved-and-answered.png"))
+
+            # A goal that reads as a playbook's template: the page says which, and why.
+            page.fill(
+                "#goal",
+                "Qualify the lead Maya Chen at Brightforge Analytics and draft a short "
+                "personalised first outreach email",
+            )
+            page.press("#goal", "Enter")
+            expect(page.locator("#graph-playbook")).to_contain_text(
+                "playbook sales-lead-qualification (filled"
+            )
+            expect(page.locator("#graph [data-task]")).to_have_count(3)  # enrich, score, outreach
+            expect(page.locator("#graph-playbook")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "5-playbook.png"))
             assert console_errors == []
         finally:
             browser.close()

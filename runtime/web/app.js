@@ -89,8 +89,9 @@ function apply(run, event) {
       break;
     case "plan_created":
       run.plan = event.plan;
+      run.playbook = event.playbook || run.playbook || null;
       for (const t of event.plan.tasks) Object.assign(task(run, t.id), { agent: t.agent, inputs: t.inputs, instruction: t.instruction });
-      logLine(`plan${event.revision ? " (revision " + event.revision + ")" : ""}: ${event.plan.tasks.length} tasks`);
+      logLine(`plan${event.revision ? " (revision " + event.revision + ")" : ""}: ${event.plan.tasks.length} tasks` + (event.playbook ? ` from playbook ${event.playbook}` : ""));
       break;
     case "task_started": {
       const t = task(run, event.task_id);
@@ -236,6 +237,9 @@ function drawGraph(run) {
   svg.replaceChildren();
   const columns = layers(run);
   $("graph-empty").hidden = columns.length > 0;
+  // Which playbook gave the plan, and why (textContent: the label is shown as written).
+  $("graph-playbook").hidden = !run.playbook;
+  $("graph-playbook").textContent = run.playbook ? `playbook ${run.playbook}` : "";
   if (!columns.length) { svg.setAttribute("width", 0); svg.setAttribute("height", 0); return; }
   const W = 150, H = 48, GX = 60, GY = 18, PAD = 10;
   const pos = new Map();
