@@ -275,7 +275,8 @@ class TaskPolicy:
             "system_prompt": self.spec.system_prompt,
             "sources": self.sources,
             "agents": tuple(n for n in self.run.directive_targets if n != self.spec.name),
-            "fences": PROMPT_FENCES,
+            # What this task was told when an answer was refused: a small model echoes it back.
+            "fences": (*PROMPT_FENCES, *(f.message for v in self.verdicts for f in v.failures)),
             "siblings": {k: v for k, v in self.siblings().items() if k != self.task_id},
         }
 

@@ -93,12 +93,18 @@ def _narrowed(variants: Sequence[Choices], task_text: str) -> list[tuple[Choices
     ] or list(variants)
     narrowed: list[tuple[Choices, str | None]] = []
     for variant in chosen:
-        entries = {
+        entries: dict[str, Sequence[JSONValue]] = {
             p: hits
             for p, vs in variant.items()
             if "." in p and not p.endswith(".*") and (hits := [x for x in vs if named(x)])
         }
-        narrowed.append(({**variant, **entries}, next(iter(entries), None)))
+        # The mapping takes only the named entries: a small model adds a guessed filter
+        # ("stage": "Contacted") that misses the record otherwise.
+        keys: dict[str, list[JSONValue]] = {}
+        for path in entries:
+            argument, _, entry = path.partition(".")
+            keys.setdefault(f"{argument}.*", []).append(entry)
+        narrowed.append(({**variant, **keys, **entries}, next(iter(entries), None)))
     with_entries: list[tuple[Choices, str | None]] = [(v, r) for v, r in narrowed if r]
     return with_entries or narrowed
 
