@@ -104,7 +104,12 @@ def _narrowed(variants: Sequence[Choices], task_text: str) -> list[tuple[Choices
         for path in entries:
             argument, _, entry = path.partition(".")
             keys.setdefault(f"{argument}.*", []).append(entry)
-        narrowed.append(({**variant, **keys, **entries}, next(iter(entries), None)))
+        kept = {
+            p: vs
+            for p, vs in variant.items()
+            if p.partition(".")[0] + ".*" not in keys or p.endswith(".*") or p in entries
+        }
+        narrowed.append(({**kept, **keys, **entries}, next(iter(entries), None)))
     with_entries: list[tuple[Choices, str | None]] = [(v, r) for v, r in narrowed if r]
     return with_entries or narrowed
 
