@@ -9,14 +9,18 @@ llama.cpp grammars built from JSON schemas; tool calls are constrained JSON too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib.util
 import json
+import os
 import re
+import sys
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -73,15 +77,16 @@ class _Engine:
                 "the embedded model needs llama-cpp-python: run `make install-local` "
                 "(it builds from source, about 5 minutes), or configure a hosted model"
             ) from None
-        self.llama = Llama(
-            model_path=str(gguf_path()),
-            n_ctx=CONTEXT_TOKENS,
-            # llama-cpp-python's default, half the cores (one here), for decoding: two decoded
-            # 59 tokens/s against 43 alone, but a whole run of the default goal took 106 s
-            # against 96 s, the Python side of the run competing with the second thread.
-            n_threads=None,
-            verbose=False,
-        )
+        with _stderr_kept_unless_failing():
+            self.llama = Llama(
+                model_path=str(gguf_path()),
+                n_ctx=CONTEXT_TOKENS,
+                # llama-cpp-python's default, half the cores (one here), for decoding: two
+                # decoded 59 tokens/s against 43 alone, but a whole run of the default goal took
+                # 106 s against 96 s, the Python side of the run competing with the second thread.
+                n_threads=None,
+                verbose=False,
+            )
         # Calls from parallel tasks take turns on one model, so each call's prompt would evict
         # the previous one's evaluated prefix. The cache keeps recent states and restores the
         # longest matching prefix: prompt evaluation runs at ~130 tokens/s on 2 cores, and an
@@ -110,6 +115,30 @@ class _Engine:
                 repeat_penalty=1.15,
             )
         return dict(out)
+
+
+@contextlib.contextmanager
+def _stderr_kept_unless_failing() -> Iterator[None]:
+    """Hold what C code writes to stderr while the model loads; show it only if loading fails.
+
+    llama.cpp prints "n_ctx_per_seq (4096) < n_ctx_train (8192) ..." to file descriptor 2 when
+    the context is made, past llama-cpp-python's `verbose=False`, on every command that loads
+    the model. A failure (a bad build, a missing file) still shows all of it. File descriptor 2
+    is the process's: for the second the load takes, other threads' stderr lands here too."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 # llama-cpp-python's JSON-schema-to-grammar converter lets raw control characters into strings
