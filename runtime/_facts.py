@@ -36,7 +36,10 @@ def facts_answer(goal: str, plan: Plan, results: Mapping[str, TaskResult]) -> st
         parts.append(_output(results, finals[0]))
     else:
         parts.extend(f"**{t.id}** ({t.agent}): {_output(results, t)}" for t in finals)
-    calls = [c for t in order for c in results[t.id].tool_calls if c.ok]
+    # Every accepted task of the run counts, a plan revision's dropped ones too: what they
+    # found is still what the run found.
+    done = [*order, *(r.task for r in results.values() if r.task.id not in plan.ids)]
+    calls = [c for t in done if t.id in results for c in results[t.id].tool_calls if c.ok]
     parts.append(found_section(goal, calls))
     files = list(dict.fromkeys(p for c in calls if (p := _file_read(c))))
     if files:

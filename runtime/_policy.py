@@ -275,8 +275,9 @@ class TaskPolicy:
             "system_prompt": self.spec.system_prompt,
             "sources": self.sources,
             "agents": tuple(n for n in self.run.directive_targets if n != self.spec.name),
-            # What this task was told when an answer was refused: a small model echoes it back.
-            "fences": (*PROMPT_FENCES, *(f.message for v in self.verdicts for f in v.failures)),
+            # What this task was told when an answer was refused: a small model echoes it back,
+            # whole or its start ("no_debris: the output is a broken fragment of JSON:").
+            "fences": (*PROMPT_FENCES, *(_refusal_echoes(v) for v in self.verdicts)),
             "siblings": {k: v for k, v in self.siblings().items() if k != self.task_id},
         }
 
@@ -353,6 +354,10 @@ class TaskPolicy:
         if verdict.passed and output is not None:
             self.run.accepted[self.task_id] = output
         return Review(verdict=verdict, output=output)
+
+
+def _refusal_echoes(verdict: Verdict) -> str:
+    return verdict.message[:40] if not verdict.passed and verdict.failures else ""
 
 
 def _writes_memory(tool: Tool) -> bool:
