@@ -187,9 +187,7 @@ async def run_agent(
             return AgentOutput(
                 text=text, data=data, steps=step, tool_uses=tuple(uses), repairs=tuple(repairs)
             )
-        messages.append(
-            {"role": "user", "content": f"{_NOT_ACCEPTED} {problem}. Answer again."}
-        )
+        messages.append({"role": "user", "content": f"{_NOT_ACCEPTED} {problem}. Answer again."})
     raise AgentLoopError(
         f"agent {spec.name!r} gave no acceptable answer within max_steps={spec.max_steps}"
         + (f" (last tool calls: {[u.name for u in uses[-3:]]})" if uses else "")

@@ -114,8 +114,13 @@ class Playbooks:
         max_tasks: int,
         fill_similarity: float,
         adapt_similarity: float,
+        known_values: Callable[[str], Sequence[str]] | None = None,
     ) -> PlaybookMatch | None:
-        """The best playbook for `goal` (see the module docstring), or None."""
+        """The best playbook for `goal` (see the module docstring), or None.
+
+        `known_values(example)`: the values of the data column an example slot value belongs to
+        (all lead names for "Maya Chen"). Given, a goal close in meaning but worded otherwise
+        is filled from the values it names, one per slot, instead of handed to the planner."""
         for playbook in self.playbooks:
             for template in playbook.goals:
                 values = _read_template(template, goal)
@@ -130,9 +135,54 @@ class Playbooks:
                     return PlaybookMatch(playbook, use, playbook.plan(values))
         if embed is None or not self.playbooks:
             return None
+        if known_values is not None:
+            by_data = self._by_data(
+                goal, embed, list(agents), max_tasks, adapt_similarity, known_values
+            )
+            if by_data is not None:
+                return by_data
         return self._by_meaning(
             goal, embed, list(agents), max_tasks, fill_similarity, adapt_similarity
         )
+
+    def _by_data(
+        self,
+        goal: str,
+        embed: Callable[[list[str]], list[list[float]]],
+        agents: list[str],
+        max_tasks: int,
+        similarity_needed: float,
+        known_values: Callable[[str], Sequence[str]],
+    ) -> PlaybookMatch | None:
+        """A playbook whose slots the goal names in the data (one lead, one company), whose
+        templates, filled with those names, read like the goal: filled with them."""
+        candidates = [
+            (p, values, t.format_map(values))
+            for p in self.playbooks
+            if p.slots and (values := _slots_from_data(p, goal, known_values)) is not None
+            for t in p.goals
+        ]
+        if not candidates:
+            return None
+        query, *vectors = embed([goal, *(c[2] for c in candidates)])
+        scores = [sum(a * b for a, b in zip(query, v, strict=True)) for v in vectors]
+        best = max(range(len(candidates)), key=scores.__getitem__)
+        playbook, values, example = candidates[best]
+        similarity = round(max(0.0, min(1.0, scores[best])), 4)
+        plan = _valid_plan(playbook, values, agents, max_tasks)
+        if similarity < similarity_needed or plan is None:
+            return None
+        named = ", ".join(f"{k}={v!r}" for k, v in values.items())
+        use = PlaybookUse(
+            name=playbook.name,
+            mode="filled",
+            reason=f"the goal names {named}, found in the data, and reads like {example!r} "
+            f"(similarity {similarity})",
+            slots=values,
+            similarity=similarity,
+            source=playbook.source,
+        )
+        return PlaybookMatch(playbook, use, plan)
 
     def _by_meaning(
         self,
@@ -177,6 +227,34 @@ class Playbooks:
             source=playbook.source,
         )
         return PlaybookMatch(playbook, use, filled or template)
+
+
+def _slots_from_data(
+    playbook: Playbook, goal: str, known_values: Callable[[str], Sequence[str]]
+) -> dict[str, str] | None:
+    """Each slot's value: the one value of its example's data column the goal names; None when
+    a slot's example is in no column, or the goal names none or several of its values."""
+    folded = goal.casefold()
+    values: dict[str, str] = {}
+    for slot, example in playbook.slots.items():
+        named = [
+            v
+            for v in known_values(example)
+            if re.search(rf"(?<!\w){re.escape(v.casefold())}(?!\w)", folded)
+        ]
+        if len(named) != 1:
+            return None
+        values[slot] = named[0]
+    return values
+
+
+def _valid_plan(
+    playbook: Playbook, values: dict[str, str], agents: list[str], max_tasks: int
+) -> Plan | None:
+    try:
+        return validate_plan(playbook.plan_data(values), agents=agents, max_tasks=max_tasks)
+    except PlanValidationError:
+        return None
 
 
 def template_message(match: PlaybookMatch) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from langgraph.types import interrupt
 from podium.agents import AgentRegistry, AgentSpec, GuardRejected, ToolUse
 from podium.memory import PlanMatch
 from podium.policies import PASSING, BudgetExceeded, BudgetTracker, Verdict
-from podium.tools import ToolContext, ToolRegistry
+from podium.tools import ToolContext, ToolError, ToolRegistry, dataset_choices
 
 from ._config import PodiumConfig
 from ._effects import EffectJournal
@@ -695,6 +695,9 @@ async def _match_playbook(
         memory = ctx.memory
         embed = memory.store.embed if memory is not None else None
         planner = ctx.config.planner
+        # The embedded planner adapts a template poorly: a goal like a playbook's, naming
+        # records that exist, runs the playbook with them instead.
+        known = _data_column(ctx) if is_local_model(ctx.config.models.frontier) else None
         try:
             ctx.playbook_match = await asyncio.to_thread(
                 ctx.playbooks.match,
@@ -704,12 +707,30 @@ async def _match_playbook(
                 max_tasks=max_tasks,
                 fill_similarity=planner.playbook_fill_similarity,
                 adapt_similarity=planner.playbook_adapt_similarity,
+                known_values=known,
             )
         except Exception as exc:  # an aid, like memory: the planner plans without it
             log.warning("playbook matching failed, planning without it: %s", exc)
             ctx.playbook_match = None
         ctx.playbook_looked_up = True
     return ctx.playbook_match
+
+
+def _data_column(ctx: RunContext) -> Callable[[str], list[str]] | None:
+    """The values of the dataset column holding a value ("Maya Chen": every lead's name)."""
+    try:
+        variants = dataset_choices(ctx.tool_context)
+    except ToolError:
+        return None
+
+    def column(example: str) -> list[str]:
+        for variant in variants:
+            for path, values in variant.items():
+                if path.startswith("where.") and path != "where.*" and example in values:
+                    return [str(v) for v in values]
+        return []
+
+    return column
 
 
 def _playbook_label(use: PlaybookUse | None) -> str | None:

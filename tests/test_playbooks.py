@@ -27,7 +27,13 @@ def builtins() -> Playbooks:
     return load_playbooks(None, agents=AGENTS, max_tasks=100)
 
 
-def match(goal: str, playbooks: Playbooks | None = None, embed: Any = None, **kw: float) -> Any:
+def match(
+    goal: str,
+    playbooks: Playbooks | None = None,
+    embed: Any = None,
+    known_values: Any = None,
+    **kw: float,
+) -> Any:
     return (playbooks or builtins()).match(
         goal,
         embed=embed,
@@ -35,6 +41,7 @@ def match(goal: str, playbooks: Playbooks | None = None, embed: Any = None, **kw
         max_tasks=100,
         fill_similarity=kw.get("fill", 0.9),
         adapt_similarity=kw.get("adapt", 0.75),
+        known_values=known_values,
     )
 
 
@@ -239,3 +246,33 @@ def test_podium_playbooks_lists_them_and_names_skipped_files(tmp_path: Path) -> 
         assert name in out.stdout
     assert "skipped: playbooks/cycle.yaml:4: tasks a -> b -> a form a cycle" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_on_the_embedded_planner_a_goal_naming_records_fills_the_playbook_from_the_data() -> None:
+    from podium.memory import MiniLMEmbedder
+    from podium.tools import ToolContext, dataset_choices
+
+    variants = dataset_choices(ToolContext(workspace=Path(".")))
+
+    def column(example: str) -> list[str]:
+        for variant in variants:
+            for path, values in variant.items():
+                if path.startswith("where.") and path != "where.*" and example in values:
+                    return [str(v) for v in values]
+        return []
+
+    embed = MiniLMEmbedder().embed
+    goal = (
+        "Qualify Hannah Brooks of Halcyon Retail Group as a sales lead and write her a short email"
+    )
+    assert match(goal, embed=embed) is None  # by meaning alone: too far from "Maya Chen ..."
+    found = match(goal, embed=embed, known_values=column)
+    assert found.use.mode == "filled" and found.use.name == "sales-lead-qualification"
+    assert found.use.slots == {"lead": "Hannah Brooks", "company": "Halcyon Retail Group"}
+    assert "found in the data" in found.use.reason
+    assert "Hannah Brooks" in found.plan.tasks[0].instruction
+    # Two leads named: which one is the slot's? Not filled from the data.
+    two = "Qualify Hannah Brooks and Priya Nair of Halcyon Retail Group as sales leads"
+    assert match(two, embed=embed, known_values=column) is None
+    # Names found, but another request: not this playbook.
+    assert match("Who is Hannah Brooks's manager?", embed=embed, known_values=column) is None

@@ -2,6 +2,7 @@
 
 from ._choices import GROUNDING_KEY, VARIANTS_KEY, Choices, ChoicesFn, for_provider
 from ._core import JSONValue, Tool, ToolContext, ToolError, default_datasets_dir, tool
+from ._datasets import dataset_choices
 from ._memory import MemoryAccess
 from ._registry import ToolRegistry, builtin_tools
 
@@ -17,6 +18,7 @@ __all__ = [
     "ToolError",
     "ToolRegistry",
     "builtin_tools",
+    "dataset_choices",
     "default_datasets_dir",
     "for_provider",
     "tool",
