@@ -50,6 +50,11 @@ class MemoryConfig(BaseModel):
     """Entries retrieved for a task's prompt."""
     max_context_tokens: int = Field(default=800, ge=0)
     """Token budget of the memory section of a prompt (about 4 characters a token)."""
+    min_context_score: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Entries less similar than this to a task's instruction stay out of its prompt. None: 0.5
+    when a configured model's context window is 8K tokens or less (a small model copies what it
+    is shown, related or not: on the embedded model, phrases of earlier runs' answers came back
+    in unrelated ones), else 0 (the best `top_k`, whatever their score)."""
     max_context_share: float = Field(default=0.1, gt=0, le=0.5)
     """At most this share of the smallest context window among the configured models goes to
     memory (the embedded model's 4,096 tokens: 409), whichever of the two limits is lower."""

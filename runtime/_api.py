@@ -28,7 +28,14 @@ from ._errors import (
 from ._events import RunEvent, RunFinished, RunStarted
 from ._executor import TaskExecutor, make_executor
 from ._memory import RunMemory
-from ._model import LiteLLMBackend, ModelBackend, ModelSeam, is_local_model, memory_budget
+from ._model import (
+    LiteLLMBackend,
+    ModelBackend,
+    ModelSeam,
+    is_local_model,
+    memory_budget,
+    memory_min_score,
+)
 from ._playbooks import Playbooks, load_playbooks
 from ._policy import audit_writer, check_goal_policy
 from ._result import PlanResult, RunResult
@@ -122,13 +129,23 @@ class Podium:
             self._memory.redact = redact  # a store handed in still never keeps a secret
         return self._memory
 
+    def _plans_on_embedded_model(self) -> bool:
+        """The frontier tier (planning, synthesis) is the embedded model, really serving."""
+        return isinstance(self.model, LiteLLMBackend) and all(
+            is_local_model(d.model) for d in self.config.models.deployments_for("frontier")
+        )
+
     def _assembles_answers(self) -> bool:
         """Whether answers are put together from the run's facts (see `[run] synthesis`)."""
         mode = self.config.run.synthesis
-        embedded = isinstance(self.model, LiteLLMBackend) and all(
-            is_local_model(d.model) for d in self.config.models.deployments_for("frontier")
-        )
-        return mode == "facts" or (mode == "auto" and embedded)
+        return mode == "facts" or (mode == "auto" and self._plans_on_embedded_model())
+
+    def _memory_min_score(self) -> float:
+        """As `_memory_budget`: from the configured models when they serve, else as configured."""
+        configured = self.config.memory.min_context_score
+        if not isinstance(self.model, LiteLLMBackend):
+            return configured or 0.0
+        return memory_min_score(self.config.models, configured)
 
     def _memory_budget(self) -> int:
         """The memory section's budget, sized to the configured models' context windows; as
@@ -306,7 +323,13 @@ class Podium:
         store = self.memory()
         return RunContext(
             memory=(
-                RunMemory(store, tenant, run_id, max_context_tokens=self._memory_budget())
+                RunMemory(
+                    store,
+                    tenant,
+                    run_id,
+                    max_context_tokens=self._memory_budget(),
+                    min_score=self._memory_min_score(),
+                )
                 if store is not None
                 else None
             ),
@@ -323,6 +346,7 @@ class Podium:
             goal=goal,
             playbooks=self.playbooks,
             assemble_answer=self._assembles_answers(),
+            fill_playbooks_from_data=self._plans_on_embedded_model(),
         )
 
     @contextlib.asynccontextmanager

@@ -53,6 +53,8 @@ class RunMemory:
     max_context_tokens: int | None = None
     """The memory section's budget in this run's prompts, sized to the models' context windows
     (`memory_budget`); None: `[memory] max_context_tokens` as configured."""
+    min_score: float = 0.0
+    """Entries less similar to the instruction stay out of prompts (`memory_min_score`)."""
 
     @property
     def config(self) -> MemoryConfig:
@@ -76,7 +78,7 @@ class RunMemory:
             ),
             none,
         )
-        kept = [h for h in hits if h.entry.key not in direct][:k]
+        kept = [h for h in hits if h.entry.key not in direct and h.score >= self.min_score][:k]
         budget = self.max_context_tokens
         kept = trim_to_budget(kept, self.config.max_context_tokens if budget is None else budget)
         return format_hits(kept, current_run=self.run_id, scores=False)

@@ -282,16 +282,34 @@ def context_window(deployment: Deployment) -> int | None:
     return None
 
 
-def memory_budget(models: ModelsConfig, max_tokens: int, share: float) -> int:
-    """Tokens a prompt's memory section may take: `max_tokens`, or `share` of the smallest known
-    context window among the tiers' models if that is less (a task may climb to any tier)."""
+SMALL_CONTEXT_TOKENS = 8192
+SMALL_MODEL_MIN_SCORE = 0.5
+
+
+def smallest_context_window(models: ModelsConfig) -> int | None:
+    """The smallest known context window among the tiers' models (a task may climb to any)."""
     windows = [
         w
         for tier in ("cheap", "frontier")
         for d in models.deployments_for(tier)
         if (w := context_window(d)) is not None
     ]
-    return min(max_tokens, int(share * min(windows))) if windows else max_tokens
+    return min(windows) if windows else None
+
+
+def memory_budget(models: ModelsConfig, max_tokens: int, share: float) -> int:
+    """Tokens a prompt's memory section may take: `max_tokens`, or `share` of the smallest known
+    context window among the tiers' models if that is less."""
+    window = smallest_context_window(models)
+    return min(max_tokens, int(share * window)) if window else max_tokens
+
+
+def memory_min_score(models: ModelsConfig, configured: float | None) -> float:
+    """The least similarity an entry needs to enter a prompt (see `min_context_score`)."""
+    if configured is not None:
+        return configured
+    window = smallest_context_window(models)
+    return SMALL_MODEL_MIN_SCORE if window is not None and window <= SMALL_CONTEXT_TOKENS else 0.0
 
 
 def is_local_model(model: str) -> bool:

@@ -120,6 +120,9 @@ class RunContext:
     memory: RunMemory | None = None
     """Shared memory for this run; None when `[memory] enabled = false`."""
     plan_cache: PlanCacheUse | None = None
+    fill_playbooks_from_data: bool = False
+    """A goal naming records runs the playbook it reads like, filled with them (the embedded
+    planner adapts a template poorly)."""
     assemble_answer: bool = False
     """Put the answer together from the run's facts instead of a synthesis call (`facts_answer`)."""
     playbooks: Playbooks | None = None
@@ -695,9 +698,7 @@ async def _match_playbook(
         memory = ctx.memory
         embed = memory.store.embed if memory is not None else None
         planner = ctx.config.planner
-        # The embedded planner adapts a template poorly: a goal like a playbook's, naming
-        # records that exist, runs the playbook with them instead.
-        known = _data_column(ctx) if is_local_model(ctx.config.models.frontier) else None
+        known = _data_column(ctx) if ctx.fill_playbooks_from_data else None
         try:
             ctx.playbook_match = await asyncio.to_thread(
                 ctx.playbooks.match,

@@ -363,7 +363,7 @@ def test_configured_pii_is_redacted_before_it_is_remembered(tmp_path: Path) -> N
 
 def test_memory_budget_is_sized_to_the_smallest_context_window() -> None:
     from podium.runtime._config import Deployment, ModelsConfig
-    from podium.runtime._model import context_window, memory_budget
+    from podium.runtime._model import context_window, memory_budget, memory_min_score
 
     local = "podium-local/smollm2-135m"
     assert context_window(Deployment(tier="cheap", model=local)) == 4096
@@ -380,6 +380,10 @@ def test_memory_budget_is_sized_to_the_smallest_context_window() -> None:
     assert memory_budget(mixed, 800, 0.1) == 409  # a task may run on either
     unknown = ModelsConfig(cheap="openai/unknown-model-x", frontier="openai/unknown-model-x")
     assert memory_budget(unknown, 800, 0.1) == 800
+    # A small model copies what it is shown: unrelated entries stay out of its prompts.
+    assert memory_min_score(embedded, None) == 0.5
+    assert memory_min_score(hosted, None) == 0.0 and memory_min_score(unknown, None) == 0.0
+    assert memory_min_score(embedded, 0.2) == 0.2
 
 
 def test_only_runs_accepted_throughout_are_cached_and_remembered(

@@ -649,7 +649,9 @@ def test_the_variants_narrow_to_what_the_task_names() -> None:
     assert "where" in leads["required"]  # the named record is looked up, not the whole table
     where = leads["properties"]["where"]
     assert where["required"] == ["name"] and where["properties"]["name"]["enum"] == ["Priya Nair"]
-    assert list(where["properties"]) == ["name"]  # no guessed second filter to miss the record
+    # Only named filters: no guessed one ("stage": "Contacted") to miss the record.
+    assert list(where["properties"]) == ["name", "company"]
+    assert where["properties"]["company"]["enum"] == ["Quillpath Health"]
     # The flat schema (hosted models) is not narrowed: they choose for themselves.
     flat = _grounded("query_dataset", ctx, variants=False)
     assert len(flat["properties"]["dataset"]["enum"]) == 6

@@ -53,7 +53,7 @@ class ListDatasetsArgs(BaseModel):
 # Grounding limits: a column is offered as choices when it identifies rows (every value distinct,
 # short) or sorts them into a few kinds (a stage, a priority); longer lists stay free text.
 MAX_KEY_CHARS = 60
-MAX_CATEGORIES = 10
+MAX_CATEGORIES = 30
 MAX_CHOICES_PER_FIELD = 200
 MAX_KEY_FIELDS = 2
 
@@ -90,7 +90,7 @@ def _enumerable(rows: list[Row], fields: list[str]) -> list[tuple[str, list[JSON
         if is_key and keys < MAX_KEY_FIELDS and len(distinct) <= MAX_CHOICES_PER_FIELD:
             keys += 1
             found.append((field, distinct))
-        elif len(distinct) <= MAX_CATEGORIES < len(rows):
+        elif len(distinct) <= MAX_CATEGORIES and len(distinct) < len(rows):
             found.append((field, distinct))
     return found
 
@@ -191,7 +191,15 @@ def run_query(args: QueryDatasetArgs, rows: list[Row]) -> JSONValue:
     matched = [row for row in rows if _keep(row, args)]
     if sort_field:
         matched = _sorted(matched, sort_field, descending=args.sort_by != sort_field)
-    selected: list[JSONValue] = [_project(row, args.fields) for row in matched[: args.limit]]
+    # A projection keeps the record's key (the first field) and the fields it was filtered on:
+    # rows that no longer say which record they are (a small model's "fields": ["title"]) lose
+    # what the lookup was for.
+    fields = (
+        list(dict.fromkeys([*known[:1], *args.fields, *(args.where or {})]))
+        if args.fields
+        else None
+    )
+    selected: list[JSONValue] = [_project(row, fields) for row in matched[: args.limit]]
     return {"dataset": args.dataset, "count": len(matched), "rows": selected}
 
 
