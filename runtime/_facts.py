@@ -18,8 +18,8 @@ from typing import Any
 from ._plan import Plan, Task
 from ._result import TaskResult, ToolCallRecord
 
-MAX_RECORDS = 6
-MAX_VALUE_CHARS = 80
+MAX_RECORDS = 8
+MAX_VALUE_CHARS = 160
 MAX_LINE_CHARS = 300
 MIN_MATCH_CHARS = 3
 """Shorter cell values ("US", "New") say nothing about which record a goal names."""
@@ -77,7 +77,8 @@ def _one_line(text: str) -> str:
 
 
 def _records(goal: str, calls: list[ToolCallRecord]) -> list[str]:
-    """Rows the dataset tool returned that the goal names (a cell value found in the goal)."""
+    """Rows the dataset tool returned that the goal names: a cell value found in the goal, or
+    any row of a dataset the goal names ("against our policies": the policies)."""
     wanted = goal.casefold()
     rows: list[tuple[str, dict[str, Any]]] = []
     for call in calls:
@@ -85,8 +86,9 @@ def _records(goal: str, calls: list[ToolCallRecord]) -> list[str]:
         if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
             continue
         dataset = str(result.get("dataset") or call.name)
+        whole = _mentions(dataset.replace("_", " "), wanted) or _mentions(dataset, wanted)
         for row in result["rows"]:
-            if isinstance(row, dict) and _named(row, wanted):
+            if isinstance(row, dict) and (whole or _named(row, wanted)):
                 items = {k: v for k, v in row.items() if v not in (None, "", [])}
                 rows.append((dataset, items))
     # A projection of a row found whole says nothing more: keep the fullest.
@@ -108,11 +110,13 @@ def _within(row: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
 
 def _named(row: Mapping[str, Any], goal: str) -> bool:
     return any(
-        isinstance(value, str)
-        and len(value) >= MIN_MATCH_CHARS
-        and re.search(rf"(?<!\w){re.escape(value.casefold())}(?!\w)", goal) is not None
+        isinstance(value, str) and len(value) >= MIN_MATCH_CHARS and _mentions(value, goal)
         for value in row.values()
     )
+
+
+def _mentions(value: str, text: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(value.casefold())}(?!\w)", text) is not None
 
 
 def _value(value: Any) -> str:

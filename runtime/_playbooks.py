@@ -31,6 +31,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from podium.tools import ToolContext, ToolError, dataset_choices
+
 from ._errors import ConfigError, PlanValidationError
 from ._plan import Plan, Task, validate_plan
 from ._result import PlaybookUse
@@ -227,6 +229,25 @@ class Playbooks:
             source=playbook.source,
         )
         return PlaybookMatch(playbook, use, filled or template)
+
+
+def data_columns(tool_context: ToolContext) -> Callable[[str], list[str]] | None:
+    """The values of the dataset columns holding a value ("Maya Chen": every lead's name; a job
+    title: the openings' titles and the candidates' current ones); None without datasets."""
+    try:
+        variants = dataset_choices(tool_context)
+    except ToolError:
+        return None
+
+    def columns(example: str) -> list[str]:
+        found: dict[str, None] = {}
+        for variant in variants:
+            for path, values in variant.items():
+                if path.startswith("where.") and path != "where.*" and example in values:
+                    found.update(dict.fromkeys(str(v) for v in values))
+        return list(found)
+
+    return columns
 
 
 def _slots_from_data(

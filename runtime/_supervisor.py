@@ -32,7 +32,7 @@ from langgraph.types import interrupt
 from podium.agents import AgentRegistry, AgentSpec, GuardRejected, ToolUse
 from podium.memory import PlanMatch
 from podium.policies import PASSING, BudgetExceeded, BudgetTracker, Verdict
-from podium.tools import ToolContext, ToolError, ToolRegistry, dataset_choices
+from podium.tools import ToolContext, ToolRegistry
 
 from ._config import PodiumConfig
 from ._effects import EffectJournal
@@ -60,7 +60,7 @@ from ._memory import RunMemory, substitute_plan, template_message
 from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
 from ._planner import parse_plan_reply, plan_messages, plan_schema, positional_plan_schema
-from ._playbooks import PlaybookMatch, Playbooks
+from ._playbooks import PlaybookMatch, Playbooks, data_columns
 from ._playbooks import template_message as playbook_template_message
 from ._policy import RunPolicies, TaskPolicy, guard_event
 from ._result import (
@@ -698,7 +698,7 @@ async def _match_playbook(
         memory = ctx.memory
         embed = memory.store.embed if memory is not None else None
         planner = ctx.config.planner
-        known = _data_column(ctx) if ctx.fill_playbooks_from_data else None
+        known = data_columns(ctx.tool_context) if ctx.fill_playbooks_from_data else None
         try:
             ctx.playbook_match = await asyncio.to_thread(
                 ctx.playbooks.match,
@@ -715,23 +715,6 @@ async def _match_playbook(
             ctx.playbook_match = None
         ctx.playbook_looked_up = True
     return ctx.playbook_match
-
-
-def _data_column(ctx: RunContext) -> Callable[[str], list[str]] | None:
-    """The values of the dataset column holding a value ("Maya Chen": every lead's name)."""
-    try:
-        variants = dataset_choices(ctx.tool_context)
-    except ToolError:
-        return None
-
-    def column(example: str) -> list[str]:
-        for variant in variants:
-            for path, values in variant.items():
-                if path.startswith("where.") and path != "where.*" and example in values:
-                    return [str(v) for v in values]
-        return []
-
-    return column
 
 
 def _playbook_label(use: PlaybookUse | None) -> str | None:

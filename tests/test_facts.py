@@ -84,3 +84,19 @@ def test_a_run_on_facts_puts_the_looked_up_record_in_the_answer(config: PodiumCo
     (call,) = result.tasks["enrich"].tool_calls
     assert call.name == "query_dataset" and call.ok
     assert not any(r.purpose == "synthesis" for r in model.calls)
+
+
+def test_a_dataset_the_goal_names_counts_whole() -> None:
+    plan = Plan.model_validate({"tasks": [{"id": "r", "agent": "reviewer", "instruction": "x"}]})
+    rows = [{"policy_id": f"POL-00{i}", "title": f"Rule {i}"} for i in range(1, 4)]
+    results = {
+        "r": TaskResult(
+            task=plan.tasks[0],
+            status="completed",
+            output="Reviewed.",
+            tool_calls=(_query("policies", rows),),
+        )
+    }
+    answer = facts_answer("Review the contract against our policies", plan, results)
+    assert all(f"policy_id POL-00{i} · title Rule {i}" in answer for i in range(1, 4))
+    assert "policy_id" not in facts_answer("Review the contract", plan, results)

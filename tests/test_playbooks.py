@@ -250,17 +250,10 @@ def test_podium_playbooks_lists_them_and_names_skipped_files(tmp_path: Path) -> 
 
 def test_on_the_embedded_planner_a_goal_naming_records_fills_the_playbook_from_the_data() -> None:
     from podium.memory import MiniLMEmbedder
-    from podium.tools import ToolContext, dataset_choices
+    from podium.runtime._playbooks import data_columns
+    from podium.tools import ToolContext
 
-    variants = dataset_choices(ToolContext(workspace=Path(".")))
-
-    def column(example: str) -> list[str]:
-        for variant in variants:
-            for path, values in variant.items():
-                if path.startswith("where.") and path != "where.*" and example in values:
-                    return [str(v) for v in values]
-        return []
-
+    column = data_columns(ToolContext(workspace=Path(".")))
     embed = MiniLMEmbedder().embed
     goal = (
         "Qualify Hannah Brooks of Halcyon Retail Group as a sales lead and write her a short email"
