@@ -61,6 +61,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/podium bench dag --json-out bench-results/dag.json
 	-$(BIN)/podium bench routing --json-out bench-results/routing.json
 	$(BIN)/podium bench local-model --json-out bench-results/local-model.json
+	-$(BIN)/podium bench embedded --json-out bench-results/embedded.json
 	-$(BIN)/podium bench memory --json-out bench-results/memory.json
 	$(BIN)/podium bench guards --json-out bench-results/guards.json
 	-$(BIN)/podium bench ray --json-out bench-results/ray.json
