@@ -41,8 +41,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from podium.policies import find_debris
-from podium.runtime import PlanError, Podium, PodiumConfig, RunResult
-from podium.tools import default_datasets_dir
+from podium.runtime import Podium, PodiumConfig, RunResult
+from podium.tools import ToolContext, default_datasets_dir
 
 from ._report import machine, write_report
 
@@ -133,7 +133,7 @@ async def run_goal(podium: Podium, goal: BenchGoal) -> GoalRun:
     started = time.perf_counter()
     try:
         result = await podium.arun(goal.goal)
-    except PlanError as exc:
+    except Exception as exc:  # PlanError, or anything else: this goal failed, the bench goes on
         return GoalRun(
             goal.id,
             goal.workflow,
@@ -142,7 +142,7 @@ async def run_goal(podium: Podium, goal: BenchGoal) -> GoalRun:
             time.perf_counter() - started,
             valid_plan=False,
             facts=len(goal.facts),
-            error=str(exc)[:300],
+            error=f"{type(exc).__name__}: {exc}"[:300],
         )
     answer = result.answer or ""
     folded = answer.casefold()
@@ -172,7 +172,11 @@ async def floor_turn_s(podium: Podium) -> float:
     request = ModelRequest(
         tier="cheap",
         messages=({"role": "user", "content": "Look up the lead Maya Chen."},),
-        tools=tuple(t.openai_schema() for t in podium.tools.for_agent(("query_dataset",))),
+        # Grounded as in a run (one branch per dataset), so the floor is the same grammar.
+        tools=tuple(
+            t.openai_schema(ToolContext(workspace=default_datasets_dir(), task_text="Maya Chen"))
+            for t in podium.tools.for_agent(("query_dataset",))
+        ),
         tool_choice="required",
     )
     await podium.model.complete(request)  # loads the model

@@ -105,6 +105,7 @@ class Podium:
         self._checkpoints = SharedCheckpointer(self.store.checkpointer)
         self._memory: MemoryStore | None = memory
         self._memory_tokens: int | None = None
+        self._memory_floor: float | None = None
         self._owns_memory = False
         self._active: dict[str, asyncio.Task[RunResult]] = {}
         """Runs executing in this instance, by id: what `cancel` can stop."""
@@ -142,10 +143,14 @@ class Podium:
 
     def _memory_min_score(self) -> float:
         """As `_memory_budget`: from the configured models when they serve, else as configured."""
-        configured = self.config.memory.min_context_score
-        if not isinstance(self.model, LiteLLMBackend):
-            return configured or 0.0
-        return memory_min_score(self.config.models, configured)
+        if self._memory_floor is None:
+            configured = self.config.memory.min_context_score
+            self._memory_floor = (
+                memory_min_score(self.config.models, configured)
+                if isinstance(self.model, LiteLLMBackend)
+                else configured or 0.0
+            )
+        return self._memory_floor
 
     def _memory_budget(self) -> int:
         """The memory section's budget, sized to the configured models' context windows; as

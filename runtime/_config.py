@@ -83,6 +83,18 @@ class ModelsConfig(_Section):
     allowed_fails: int = Field(default=3, ge=0)
     """Failures a deployment may have in a minute before its cooldown."""
 
+    @model_validator(mode="after")
+    def _one_dialect_per_tier(self) -> ModelsConfig:
+        # A call's format is chosen per tier (litellm's Router picks the deployment after).
+        for tier in ("cheap", "frontier"):
+            dialects = {d.server for d in self.deployments if d.tier == tier}
+            if len(dialects) > 1:
+                raise ValueError(
+                    f"the {tier} tier mixes server dialects {sorted(dialects)}: put the "
+                    'llama-cpp deployments (server = "llama-cpp") in a tier of their own'
+                )
+        return self
+
     def deployments_for(self, tier: Tier) -> list[Deployment]:
         listed = [d for d in self.deployments if d.tier == tier]
         return listed or [

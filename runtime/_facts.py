@@ -59,7 +59,9 @@ def with_found_records(output: str, named_in: str, calls: list[ToolCallRecord]) 
     tasks downstream (a writer drafting to the lead) read the facts, not only a small model's
     retelling of them."""
     section = found_section(named_in, [c for c in calls if c.ok])
-    return f"{output.rstrip()}\n\n{section}" if section else output
+    if not section or _json(output) is not None:
+        return output  # JSON stays JSON: whoever reads it parses it
+    return f"{output.rstrip()}\n\n{section}"
 
 
 def found_section(named_in: str, calls: list[ToolCallRecord]) -> str:

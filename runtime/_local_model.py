@@ -105,7 +105,9 @@ class _Engine:
     def chat(
         self, messages: list[dict[str, Any]], schema: dict[str, Any] | None, max_tokens: int
     ) -> dict[str, Any]:
-        grammar = _grammar(json.dumps(schema, sort_keys=True)) if schema else None
+        # Unsorted: the grammar writes properties in the schema's order ("tool" before
+        # "arguments", a plan task's "instruction" before its "inputs").
+        grammar = _grammar(json.dumps(schema)) if schema else None
         with self.lock:
             out: Any = self.llama.create_chat_completion(
                 messages=cast(Any, _fit(messages)),

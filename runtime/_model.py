@@ -259,6 +259,10 @@ def _from_openai_response(raw: Any, group: str) -> ModelResponse:
     )
 
 
+_ASKS_THE_SERVER = frozenset({"ollama", "ollama_chat"})
+"""Providers whose model info litellm fetches over HTTP instead of reading its map."""
+
+
 def context_window(deployment: Deployment) -> int | None:
     """The prompt tokens a deployment takes: as configured, the embedded model's, or litellm's
     model map's; None when nobody knows (a self-hosted model without `context_window`)."""
@@ -268,6 +272,8 @@ def context_window(deployment: Deployment) -> int | None:
         from ._local_model import CONTEXT_TOKENS
 
         return CONTEXT_TOKENS
+    if deployment.model.split("/", 1)[0] in _ASKS_THE_SERVER:
+        return None  # litellm would ask the model server (Ollama's /api/show) for it
     quiet_litellm()
     import litellm
 

@@ -845,7 +845,7 @@ async def _attempt_task(
             trusted=trusted,
             untrusted=untrusted,
             approve=interrupt,
-            siblings=functools.partial(_accepted_outputs, ctx),
+            siblings=functools.partial(_accepted_outputs, ctx, _upstream(ctx, t)),
         )
         try:
             output = await ctx.executor.run(
@@ -897,7 +897,7 @@ async def _attempt_task(
         verdicts += policy.verdicts
         routes.append(_route(attempt, rung, chat, "completed"))
         calls = tuple(_recorded(ctx, use) for use in output.tool_uses)
-        if ctx.assemble_answer:
+        if ctx.assemble_answer and output.data is None:  # a schema's JSON output stays as is
             # The records found travel with the output (see `with_found_records`).
             named_in = f"{ctx.goal}\n{t.instruction}"
             output = dataclasses.replace(
@@ -951,9 +951,11 @@ def _recorded(ctx: RunContext, use: ToolUse) -> ToolCallRecord:
     return ToolCallRecord(name=use.name, arguments=redact(use.arguments), ok=use.ok, result=result)
 
 
-def _accepted_outputs(ctx: RunContext) -> dict[str, str]:
+def _accepted_outputs(ctx: RunContext, upstream: frozenset[str]) -> dict[str, str]:
+    """Other tasks' accepted outputs, the task's own inputs left out (an editor may rightly
+    pass a draft on unchanged: only a sibling's text is a copy)."""
     settled = {i: r.output for i, r in ctx.results.items() if r.status == "completed" and r.output}
-    return {**ctx.policies.accepted, **settled}
+    return {i: o for i, o in {**ctx.policies.accepted, **settled}.items() if i not in upstream}
 
 
 def _try_failed(ctx: RunContext, t: Task, error: str, attempt: int, *, will_retry: bool) -> None:

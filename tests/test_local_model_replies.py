@@ -109,3 +109,14 @@ async def test_a_llama_cpp_server_gets_its_dialect() -> None:
     assert openai["tool_choice"] == "required"
     assert openai["response_format"]["type"] == "json_schema"  # type: ignore[index]
     assert openai["messages"][1]["content"] is None  # type: ignore[index]
+
+
+def test_a_tier_mixing_dialects_is_a_config_error() -> None:
+    from podium.runtime import ConfigError, PodiumConfig
+
+    deployments = [
+        {"tier": "cheap", "model": "openai/smollm2", "server": "llama-cpp"},
+        {"tier": "cheap", "model": "openai/gpt-4o-mini"},
+    ]
+    with pytest.raises(ConfigError, match="mixes server dialects"):
+        PodiumConfig.from_mapping({"models": {"deployments": deployments}})

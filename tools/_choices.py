@@ -77,19 +77,29 @@ def _narrowed(variants: Sequence[Choices], task_text: str) -> list[tuple[Choices
     so "look up Priya Nair" becomes a lookup of that record. Nothing named: everything."""
     if not task_text.strip():
         return [(v, None) for v in variants]
-    folded = task_text.casefold()
 
     def named(value: JSONValue) -> bool:
+        # As written: "Lead" (a level) is not named by "qualify the lead", nor is a category in
+        # lower case ("urgent", "email") by any text: proper names and ids narrow, words not.
         return (
             isinstance(value, str)
             and len(value) >= MIN_NAMED_CHARS
-            and bool(re.search(rf"(?<!\w){re.escape(value.casefold())}(?!\w)", folded))
+            and value != value.lower()
+            and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", task_text) is not None
         )
+
+    def named_as_source(value: JSONValue) -> bool:
+        # A dataset or file named as one ("crm_leads", "the companies dataset"), not the word
+        # "candidates" in "find candidates".
+        if not isinstance(value, str):
+            return False
+        tail = r"(?!\w)" if re.search(r"[_./-]", value) else r"\s+(?:dataset|table|file)\b"
+        return re.search(rf"(?<!\w){re.escape(value)}{tail}", task_text, re.I) is not None
 
     chosen = [
         v
         for v in variants
-        if any("." not in p and len(vs) == 1 and named(vs[0]) for p, vs in v.items())
+        if any("." not in p and len(vs) == 1 and named_as_source(vs[0]) for p, vs in v.items())
     ] or list(variants)
     narrowed: list[tuple[Choices, str | None]] = []
     for variant in chosen:

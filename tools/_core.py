@@ -96,8 +96,8 @@ class Tool:
         if ctx is not None and self.choices is not None:
             try:
                 variants = self.choices(ctx)
-            except (ToolError, OSError):
-                variants = ()  # nothing to enumerate (a missing folder): the call will say why
+            except Exception:  # a missing folder, an unreadable file: the call will say why
+                variants = ()
             try:
                 grounded = grounding(parameters, variants, ctx.task_text)
             except ChoicesError as exc:

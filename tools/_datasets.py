@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -61,9 +62,18 @@ MAX_KEY_FIELDS = 2
 def dataset_choices(ctx: ToolContext) -> list[Choices]:
     """One variant per dataset: its name, its fields, and the values of its key and category
     columns, so a constrained decoder names a real dataset and a real record in it."""
+    files = dataset_files(ctx.datasets_dir)
+    stamp = tuple((name, p.stat().st_mtime_ns, p.stat().st_size) for name, p in files.items())
+    return _choices_of(ctx.datasets_dir, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _choices_of(datasets_dir: Path, stamp: tuple[tuple[str, int, int], ...]) -> list[Choices]:
+    # Read once per version of the folder (each task attempt asks): `stamp` names its files'
+    # sizes and times, so an edited dataset is read again.
     variants: list[Choices] = []
-    for name in dataset_files(ctx.datasets_dir):
-        rows = load_dataset(ctx.datasets_dir, name)
+    for name, _, _ in stamp:
+        rows = load_dataset(datasets_dir, name)
         fields: list[JSONValue] = list(fields_of(rows))
         variant: dict[str, list[JSONValue]] = {
             "dataset": [name],
