@@ -277,7 +277,7 @@ class TaskPolicy:
             "agents": tuple(n for n in self.run.directive_targets if n != self.spec.name),
             # What this task was told when an answer was refused: a small model echoes it back,
             # whole or its start ("no_debris: the output is a broken fragment of JSON:").
-            "fences": (*PROMPT_FENCES, *(_refusal_echoes(v) for v in self.verdicts)),
+            "fences": (*PROMPT_FENCES, *(e for v in self.verdicts for e in _refusal_echoes(v))),
             "siblings": {k: v for k, v in self.siblings().items() if k != self.task_id},
         }
 
@@ -356,8 +356,13 @@ class TaskPolicy:
         return Review(verdict=verdict, output=output)
 
 
-def _refusal_echoes(verdict: Verdict) -> str:
-    return verdict.message[:40] if not verdict.passed and verdict.failures else ""
+def _refusal_echoes(verdict: Verdict) -> tuple[str, ...]:
+    """The starts of what a refused answer was told, with and without the validator's name."""
+    if verdict.passed:
+        return ()
+    return tuple(
+        t[:40] for f in verdict.failures for t in (f"{f.validator}: {f.message}", f.message)
+    )
 
 
 def _writes_memory(tool: Tool) -> bool:

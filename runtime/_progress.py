@@ -192,6 +192,8 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
         async for event in events:
             view.apply(event)
             live.update(view.render())
+    if not console.is_terminal:
+        console.print()  # piped, the last frame ends without one: the table would glue to it
     if view.plan is not None:
         console.print(view.outputs())
     if view.status == "completed":
