@@ -85,7 +85,10 @@ class CrunchModel:
             }
         results = [m for m in request.messages if m["role"] == "tool"]
         if results:
-            return f"{request.task_id} crunched: {results[-1]['content']}"
+            # The result as a model would quote it: the data, not the prompt's fence around it.
+            lines = str(results[-1]["content"]).splitlines()
+            data = lines[1] if lines and lines[0].startswith("<tool_result") else lines[0]
+            return f"{request.task_id} crunched: {data}"
         call = ToolCall(id="burn", name="burn_cpu", arguments=f'{{"rounds": {self.rounds}}}')
         return AssistantMessage(tool_calls=(call,))
 

@@ -97,7 +97,9 @@ def test_chat_page_shows_the_graph_and_takes_an_approval(
             )
             page.screenshot(path=str(ARTIFACTS / "4-approved-and-answered.png"))
 
-            # A goal that reads as a playbook's template: the page says which, and why.
+            # A goal that reads as a playbook's template: the page says which, and why. (A new
+            # chat: a follow-up's goal carries the earlier turns and reads as no template.)
+            page.click("#new-chat")
             page.fill(
                 "#goal",
                 "Qualify the lead Maya Chen at Brightforge Analytics and draft a short "
