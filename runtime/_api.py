@@ -24,6 +24,7 @@ from ._errors import (
     PlanError,
     RunNotFoundError,
     RunStateError,
+    did_you_mean,
 )
 from ._events import RunEvent, RunFinished, RunStarted
 from ._executor import TaskExecutor, make_executor
@@ -82,6 +83,7 @@ class Podium:
         if tool_wrapper is not None:
             self.tools = ToolRegistry(tool_wrapper(self.tools.get(n)) for n in self.tools.names())
         _check_agent_tools(self.agents, self.tools)
+        _check_scopes(self.agents, self.tools, self.config)
         self.playbooks: Playbooks | None = (
             load_playbooks(
                 self.config.planner.playbooks_dir,
@@ -560,6 +562,37 @@ def _check_agent_tools(agents: AgentRegistry, tools: ToolRegistry) -> None:
             raise AgentError(
                 f"agent {spec.name!r} lists unknown tool(s) {unknown}: known tools are {tools.names()}"
             )
+
+
+def _check_scopes(agents: AgentRegistry, tools: ToolRegistry, config: PodiumConfig) -> None:
+    """Every scope a card or `[policies.agents.X]` grants or revokes is one some tool needs.
+
+    Checked here, where the agents and the tools first meet: a typo such as "write:emial"
+    would otherwise pass and only show as a denial when the tool is called (or, in `revoke`,
+    silently leave the real scope granted)."""
+    offered = sorted({scope for name in tools.names() for scope in tools.get(name).scopes})
+
+    def unknown(scopes: Iterable[str]) -> list[str]:
+        return [
+            f"{s!r}{did_you_mean(s, offered)}" for s in dict.fromkeys(scopes) if s not in offered
+        ]
+
+    known = f"the tools offer {', '.join(offered) or 'no scopes'}"
+    cards = [
+        f"agent {spec.name!r} grants unknown scope(s) {', '.join(bad)}"
+        for spec in agents.specs()
+        if (bad := unknown(spec.scopes))
+    ]
+    if cards:
+        raise AgentError(f"{'; '.join(cards)}: {known}")
+    policies = [
+        f"[policies.agents.{agent}] {field} names unknown scope(s) {', '.join(bad)}"
+        for agent, policy in config.policies.agents.items()
+        for field, scopes in (("scopes", policy.scopes), ("revoke", policy.revoke))
+        if (bad := unknown(scopes))
+    ]
+    if policies:
+        raise ConfigError(f"{'; '.join(policies)}: {known}")
 
 
 def _ignore(event: RunEvent) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -13,7 +13,7 @@ from podium.agents import Tier
 from podium.memory import MemoryConfig
 from podium.policies import PoliciesConfig
 
-from ._errors import ConfigError
+from ._errors import ConfigError, did_you_mean
 from ._routing import RoutingConfig
 
 DEFAULT_LOCAL_MODEL = "podium-local/smollm2-135m"
@@ -286,11 +286,7 @@ class PodiumConfig(_Section):
         try:
             config = cls.model_validate(_with_env(raw))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                for e in exc.errors(include_url=False)
-            )
-            raise ConfigError(f"{source}: {problems}") from None
+            raise ConfigError(f"{source}: {_describe(exc, cls)}") from None
         return config._relative_to(base_dir) if base_dir else config
 
     @classmethod
@@ -319,7 +315,8 @@ class PodiumConfig(_Section):
                     {**current.model_dump(mode="json"), **values}
                 )
             except ValidationError as exc:
-                raise ConfigError(f"server.profiles.{name}.{section}: {exc}") from None
+                described = _describe(exc, type(current), section)
+                raise ConfigError(f"server.profiles.{name}.{section}: {described}") from None
         return self.model_copy(update=update)
 
     def _relative_to(self, base: Path) -> PodiumConfig:
@@ -349,6 +346,55 @@ class PodiumConfig(_Section):
                 ),
             }
         )
+
+
+def _describe(exc: ValidationError, root: type[BaseModel], root_name: str = "the top level") -> str:
+    """One line for every problem; an unknown key names the keys its table takes, and the
+    likeliest one it was meant to be."""
+    problems = []
+    for e in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in e["loc"])
+        message = e["msg"]
+        if e["type"] == "extra_forbidden" and e["loc"]:
+            known = _keys_at(root, e["loc"][:-1])
+            if known:
+                key = str(e["loc"][-1])
+                message = (
+                    f"unknown key{did_you_mean(key, known)}; "
+                    f"{'.'.join(str(p) for p in e['loc'][:-1]) or root_name} takes "
+                    f"{', '.join(known)}"
+                )
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+def _keys_at(root: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The field names of the config table at `loc` (through dicts, lists and optionals), or []
+    when the path does not lead to one."""
+    current: Any = root
+    for part in loc:
+        model = _model_in(current)
+        if model is not None and isinstance(part, str) and part in model.model_fields:
+            current = model.model_fields[part].annotation
+            continue
+        origin = get_origin(current)
+        args = get_args(current)
+        if origin is dict and len(args) == 2:
+            current = args[1]  # `part` is a key of the table: its values' type
+        elif origin in (list, tuple) and args:
+            current = args[0]  # `part` is an index
+        else:
+            return []
+    model = _model_in(current)
+    return [] if model is None else sorted(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """`annotation` if it is a config table, or the one table in an optional or union."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    tables = [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return tables[0] if len(tables) == 1 else None
 
 
 _ENV_OVERRIDES = {

@@ -21,6 +21,8 @@ Two families, as in pydantic-ai: signals the model sees, and run errors.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -121,3 +123,14 @@ class PlanValidationError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("; ".join(problems))
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """The suffix " (did you mean 'x'?)" for a likely typo of one of `known`, else "".
+
+    Compared without case, so "Write:Email" still finds "write:email"."""
+    by_folded = {k.casefold(): k for k in known}
+    close = difflib.get_close_matches(word.casefold(), list(by_folded), n=2, cutoff=0.6)
+    if not close:
+        return ""
+    return f" (did you mean {' or '.join(repr(by_folded[c]) for c in close)}?)"

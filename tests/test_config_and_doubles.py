@@ -37,7 +37,10 @@ def test_toml_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> No
             "[run]\nconcurrency = 0\n",
             r"run.concurrency: Input should be greater than or equal to 1",
         ),
-        ("[run]\nconcurency = 2\n", r"run.concurency: Extra inputs are not permitted"),
+        (
+            "[run]\nconcurency = 2\n",
+            r"run.concurency: unknown key \(did you mean 'concurrency'\?\); run takes concurrency",
+        ),
         ("[run\n", r"is not valid TOML"),
     ],
 )
