@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +24,7 @@ from ._errors import (
     ConfigError,
     GoalError,
     PlanError,
+    PodiumError,
     RunNotFoundError,
     RunStateError,
     did_you_mean,
@@ -39,9 +42,18 @@ from ._model import (
 )
 from ._playbooks import Playbooks, load_playbooks
 from ._policy import audit_writer, check_goal_policy
-from ._result import PlanResult, RunResult
+from ._result import PlanResult, RunResult, RunStatus
 from ._routing import RoutingPolicy
-from ._store import RunRecord, RunStore, new_run_id, open_run_store
+from ._store import (
+    RunRecord,
+    RunStore,
+    new_run_id,
+    open_run_store,
+    owner_alive,
+    settle_stale,
+    storage_failure,
+    this_process,
+)
 from ._supervisor import (
     RunContext,
     budget_stopped_result,
@@ -55,6 +67,7 @@ if TYPE_CHECKING:
     from podium.memory import MemoryStore
 
 EventHandler = Callable[[RunEvent], None]
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -112,6 +125,8 @@ class Podium:
         self._active: dict[str, asyncio.Task[RunResult]] = {}
         """Runs executing in this instance, by id: what `cancel` can stop."""
         self._cancel_requested: set[str] = set()
+        self._contexts: dict[str, RunContext] = {}
+        """The context of each run executing here, once built: what a run that breaks has done."""
 
     def memory(self) -> MemoryStore | None:
         """The shared memory store (opened on first use), or None when `[memory] enabled = false`."""
@@ -200,10 +215,16 @@ class Podium:
             created_at=now,
             updated_at=now,
             tenant=tenant or self.config.memory.tenant,
+            owner=this_process(),
         )
         if run_id is not None and (queued := self._queued_record(run_id, record)) is not None:
             record = queued  # queued by a server: keep when it was submitted and its profile
-        self.store.save(record)
+        try:
+            self.store.save(record)
+        except Exception as exc:  # a full or read-only disk: said in one line; no run started
+            if (failure := storage_failure(exc, self.config.storage.data_dir)) is None:
+                raise
+            raise failure from exc
         return await self._cancellable(record, on_event or _ignore, resumed=False)
 
     def _queued_record(self, run_id: str, new: RunRecord) -> RunRecord | None:
@@ -214,7 +235,9 @@ class Podium:
             return None
         if stored.status != "queued" or (stored.goal, stored.tenant) != (new.goal, new.tenant):
             return None
-        return stored.model_copy(update={"status": "running", "updated_at": new.updated_at})
+        return stored.model_copy(
+            update={"status": "running", "updated_at": new.updated_at, "owner": new.owner}
+        )
 
     async def astream(self, goal: str, *, run_id: str | None = None) -> AsyncIterator[RunEvent]:
         """Events as they happen; the last one is RunFinished. PlanError is raised after its events."""
@@ -249,6 +272,16 @@ class Podium:
         A run waiting for a human continues once `answers` (escalation id -> "approve",
         "reject", or {"decision": "edit", "output": "..."}) answer its pending escalations."""
         record = self.store.get(run_id)
+        owner = record.owner
+        if record.status == "running" and owner is not None and owner != this_process():
+            elsewhere = owner_alive(owner)  # None (another machine): as before, the caller's call
+        else:
+            elsewhere = False
+        if elsewhere and owner is not None:
+            raise RunStateError(
+                f"run {run_id!r} is running in another process ({owner.describe()}): wait "
+                "for it, or stop that process and resume it then"
+            )
         await self.executor.start()
         if record.status == "waiting_for_human":
             pending = {e.id: e for e in (record.result.escalations if record.result else [])}
@@ -283,8 +316,11 @@ class Podium:
             yield event
 
     def runs(self, *, tenant: str | None = None, limit: int | None = None) -> list[RunRecord]:
-        """Run records, newest first; only `tenant`'s when given, at most `limit`."""
-        return self.store.list(tenant=tenant, limit=limit)
+        """Run records, newest first; only `tenant`'s when given, at most `limit`.
+
+        A record left "running" by a process that is gone (killed, crashed) is marked
+        "cancelled" here, so it shows as what it is: stopped, and resumable."""
+        return [settle_stale(self.store, r) for r in self.store.list(tenant=tenant, limit=limit)]
 
     def cancel(self, run_id: str) -> bool:
         """Stop a run this instance is executing (call it on the run's event loop).
@@ -380,13 +416,20 @@ class Podium:
         audit = audit_writer(self.store.run_dir(run_id), self.config.policies)
         if audit is not None:
             emit = _tee(audit, emit)
-        if record.status != "running":  # resumed: running again, until it finishes anew
+        if record.status != "running" or record.owner != this_process():
+            # Resumed: running again, in this process, until it finishes anew.
             record = record.model_copy(
-                update={"status": "running", "updated_at": time.time(), "result": None}
+                update={
+                    "status": "running",
+                    "updated_at": time.time(),
+                    "result": None,
+                    "owner": this_process(),
+                }
             )
             self.store.save(record)
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
         ctx = self._context(run_id, goal, emit, record.tenant)
+        self._contexts[run_id] = ctx
         ctx.policies.answered = answered
         ctx.effects = EffectJournal(self.store.run_dir(run_id) / EFFECTS_FILE)
         ctx.policies.check_goal(goal)
@@ -477,17 +520,61 @@ class Podium:
             current = asyncio.current_task()
             stored = self.store.get(run_id)
             if stored.status == "running":  # cancelled before the graph started
-                self._finish_cancelled(
-                    self._context(run_id, record.goal, emit, record.tenant), emit
+                ctx = self._contexts.get(run_id) or self._context(
+                    run_id, record.goal, emit, record.tenant
                 )
+                self._finish_cancelled(ctx, emit)
                 stored = self.store.get(run_id)
             asked = run_id in self._cancel_requested
             if asked and (current is None or not current.cancelling()) and stored.result:
                 return stored.result  # `cancel` stopped it: the caller gets the cancelled result
             raise
+        except PlanError:
+            raise  # recorded "failed" by `_execute`, with its rejected plans and its event
+        except Exception as exc:
+            error = self._finish_broken(run_id, emit, exc)
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             self._active.pop(run_id, None)
             self._cancel_requested.discard(run_id)
+            self._contexts.pop(run_id, None)
+
+    def _finish_broken(self, run_id: str, emit: EventHandler, exc: Exception) -> Exception:
+        """Record a run stopped by an error outside its task graph's own handling (a memory
+        server that cannot be reached, a full disk, a bug), so that no record stays "running";
+        return the error to raise.
+
+        A failure of the disk or database under the data folder ends the run "cancelled":
+        its completed tasks are checkpointed and `resume` continues it once that is fixed.
+        Anything else ends it "failed", with the error."""
+        interruption = storage_failure(exc, self.config.storage.data_dir)
+        status: RunStatus = "failed"
+        if interruption is not None:
+            status = "cancelled"
+            error = f"{interruption.message}; then `podium resume {run_id}` continues the run"
+        elif isinstance(exc, PodiumError):
+            error = str(exc)
+        else:
+            error = f"{type(exc).__name__}: {exc}"
+        try:
+            record = self.store.get(run_id)
+            if record.status not in ("queued", "running"):
+                return interruption or exc  # it had ended (the error came after): as recorded
+            self.store.save(
+                record.model_copy(
+                    update={"status": status, "updated_at": time.time(), "error": error}
+                )
+            )
+        except (OSError, sqlite3.Error, PodiumError) as failure:
+            # The store failed as well (the same full disk): the record still says "running";
+            # listing runs marks it once this process is gone.
+            log.warning("run %s: its record could not be updated (%s)", run_id, failure)
+        ctx = self._contexts.get(run_id)
+        usage = _usage_so_far(ctx) if ctx is not None else Usage()
+        emit(RunFinished(run_id=run_id, status=status, answer=None, usage=usage, error=error))
+        return interruption or exc
 
     def _finish_cancelled(self, ctx: RunContext, emit: EventHandler) -> None:
         usage = _usage_so_far(ctx)

@@ -16,7 +16,7 @@ from podium.policies import BudgetExceeded, BudgetTracker
 from podium.tools import for_provider
 
 from ._config import Deployment, ModelsConfig
-from ._errors import ModelError, UnexpectedModelBehavior
+from ._errors import ConfigError, ModelError, UnexpectedModelBehavior, did_you_mean
 from ._plan import Tier
 from ._usage import Usage
 
@@ -160,19 +160,22 @@ class LiteLLMBackend:
             for tier in ("cheap", "frontier")
             if any(d.server == "llama-cpp" for d in models.deployments_for(tier))
         }
-        self.router = Router(
-            model_list=[
-                _deployment_entry(d)
-                for t in ("cheap", "frontier")
-                for d in models.deployments_for(t)
-            ],
-            fallbacks=[{tier: list(to)} for tier, to in models.fallbacks.items() if to],
-            num_retries=models.num_retries,
-            timeout=models.timeout_s,
-            cooldown_time=models.cooldown_s,
-            allowed_fails=models.allowed_fails,
-            retry_after=0,
-        )
+        try:
+            self.router = Router(
+                model_list=[
+                    _deployment_entry(d)
+                    for t in ("cheap", "frontier")
+                    for d in models.deployments_for(t)
+                ],
+                fallbacks=[{tier: list(to)} for tier, to in models.fallbacks.items() if to],
+                num_retries=models.num_retries,
+                timeout=models.timeout_s,
+                cooldown_time=models.cooldown_s,
+                allowed_fails=models.allowed_fails,
+                retry_after=0,
+            )
+        except Exception as exc:  # litellm's BadRequestError, or a bare Exception, per deployment
+            raise refused_models(models, exc) from None
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         group = request.model or request.tier
@@ -218,6 +221,65 @@ def _deployment_entry(d: Deployment) -> dict[str, Any]:
         if (value := getattr(d, key)) is not None:
             params[key] = value
     return {"model_name": d.tier, "litellm_params": params}
+
+
+def refused_models(models: ModelsConfig, exc: Exception) -> ConfigError:
+    """Why litellm's Router refused `[models]`, as a config error: each model string whose
+    provider litellm does not know, with the likeliest one it was meant to be.
+
+    Diagnosed after the Router failed, with the function it uses (`get_llm_provider`), so a
+    model string the Router takes is never refused here."""
+    import litellm
+
+    known = sorted(
+        {str(getattr(p, "value", p)) for p in litellm.provider_list}
+        | {str(p.get("provider")) for p in litellm.custom_provider_map}
+    )
+    problems = []
+    for where, d in _model_fields(models):
+        if _litellm_places(d):
+            continue
+        provider, slash, _ = d.model.partition("/")
+        if slash:
+            hint = did_you_mean(provider.lower(), known) or f"; litellm knows {', '.join(known)}"
+            problems.append(f"{where} = {d.model!r}: unknown provider {provider!r}{hint}")
+        else:
+            problems.append(
+                f"{where} = {d.model!r} names no provider: write provider/model, e.g. "
+                "openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, ollama/llama3"
+            )
+    if not problems:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        problems.append(f"litellm refused the model list: {first[:300]}")
+    return ConfigError(
+        "[models] " + "; ".join(problems) + " (providers: https://docs.litellm.ai/docs/providers)"
+    )
+
+
+def _litellm_places(d: Deployment) -> bool:
+    import litellm
+
+    try:
+        litellm.get_llm_provider(
+            model=d.model,
+            custom_llm_provider=d.params.get("custom_llm_provider"),
+            api_base=d.api_base,
+        )
+    except Exception:  # litellm.BadRequestError: it cannot tell which provider serves it
+        return False
+    return True
+
+
+def _model_fields(models: ModelsConfig) -> list[tuple[str, Deployment]]:
+    """Each deployment the Router is given, named by the config key that set it."""
+    fields = []
+    for tier in ("cheap", "frontier"):
+        listed = [(i, d) for i, d in enumerate(models.deployments) if d.tier == tier]
+        if listed:
+            fields += [(f"models.deployments[{i}].model", d) for i, d in listed]
+        else:
+            fields += [(f"models.{tier}", d) for d in models.deployments_for(tier)]
+    return fields
 
 
 def _describe_failure(exc: Exception, group: str) -> str:

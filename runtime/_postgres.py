@@ -198,7 +198,8 @@ class PostgresRunStore:
             try:
                 yield AsyncPostgresSaver(conn)
             except psycopg.OperationalError as exc:
-                # The run stays "running" in its record, so it can be resumed later.
+                # The run ends "cancelled" (resumable) when its record can still be written;
+                # else its record says "running" until a listing finds its process gone.
                 raise self.target.error("lost the connection to", exc) from None
 
     def close(self) -> None:

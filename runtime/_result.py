@@ -16,8 +16,9 @@ RunStatus = Literal[
     "queued", "running", "completed", "failed", "budget_exceeded", "waiting_for_human", "cancelled"
 ]
 """waiting_for_human: paused at an escalation (a LangGraph interrupt); answering it resumes the run.
-queued: accepted by the HTTP server, waiting for a free slot. cancelled: stopped on request; its
-completed tasks stay checkpointed, so resuming it continues where it stopped."""
+queued: accepted by the HTTP server, waiting for a free slot. cancelled: stopped before its end,
+on request or by what the run cannot help (its process died, the disk filled up): its error says
+which; its completed tasks stay checkpointed, so resuming it continues where it stopped."""
 
 
 MAX_RECORDED_RESULT_CHARS = 20_000

@@ -23,6 +23,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import errno
 import functools
 import gc
 import hmac
@@ -52,7 +53,7 @@ from ._errors import (
 )
 from ._events import RunEvent, RunQueued
 from ._result import Escalation, RunResult, RunStatus
-from ._store import RunRecord, new_run_id
+from ._store import RunRecord, new_run_id, settle_stale
 from ._usage import Usage
 from ._workers import (
     Job,
@@ -339,11 +340,13 @@ class RunService:
         return self._log(record.run_id)
 
     def record(self, run_id: str, tenant: str) -> RunRecord:
-        """The run's record; RunNotFoundError for another tenant's run, as for a missing one."""
-        record = self.podium().store.get(run_id)
+        """The run's record; RunNotFoundError for another tenant's run, as for a missing one.
+        A record left "running" by a process that is gone reads "cancelled" (resumable)."""
+        store = self.podium().store
+        record = store.get(run_id)
         if record.tenant != tenant:
             raise RunNotFoundError(f"no run {run_id!r}: list yours with GET /runs")
-        return record
+        return record if run_id in self._running else settle_stale(store, record)
 
     def status(self, record: RunRecord) -> RunStatus:
         """The record's status, or what this server is doing with the run (queued, running)."""
@@ -846,14 +849,39 @@ def parse_event(data: str) -> RunEvent:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket; port 0 picks a free one (read it back from `getsockname()`)."""
+    """A listening socket; port 0 picks a free one (read it back from `getsockname()`).
+    ConfigError, saying what to change, when the address cannot be had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _bind_error(host, port, exc) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> ConfigError:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(
+            f"port {port} on {host} is already in use (another `podium serve`?): choose "
+            "another with --port N ([server] port), or --port 0 for any free port"
+        )
+    if exc.errno == errno.EACCES:
+        return ConfigError(
+            f"listening on {where} is not allowed for this user (ports below 1024 need "
+            "privileges): choose a port above 1023 with --port N ([server] port)"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return ConfigError(
+            f"{host!r} is not an address of this machine: choose one with --host "
+            "([server] host), e.g. 127.0.0.1 or 0.0.0.0"
+        )
+    return ConfigError(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
 def serve(
@@ -863,11 +891,14 @@ def serve(
     port: int,
     access_log: bool = True,
     on_ready: Callable[[int], None] | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Run `app` under uvicorn until interrupted (Ctrl-C, SIGTERM stop it gracefully)."""
+    """Run `app` under uvicorn until interrupted (Ctrl-C, SIGTERM stop it gracefully).
+    `sock`: a socket `bind` already opened for `host` and `port` (so a busy port is reported
+    before the app is built)."""
     import uvicorn
 
-    sock = bind(host, port)
+    sock = sock or bind(host, port)
     actual = int(sock.getsockname()[1])
     config = uvicorn.Config(
         app,

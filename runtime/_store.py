@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import functools
 import os
 import secrets
+import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -14,11 +17,29 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
-from ._errors import ConfigError, RunNotFoundError
+from ._errors import ConfigError, RunNotFoundError, StorageError
 from ._result import RunResult, RunStatus
 
 if TYPE_CHECKING:
     from ._config import StorageConfig
+
+
+class RunOwner(BaseModel):
+    """The process executing a run, so that another process can tell a live run from one whose
+    process is gone (killed, crashed, the machine restarted)."""
+
+    host: str
+    """The machine's name: a process on another machine cannot be checked from here."""
+    pid_namespace: str | None = None
+    """Linux's pid namespace (`/proc/self/ns/pid`): containers sharing a host name and a data
+    folder each number their processes apart."""
+    pid: int
+    started: int | None = None
+    """When the process started, in clock ticks since boot (Linux `/proc/PID/stat`): a later
+    process given the same pid is not taken for the owner."""
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host}"
 
 
 class RunRecord(BaseModel):
@@ -38,10 +59,151 @@ class RunRecord(BaseModel):
     profile: str | None = None
     """The `[server.profiles]` entry a served run executes with (None: the server's own
     configuration); a server restarted later resumes the run with the same one."""
+    owner: RunOwner | None = None
+    """The process that set it running (None: records written before owners were kept)."""
 
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def this_process() -> RunOwner:
+    """The owner this process writes into the records of the runs it executes."""
+    return _this_process(os.getpid())  # a forked worker is a process of its own
+
+
+@functools.cache
+def _this_process(pid: int) -> RunOwner:
+    return RunOwner(
+        host=socket.gethostname(), pid_namespace=_pid_namespace(), pid=pid, started=_started(pid)
+    )
+
+
+def owner_alive(owner: RunOwner) -> bool | None:
+    """Whether the process is still there; None when it cannot be told from here (another
+    machine or pid namespace): such a run is left as it is."""
+    here = this_process()
+    if (owner.host, owner.pid_namespace) != (here.host, here.pid_namespace):
+        return None
+    try:
+        os.kill(owner.pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, as another user's process
+    stat = _stat(owner.pid)
+    if stat is None:
+        return True  # no /proc to ask (not Linux): a process with that pid is alive
+    state, started = stat
+    return state not in ("Z", "X") and (owner.started is None or started == owner.started)
+
+
+def settle_stale(store: RunStore, record: RunRecord) -> RunRecord:
+    """`record`, or, when it says "running" but the process running it is gone, the record
+    marked "cancelled": resumable, with an error that says so. A run of a live process, or of
+    one that cannot be checked from here (another machine), stays as it is."""
+    if record.status != "running" or record.owner is None or owner_alive(record.owner) is not False:
+        return record
+    current = store.get(record.run_id)  # another process may have taken it up meanwhile
+    if current.status != "running" or current.owner != record.owner:
+        return current
+    marked = current.model_copy(
+        update={
+            "status": "cancelled",
+            "updated_at": time.time(),
+            "error": f"interrupted: the process running it ({record.owner.describe()}) is gone; "
+            f"`podium resume {record.run_id}` continues it",
+        }
+    )
+    # A read-only or full data folder: shown marked all the same; a later listing saves it.
+    with contextlib.suppress(OSError, sqlite3.Error, StorageError):
+        store.save(marked)
+    return marked
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def _started(pid: int) -> int | None:
+    stat = _stat(pid)
+    return None if stat is None else stat[1]
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """A process's state letter and start time from `/proc/PID/stat` (Linux); None elsewhere.
+    Read by hand: psutil is not a dependency, and these are two fields of one line."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: count after its end.
+    fields = text[text.rindex(")") + 2 :].split()
+    try:
+        return fields[0], int(fields[19])  # fields 3 (state) and 22 (starttime)
+    except (IndexError, ValueError):
+        return None
+
+
+def storage_failure(exc: BaseException, data_dir: Path | None = None) -> StorageError | None:
+    """What a failure of the disk or database under Podium's data means, as one line that says
+    what to do; None when `exc` (and what caused it) is no such failure.
+
+    A full disk, a read-only or forbidden folder, a checkpoint file SQLite cannot use."""
+    where = str(data_dir) if data_dir is not None else "Podium's data folder (storage.data_dir)"
+    move = "or point storage.data_dir (PODIUM_DATA_DIR) at another disk"
+    seen: BaseException | None = exc
+    for _ in range(8):  # the error itself, then what it was raised from
+        if seen is None:
+            return None
+        if isinstance(seen, StorageError):
+            return seen
+        if isinstance(seen, OSError) and seen.errno is not None:
+            path = seen.filename or where
+            if seen.errno in (errno.ENOSPC, errno.EDQUOT):
+                return StorageError(f"no space left on the disk holding {path}: free space, {move}")
+            if seen.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                reason = "read-only" if seen.errno == errno.EROFS else "not writable by this user"
+                return StorageError(
+                    f"{path} is {reason}: make it writable, or set storage.data_dir "
+                    "(PODIUM_DATA_DIR) to a folder this user can write"
+                )
+            if seen.errno in (errno.ENOTDIR, errno.EEXIST):
+                return StorageError(
+                    f"{path} is not a folder (a file stands in its way): set storage.data_dir "
+                    "(PODIUM_DATA_DIR) to a folder, or move that file"
+                )
+            if seen.errno == errno.EIO:
+                return StorageError(f"the disk holding {path} reported an I/O error: check it")
+        if isinstance(seen, sqlite3.DatabaseError) and not isinstance(
+            seen, sqlite3.OperationalError
+        ):
+            if "not a database" in str(seen) or "malformed" in str(seen):
+                return StorageError(
+                    f"a database under {where} is damaged ({seen}): move "
+                    "runs/checkpoints.sqlite aside (its runs are then not resumable)"
+                )
+        elif isinstance(seen, sqlite3.OperationalError):
+            text = str(seen).lower()
+            if "full" in text:
+                return StorageError(
+                    f"no space left for the database under {where}: free space, {move}"
+                )
+            if "readonly" in text or "read-only" in text or "unable to open" in text:
+                return StorageError(
+                    f"cannot write the database under {where} ({seen}): make the folder "
+                    "writable, or set storage.data_dir (PODIUM_DATA_DIR) to one this user can write"
+                )
+            if "locked" in text or "busy" in text:
+                return StorageError(
+                    f"the database under {where} stayed locked by another process: try again"
+                )
+            return StorageError(f"the database under {where} failed ({seen}): check the disk")
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 @runtime_checkable
@@ -107,8 +269,12 @@ class FileRunStore:
         folder = self.run_dir(record.run_id)
         # A temp name per writer: two threads saving one run must not share a temp file.
         tmp = folder / f"run.json.{secrets.token_hex(4)}.tmp"
-        tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")
-        os.replace(tmp, folder / "run.json")
+        try:
+            tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")
+            os.replace(tmp, folder / "run.json")
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk: no half-written file left behind
+            raise
 
     def get(self, run_id: str) -> RunRecord:
         path = self.runs_dir / run_id / "run.json"

@@ -31,6 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     except PodiumError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        # A full disk or read-only data folder (OSError, sqlite3's errors) met outside a run:
+        # one line, like any other error. Anything else is a bug and keeps its traceback.
+        from ._store import storage_failure
+
+        failure = storage_failure(exc)
+        if failure is None:
+            raise
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             "interrupted: resume with `podium resume RUN_ID` (see `podium runs`)", file=sys.stderr
@@ -765,7 +775,7 @@ def _serve_parsers(sub: Any) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ._config import PodiumConfig
-    from ._server import check_binding, create_app, resolve_tokens, serve
+    from ._server import bind, check_binding, create_app, resolve_tokens, serve
 
     config = PodiumConfig.load(args.config)
     updates = {
@@ -781,8 +791,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = config.server.model_validate({**config.server.model_dump(), **updates})
     tokens = resolve_tokens(settings, api_key=args.api_key, default_tenant=config.memory.tenant)
     check_binding(settings.host, tokens)
+    sock = bind(settings.host, settings.port)  # a busy port is one line now, not after loading
     config = config.model_copy(update={"server": settings})
-    app = create_app(config, tokens=tokens)
+    try:
+        app = create_app(config, tokens=tokens)
+    except BaseException:
+        sock.close()
+        raise
 
     def ready(port: int) -> None:
         auth = f"{len(tokens)} API key(s)" if tokens else "no API key (loopback only)"
@@ -794,6 +809,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         access_log=not args.no_access_log,
         on_ready=ready,
+        sock=sock,
     )
     return 0
 
