@@ -58,6 +58,7 @@ from ._supervisor import (
     RunContext,
     budget_stopped_result,
     build_supervisor,
+    parse_clarification,
     plan_only,
     waiting_result,
 )
@@ -257,8 +258,9 @@ class Podium:
             plan=plan, usage=usage, attempts=attempts, seconds=time.perf_counter() - started
         )
 
-    def resume(self, run_id: str) -> RunResult:
-        return _run_sync(self.aresume(run_id))
+    def resume(self, run_id: str, *, answers: Mapping[str, Any] | None = None) -> RunResult:
+        """Continue a run (blocking); see `aresume` for `answers`."""
+        return _run_sync(self.aresume(run_id, answers=answers))
 
     async def aresume(
         self,
@@ -270,7 +272,8 @@ class Podium:
         """Continue a crashed or stopped run; tasks that completed are restored, not re-run.
 
         A run waiting for a human continues once `answers` (escalation id -> "approve",
-        "reject", or {"decision": "edit", "output": "..."}) answer its pending escalations."""
+        "reject", or {"decision": "edit", "output": "..."}) answer its pending escalations; the
+        planner's question (a `clarify` escalation) is answered with text, or "reject"."""
         record = self.store.get(run_id)
         owner = record.owner
         if record.status == "running" and owner is not None and owner != this_process():
@@ -291,6 +294,7 @@ class Podium:
                     f"run {run_id!r} is waiting for a human: answer escalation(s) "
                     f"{sorted(pending)}" + (f" (unknown id(s) {unknown})" if unknown else "")
                 )
+            self.check_answers(record, answers)
             resume = {
                 str(pending[i].payload["interrupt_id"]): answer for i, answer in answers.items()
             }
@@ -349,6 +353,36 @@ class Podium:
             )
         check_goal_policy(goal, self.config.policies)  # raises GoalError when it blocks
         return goal
+
+    def check_answers(self, record: RunRecord, answers: Mapping[str, Any]) -> None:
+        """Refuse, before the run resumes, answers of the wrong kind: the planner's question
+        (a clarify escalation) takes text or reject, and that text is read like a goal (size,
+        input policy); `{"decision": "answer"}` answers nothing else."""
+        pending = {e.id: e for e in (record.result.escalations if record.result else [])}
+        for escalation_id, answer in answers.items():
+            escalation = pending.get(escalation_id)
+            if escalation is None:
+                continue  # the caller names unknown ids
+            where = f"run {record.run_id!r}, escalation {escalation_id!r}"
+            if escalation.reason != "clarify":
+                if isinstance(answer, Mapping) and answer.get("decision") == "answer":
+                    raise RunStateError(
+                        f"{where} asks about {escalation.reason}, not a question of the "
+                        "planner: approve, reject or edit it"
+                    )
+                continue
+            try:
+                text = parse_clarification(answer)
+            except ValueError as exc:
+                raise RunStateError(f"{where}: {exc}") from None
+            limit = self.config.planner.max_goal_chars
+            if text is not None and len(text) > limit:
+                raise GoalError(
+                    f"the answer to {escalation_id!r} is {len(text)} characters, over the limit "
+                    f"of {limit}: shorten it, or put long material in a workspace file"
+                )
+            if text is not None:
+                check_goal_policy(text, self.config.policies)  # GoalError when it blocks
 
     def _tool_context(self, run_id: str) -> ToolContext:
         tools = self.config.tools

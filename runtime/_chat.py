@@ -211,6 +211,14 @@ class ChatSession:
         self.console.print(
             Panel(Text(question), title=f"the run asks ({escalation_id})", border_style="yellow")
         )
+        if payload.get("reason") == "clarify":  # the planner's question: answered in words
+            try:
+                text = self.ask("your answer (empty: skip; reject: refuse to answer)> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                return None
+            if not text:
+                return None
+            return "reject" if text.lower() == "reject" else {"decision": "answer", "text": text}
         shown = payload.get("output", payload.get("arguments"))
         if shown:
             self.console.print(str(shown)[:2000], markup=False, highlight=False)

@@ -149,6 +149,13 @@ class PlannerConfig(_Section):
     names, runs the playbook's plan with those names (no planner call)."""
     playbook_adapt_similarity: float = Field(default=0.75, ge=0.0, le=1.0)
     """At least this close (and not filled): the planner adapts the playbook's plan."""
+    questions: Literal["auto", "on", "off"] = "auto"
+    """May the planner ask the human a clarifying question instead of planning a goal it would
+    have to guess at? The run then waits (a `clarify` escalation) and the answer goes back to
+    the planner. auto: on, except when the embedded model plans (it asks about clear goals
+    too; see README). Only before the first plan, and only with `[policies] escalation = "human"`."""
+    max_questions: int = Field(default=2, ge=0, le=10)
+    """Questions per run; after these the planner must plan with what it has been told."""
 
 
 class RunConfig(_Section):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from podium.policies import Action, GuardFailure
 
 from ._plan import Plan, Tier
+from ._result import Clarification
 from ._usage import Usage
 
 
@@ -51,6 +52,8 @@ class PlanCreated(_Event):
     characters): such a reply is a valid plan, not a failed attempt."""
     playbook: str | None = None
     """The playbook this plan came from, and how: "sales-lead-qualification (filled: ...)"."""
+    clarifications: tuple[Clarification, ...] = ()
+    """The human's answers to the planner's questions that this plan was made with (audited)."""
 
 
 class TaskStarted(_Event):
@@ -135,11 +138,12 @@ class ToolCalled(_Event):
 
 
 class EscalationRaised(_Event):
-    """The run asks a human (a LangGraph interrupt): approve a tool call, or judge a refused output."""
+    """The run asks a human (a LangGraph interrupt): approve a tool call, judge a refused output,
+    or answer the planner's question about the goal (clarify)."""
 
     kind: Literal["escalation"] = "escalation"
     escalation_id: str
-    reason: Literal["approval", "guard", "supervisor"]
+    reason: Literal["approval", "guard", "supervisor", "clarify"]
     task_id: str | None = None
     agent: str | None = None
     question: str

@@ -138,11 +138,22 @@ class Escalation(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
-    reason: Literal["approval", "guard", "supervisor"]
+    reason: Literal["approval", "guard", "supervisor", "clarify"]
+    """approval: a tool call; guard: a refused output; clarify: the planner's question about
+    the goal, answered with text (see `parse_clarification`)."""
     question: str
     task_id: str | None = None
     agent: str | None = None
     payload: dict[str, Any] = {}
+
+
+class Clarification(BaseModel):
+    """The planner's question about the goal and the human's answer, given to every later plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    answer: str
 
 
 class RunResult(BaseModel):
@@ -171,6 +182,8 @@ class RunResult(BaseModel):
     """Guard verdicts on the goal, the plans and the final answer (task verdicts are in `tasks`)."""
     escalations: list[Escalation] = []
     """Questions waiting for a human when status is waiting_for_human."""
+    clarifications: list[Clarification] = []
+    """The planner's questions the human answered, and their answers, oldest first."""
 
     @property
     def all_verdicts(self) -> list[Verdict]:
@@ -194,9 +207,12 @@ class RunResult(BaseModel):
     @property
     def accepted_throughout(self) -> bool:
         """Completed with every task's output accepted by its guard (none failed, skipped or
-        approved by a human on the way) and the answer passing its guard: a plan to reuse."""
-        return self.answer_guarded and all(
-            r.status == "completed" and r.approved_by is None for r in self.tasks.values()
+        approved by a human on the way) and the answer passing its guard: a plan to reuse.
+        Not when the human clarified the goal: the plan answers more than the goal's words."""
+        return (
+            self.answer_guarded
+            and not self.clarifications
+            and all(r.status == "completed" and r.approved_by is None for r in self.tasks.values())
         )
 
     @property

@@ -11,7 +11,7 @@ Every run belongs to the tenant of the API key that made it; other tenants get 4
     GET  /runs, /runs/{id}, /runs/{id}/result
     GET  /runs/{id}/events                  SSE; ?after=N or Last-Event-ID to continue
     POST /runs/{id}/cancel, /runs/{id}/resume
-    POST /runs/{id}/escalations/{esc_id}    approve | reject | edit, then the run continues
+    POST /runs/{id}/escalations/{esc_id}    approve | reject | edit | answer, then the run continues
     GET  /agents, /healthz, /openapi.json
     POST /v1/chat/completions, GET /v1/models   (runtime/_openai.py)
     GET  /                                  the web chat page (runtime/web/)
@@ -111,9 +111,11 @@ class SubmitRun(BaseModel):
 
 
 class EscalationAnswer(BaseModel):
-    decision: Literal["approve", "reject", "edit"]
+    decision: Literal["approve", "reject", "edit", "answer"]
     output: str | None = None
     """With "edit": the text to use instead of the refused output."""
+    text: str | None = None
+    """With "answer": the reply to the planner's question (a `clarify` escalation)."""
 
 
 class RunSummary(BaseModel):
@@ -387,7 +389,7 @@ class RunService:
     ) -> None:
         record = self.record(run_id, tenant)
         self._not_busy(run_id)
-        pending = {e.id for e in (record.result.escalations if record.result else [])}
+        pending = {e.id: e for e in (record.result.escalations if record.result else [])}
         if record.status != "waiting_for_human" or escalation_id not in pending:
             raise RunStateError(
                 f"run {run_id!r} is {record.status} and has no pending escalation "
@@ -398,10 +400,14 @@ class RunService:
         value: Any = (
             {"decision": "edit", "output": answer.output}
             if answer.decision == "edit"
+            else {"decision": "answer", "text": answer.text}
+            if answer.decision == "answer"
             else answer.decision
         )
-        self._make_room()
         profile = self._profiles.get(run_id, record.profile)
+        # Refused before anything is queued: a question wants text, and only a question does.
+        self.podium(profile).check_answers(record, {escalation_id: value})
+        self._make_room()
         self._enqueue(Job(run_id, tenant, profile, record.goal, False, {escalation_id: value}))
 
     def resume(self, run_id: str, tenant: str) -> None:

@@ -59,12 +59,20 @@ from ._facts import facts_answer, with_found_records
 from ._memory import RunMemory, substitute_plan, template_message
 from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
 from ._plan import Plan, Task
-from ._planner import parse_plan_reply, plan_messages, plan_schema, positional_plan_schema
+from ._planner import (
+    PlannerQuestion,
+    parse_planner_reply,
+    plan_messages,
+    plan_schema,
+    positional_plan_schema,
+    with_question,
+)
 from ._playbooks import PlaybookMatch, Playbooks, data_columns
 from ._playbooks import template_message as playbook_template_message
 from ._policy import RunPolicies, TaskPolicy, guard_event
 from ._result import (
     MAX_RECORDED_RESULT_CHARS,
+    Clarification,
     Escalation,
     PlanCacheUse,
     PlaybookUse,
@@ -117,6 +125,8 @@ class RunContext:
     """The run's journal of side-effecting tool calls (None in a dry run)."""
     asked: set[str] = field(default_factory=set)
     """Escalations raised in this pass of the entrypoint (each is asked once)."""
+    clarifications: list[Clarification] = field(default_factory=list)
+    """The planner's questions the human answered, and the answers; every later plan sees them."""
     memory: RunMemory | None = None
     """Shared memory for this run; None when `[memory] enabled = false`."""
     plan_cache: PlanCacheUse | None = None
@@ -158,6 +168,20 @@ class Replan:
 
 
 Decision = Finish | Replan
+
+
+@dataclass(frozen=True)
+class Declined:
+    """The human rejected the planner's question: there is no plan to make."""
+
+    question: str
+
+    @property
+    def error(self) -> str:
+        return (
+            f"the planner asked {self.question!r} and the answer was reject: no plan was made; "
+            "run the goal again with what it leaves out"
+        )
 
 
 def review(
@@ -207,7 +231,9 @@ def build_supervisor(
 
     async def make_plan(
         revision: int, current: Plan | None, purpose: Purpose = "plan"
-    ) -> tuple[Plan, Usage]:
+    ) -> tuple[Plan | Declined, Usage]:
+        """A plan, asking the human first whenever the planner asks a question."""
+
         async def step(
             rejected: list[list[Any]], current_data: dict[str, Any] | None
         ) -> dict[str, Any]:
@@ -227,8 +253,20 @@ def build_supervisor(
                     ctx.emit(guard_event(ctx.run_id, verdict))
             return raw
 
-        plan, usage, _ = await plan_with_retries(ctx, step, current)
-        return plan, usage
+        usage = Usage()
+        while True:
+            reply, spent, _ = await plan_with_retries(ctx, step, current)
+            usage += spent
+            match reply:
+                case Plan():
+                    return reply, usage
+                case PlannerQuestion(question=question):
+                    answer = _ask_clarification(ctx, question)
+                    if answer is None:
+                        return Declined(question), usage
+                    ctx.clarifications.append(Clarification(question=question, answer=answer))
+                case _:
+                    assert_never(reply)
 
     async def run_epoch(epoch: int, plan: Plan, *, keep_failed: bool = False) -> None:
         loop = asyncio.get_running_loop()
@@ -273,9 +311,12 @@ def build_supervisor(
         ctx.goal = goal
         ctx.results.clear()
         try:
-            plan, usage = await make_plan(0, None)
+            first, usage = await make_plan(0, None)
         except BudgetExceeded as exc:
             return _run_result(ctx, None, 0, Usage(), "budget_exceeded", None, str(exc))
+        if isinstance(first, Declined):
+            return _run_result(ctx, None, 0, usage, "failed", None, first.error)
+        plan = first
         ctx.emit(
             PlanCreated(
                 run_id=ctx.run_id,
@@ -283,6 +324,7 @@ def build_supervisor(
                 revision=0,
                 repairs=ctx.plan_repairs,
                 playbook=_playbook_label(ctx.playbook),
+                clarifications=tuple(ctx.clarifications),
             )
         )
         revision, epoch, resumed_by_human = 0, 0, False
@@ -321,6 +363,9 @@ def build_supervisor(
                         )
                         break
                     usage += plan_usage
+                    if isinstance(new_plan, Declined):  # re-plans are offered no question today
+                        status, error = "failed", new_plan.error
+                        break
                     if purpose == "review" and set(new_plan.ids) <= set(plan.ids):
                         status, error = "completed", None  # the reviewer added nothing: finish
                         break
@@ -469,6 +514,72 @@ def _ask_human(
     return parse_answer(answer, output)
 
 
+def _offers_questions(ctx: RunContext, purpose: Purpose) -> bool:
+    """Whether this planner call may ask the human instead of planning (`[planner] questions`)."""
+    planner = ctx.config.planner
+    return (
+        purpose == "plan"
+        and ctx.config.policies.escalation == "human"
+        and len(ctx.clarifications) < planner.max_questions
+        and (
+            planner.questions == "on"
+            or (planner.questions == "auto" and not is_local_model(ctx.config.models.frontier))
+        )
+    )
+
+
+def _ask_clarification(ctx: RunContext, question: str) -> str | None:
+    """Put the planner's question to the human (a `clarify` escalation, a LangGraph interrupt);
+    their answer's text, or None when they rejected the question."""
+    escalation_id = f"clarify-{len(ctx.clarifications) + 1}"
+    ctx.asked.add(escalation_id)
+    ctx.policies.raise_escalation(
+        EscalationRaised(
+            run_id=ctx.run_id, escalation_id=escalation_id, reason="clarify", question=question
+        )
+    )
+    answer = interrupt(
+        {
+            "id": escalation_id,
+            "reason": "clarify",
+            "question": question,
+            "task_id": None,
+            "agent": None,
+        }
+    )
+    try:
+        return parse_clarification(answer)
+    except ValueError:
+        return None  # `Podium.aresume` checks answers first: only a hand-made resume gets here
+
+
+def parse_clarification(answer: Any) -> str | None:
+    """A human's answer to the planner's question: its text, or None when they rejected it.
+
+    Accepts the text itself, {"decision": "answer", "text": ...}, or "reject" /
+    {"decision": "reject"}. Raises ValueError, saying how to answer, for anything else."""
+    how = 'answer it with text ({"decision": "answer", "text": ...}, `--answer TEXT`) or reject it'
+    if isinstance(answer, Mapping):
+        decision = str(answer.get("decision", "")).strip().lower()
+        if decision == "reject":
+            return None
+        if decision != "answer":
+            raise ValueError(
+                f"the planner asked a question, decision {decision!r} does not answer it: {how}"
+            )
+        answer = answer.get("text")
+    if not isinstance(answer, str):
+        raise ValueError(f"the answer to the planner's question must be text: {how}")
+    text = answer.strip()
+    if text.lower() == "reject":
+        return None
+    if not text:
+        raise ValueError(f"the answer to the planner's question is empty: {how}")
+    if text.lower() in ("approve", "edit", "instruct"):
+        raise ValueError(f"{text!r} does not answer the planner's question: {how}")
+    return text
+
+
 def parse_answer(answer: Any, output: str) -> tuple[str, str]:
     """A human's answer as (decision, text): approve keeps `output`, edit replaces it, reject
     drops it, instruct runs the task again with the human's instructions added.
@@ -512,6 +623,7 @@ def _run_result(
         warnings=(list(ctx.memory.warnings) if ctx.memory else [])
         + (list(ctx.playbooks.problems) if ctx.playbooks else []),
         verdicts=list(ctx.policies.verdicts),
+        clarifications=list(ctx.clarifications),
     ).model_dump(mode="json")
 
 
@@ -552,10 +664,11 @@ PlanStep = Callable[[list[list[Any]], dict[str, Any] | None], Awaitable[dict[str
 
 async def plan_with_retries(
     ctx: RunContext, step: PlanStep, current: Plan | None
-) -> tuple[Plan, Usage, int]:
+) -> tuple[Plan | PlannerQuestion, Usage, int]:
     """Call the planner until a plan passes validation, feeding each rejection back.
 
-    Returns the plan, the planner's usage and the number of attempts; raises PlanError.
+    Returns the plan (or the question the planner asks instead, when offered one), the
+    planner's usage and the number of attempts; raises PlanError.
     """
     rejected: list[PlanAttempt] = []
     usage = Usage()
@@ -563,6 +676,8 @@ async def plan_with_retries(
         current_data = _replan_context(current, ctx) if current else None
         raw = await step([[a.output, list(a.problems)] for a in rejected], current_data)
         usage += Usage.model_validate(raw["usage"])
+        if raw.get("question"):
+            return PlannerQuestion(raw["question"]), usage, attempt
         if raw["plan"] is not None:
             ctx.plan_repairs = tuple(raw.get("repairs") or ())
             return Plan.model_validate(raw["plan"]), usage, attempt
@@ -582,7 +697,14 @@ async def plan_only(ctx: RunContext) -> tuple[Plan, Usage, int]:
     ) -> dict[str, Any]:
         return await _plan_step(ctx, rejected, current_data, "plan")
 
-    return await plan_with_retries(ctx, step, None)
+    plan, usage, attempts = await plan_with_retries(ctx, step, None)
+    if isinstance(plan, PlannerQuestion):
+        # A dry run has no one to ask: say what the planner needs, to put in the goal.
+        raise PlanError(
+            f"the planner asks before it plans: {plan.question!r}; "
+            "put the answer in the goal and plan again"
+        )
+    return plan, usage, attempts
 
 
 def _announce_revision(ctx: RunContext, revision: int, reason: str, old: Plan, new: Plan) -> None:
@@ -617,11 +739,14 @@ async def _plan_step(
             "usage": Usage().model_dump(),
             **playbook,
         }  # the playbook's plan with the goal's values: no planner call
-    cached = await ctx.memory.lookup_plan(ctx.goal) if ctx.memory and purpose == "plan" else None
+    # A plan cached for the goal's words alone does not answer what the human clarified.
+    looks_up = ctx.memory is not None and purpose == "plan" and not ctx.clarifications
+    cached = await ctx.memory.lookup_plan(ctx.goal) if ctx.memory and looks_up else None
     if cached is not None and not rejected:
         reused = _reuse_cached_plan(cached, ctx.goal, names, max_tasks)
         if reused is not None:
             return reused  # the cheapest planner call: none
+    questions = _offers_questions(ctx, purpose)
     messages = plan_messages(
         ctx.goal,
         agents,
@@ -630,6 +755,8 @@ async def _plan_step(
         current=current_plan,
         results=results,
         review=purpose == "review",
+        questions=questions,
+        clarifications=ctx.clarifications,
     )
     if cached is not None:
         messages.insert(2, template_message(cached))
@@ -641,6 +768,8 @@ async def _plan_step(
         if local
         else plan_schema(names, max_tasks)
     )
+    if questions:
+        schema = with_question(schema)
     request = ModelRequest(
         tier="frontier",
         messages=tuple(messages),
@@ -671,11 +800,14 @@ async def _plan_step(
     if not verdict.passed or guarded is None:
         return {**refused, "problems": [f"refused by the plan guard: {verdict.message}"]}
     try:
-        plan, repairs = parse_plan_reply(
-            guarded, agents=names, max_tasks=max_tasks, completed=completed
+        parsed = parse_planner_reply(
+            guarded, agents=names, max_tasks=max_tasks, completed=completed, questions=questions
         )
     except PlanValidationError as exc:
         return {**refused, "problems": exc.problems}
+    if isinstance(parsed, PlannerQuestion):
+        return {**refused, "question": parsed.question, "problems": []}
+    plan, repairs = parsed
     return {
         "output": text,
         "plan": plan.model_dump(mode="json"),

@@ -84,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     runs.set_defaults(handler=_cmd_runs)
 
     approve = sub.add_parser(
-        "approve", help="answer a run's pending escalation (approve, reject, edit) and resume it"
+        "approve",
+        help="answer a run's pending escalation (approve, reject, edit, or answer the planner's "
+        "question) and resume it",
     )
     approve.add_argument("run_id")
     approve.add_argument("escalation_id", nargs="?", help="needed when several are pending")
@@ -93,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     verdict.add_argument("--edit", metavar="TEXT", help="use TEXT as the output instead")
     verdict.add_argument(
         "--instruct", metavar="TEXT", help="run the task again with TEXT added to its instructions"
+    )
+    verdict.add_argument(
+        "--answer", metavar="TEXT", help="answer the planner's question (a clarify escalation)"
     )
     approve.add_argument("--json", action="store_true")
     approve.set_defaults(handler=_cmd_approve)
@@ -522,6 +527,8 @@ def _cmd_approve(args: argparse.Namespace) -> int:
         answer = {"decision": "edit", "output": args.edit}
     elif args.instruct is not None:
         answer = {"decision": "instruct", "instructions": args.instruct}
+    elif args.answer is not None:
+        answer = {"decision": "answer", "text": args.answer}
     answers = {chosen[0].id: answer}
     if args.json:
         result = asyncio.run(podium.aresume(args.run_id, answers=answers))

@@ -170,8 +170,18 @@ async function showEscalations(run) {
     const shown = esc.payload.output !== undefined ? esc.payload.output : esc.payload.arguments;
     if (shown) li.append(element("pre", "", typeof shown === "string" ? shown : JSON.stringify(shown, null, 2)));
     const actions = element("div", "actions");
-    const approve = button("Approve", "approve", () => answer(run, esc, li, { decision: "approve" }));
     const reject = button("Reject", "reject", () => answer(run, esc, li, { decision: "reject" }));
+    if (esc.reason === "clarify") {  // the planner's question: answered in words
+      const box = element("textarea");
+      box.rows = 3;
+      const send = button("Answer", "primary", () => answer(run, esc, li, { decision: "answer", text: box.value }));
+      li.append(box);
+      actions.append(send, reject);
+      li.append(actions);
+      $("messages").append(li);
+      continue;
+    }
+    const approve = button("Approve", "approve", () => answer(run, esc, li, { decision: "approve" }));
     actions.append(approve, reject);
     if (esc.payload.output !== undefined) {
       const edit = button("Edit…", "", () => {
