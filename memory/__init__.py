@@ -36,6 +36,7 @@ from ._errors import (
 )
 from ._plans import PlanCache
 from ._prompt import PROMPT_LABELS, UNTRUSTED_CLOSE, UNTRUSTED_OPEN, format_hits
+from ._record import CollectionLoss
 from ._scope import MemoryScope
 from ._store import MemoryStore, Redact
 
@@ -45,6 +46,7 @@ __all__ = [
     "PROMPT_LABELS",
     "UNTRUSTED_CLOSE",
     "UNTRUSTED_OPEN",
+    "CollectionLoss",
     "Embedder",
     "EmbeddingError",
     "EmbeddingMismatchError",

@@ -278,8 +278,8 @@ def query_hits(
             where=cast(Any, where),
             include=["documents", "metadatas", "distances"],
         )
-    except NotFoundError:  # forgotten by another process since it was opened
-        store.forget_collection(collection)
+    except NotFoundError:  # deleted since it was opened: a loss, unless a store forgot it
+        store.vanished(collection)
         return []
     cutoff = store.cutoff()
     documents = (found["documents"] or [[]])[0]

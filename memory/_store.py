@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._config import MemoryConfig
 from ._embedding import Embedder, embedder_for
@@ -22,6 +23,7 @@ from ._errors import (
     MemoryStoreError,
 )
 from ._namespace import SCHEMA_VERSION, Namespace
+from ._record import RECORD, CollectionLoss, StoreRecord
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from ._plans import PlanCache
     from ._scope import MemoryScope
 
+log = logging.getLogger("podium.memory")
 Redact = Callable[[str], str]
 T = TypeVar("T")
 _DAY_S = 86_400.0
@@ -49,6 +52,13 @@ class MemoryStore:
 
     The embedding is fixed when the store is created and recorded in it (and in each of its
     collections); opening it with another raises `EmbeddingMismatchError`.
+
+    A collection deleted behind the store's back (by another process, a script, a Chroma
+    reset) is noticed on the store's next use of it, in this process or a later one (the
+    store's record lists the id of every collection it made: `_record.py`): the store
+    re-creates it with its embedding record when next written, and keeps a `CollectionLoss`
+    that `losses_since` hands out (the runtime turns them into run warnings). So does the
+    record itself, deleted. What `forget` deletes is not a loss.
 
     Thread-safe within a process. An embedded store belongs to one process at a time (Chroma's
     rule for PersistentClient); processes that share memory concurrently use a server.
@@ -72,10 +82,20 @@ class MemoryStore:
         self._clock = clock
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
+        self._generations: dict[str, int] = {}
+        """The record's generation when each cached collection was opened."""
         self._pruned: set[str] = set()
+        self._losses: list[CollectionLoss] = []
         with self._backend("opening the store"):
             self._client = self._connect()
-            self._check_store_embedding()
+            # The store records its embedding once, in a collection of its own.
+            self._record = StoreRecord(
+                self._client,
+                f"{self.config.collection_prefix}-store",
+                {"podium": "store", **self._embedding_metadata()},
+                lambda metadata: self._check_embedding(metadata, "this memory store"),
+                self._record_lost,
+            )
 
     def scope(
         self,
@@ -167,11 +187,24 @@ class MemoryStore:
             disk_bytes=_folder_bytes(self._disk_path) if self._disk_path else None,
         )
 
+    def losses_since(self, seen: int) -> list[CollectionLoss]:
+        """Collections this store found lost, from the `seen`-th on (0: all of them). Losses
+        are only ever appended: a reader starts from `loss_count()` and adds what it got."""
+        with self._lock:
+            return self._losses[seen:]
+
+    def loss_count(self) -> int:
+        """How many losses this store has found so far (a reader starting now passes it to
+        `losses_since`)."""
+        with self._lock:
+            return len(self._losses)
+
     def close(self) -> None:
         """Release the Chroma client. Stores on the same folder or server share one Chroma
         system per process, which stops when the last of them closes."""
         with self._lock:
             self._collections.clear()
+            self._generations.clear()
             close = getattr(self._client, "close", None)
             if callable(close):
                 close()
@@ -213,28 +246,37 @@ class MemoryStore:
         return vectors
 
     def collection(self, namespace: Namespace, *, create: bool) -> Collection | None:
-        """The namespace's collection; None if it does not exist and `create` is false."""
+        """The namespace's collection; None if it does not exist and `create` is false.
+
+        Opening one checks it against the store's record: missing, or under another id than
+        the one the store gave it, it was deleted behind the store's back (a `CollectionLoss`).
+        """
         name = namespace.collection_name(self.config.collection_prefix)
         with self._lock:
             cached = self._collections.get(name)
             if cached is not None:
                 return cached
-            from chromadb.errors import NotFoundError
-
-            try:
-                if create:
-                    collection = self._client.get_or_create_collection(
-                        name,
-                        embedding_function=None,
-                        configuration={"hnsw": {"space": "cosine"}},
-                        metadata=self._collection_metadata(namespace),
-                    )
-                else:
-                    collection = self._client.get_collection(name, embedding_function=None)
-            except NotFoundError:
+            collection = self._found(name)
+            known = self._record.collection_id(name)
+            if known is not None and (collection is None or str(collection.id) != known):
+                how: Literal["deleted", "replaced"] = (
+                    "deleted" if collection is None else "replaced"
+                )
+                self._lost(name, namespace.tenant, namespace.label, how)
+            if collection is None and create:
+                collection = self._client.get_or_create_collection(
+                    name,
+                    embedding_function=None,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata=self._collection_metadata(namespace),
+                )
+            if collection is None:
                 return None
             self._check_embedding(collection.metadata, f"collection {name} ({namespace.label})")
+            if str(collection.id) != known:
+                self._record.register(collection, namespace.label)
             self._collections[name] = collection
+            self._generations[name] = self._record.generation
             self._prune_once(collection)
         return collection
 
@@ -244,13 +286,15 @@ class MemoryStore:
         from chromadb.errors import NotFoundError
 
         with self._lock:
+            # Nothing is written under a store record that is gone: it pins the embedding.
+            self._record.check()
             for _ in range(2):
                 collection = self.collection(namespace, create=True)
                 assert collection is not None
                 try:
                     return action(collection)
                 except NotFoundError:
-                    self.forget_collection(collection)
+                    self.vanished(collection)
         raise MemoryBackendError(f"the collection of {namespace.label} keeps disappearing")
 
     def read_from(self, namespace: Namespace, action: Callable[[Collection], T], default: T) -> T:
@@ -263,13 +307,36 @@ class MemoryStore:
         try:
             return action(collection)
         except NotFoundError:
-            self.forget_collection(collection)
+            self.vanished(collection)
             return default
 
-    def forget_collection(self, collection: Collection) -> None:
-        """Drop a cached handle whose collection was deleted behind our back."""
+    def vanished(self, collection: Collection) -> None:
+        """A handle from `collection` got NotFoundError: drop it, and keep a `CollectionLoss`
+        unless a store forgot the collection on purpose (`forget` takes it off the record)."""
         with self._lock:
-            self._collections.pop(collection.name, None)
+            name = collection.name
+            if self._collections.get(name) is not collection:
+                return  # another thread got there first, and reported it if need be
+            del self._collections[name]
+            opened_in = self._generations.pop(name, None)
+            known = self._record.collection_id(name)
+            # Off the record with the record intact: forgotten. (A record re-created since the
+            # handle was opened cannot say, so that is reported.)
+            if known is None and opened_in == self._record.generation:
+                return
+            how: Literal["deleted", "replaced"] = (
+                "deleted" if self._found(name) is None else "replaced"
+            )
+            meta = collection.metadata or {}
+            self._lost(name, str(meta.get("tenant")), str(meta.get("namespace")), how)
+
+    def _found(self, name: str) -> Collection | None:
+        from chromadb.errors import NotFoundError
+
+        try:
+            return self._client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            return None
 
     @contextmanager
     def _backend(self, action: str) -> Iterator[None]:
@@ -330,14 +397,55 @@ class MemoryStore:
             **self._embedding_metadata(),
         }
 
-    def _check_store_embedding(self) -> None:
-        """The store records its embedding once, in a collection of its own holding no entries."""
-        marker = self._client.get_or_create_collection(
-            f"{self.config.collection_prefix}-store",
-            embedding_function=None,
-            metadata={"podium": "store", **self._embedding_metadata()},
+    def _lost(
+        self, name: str, tenant: str, label: str, how: Literal["deleted", "replaced"]
+    ) -> None:
+        """Keep (and log) the loss of a namespace's collection, and take it off the record."""
+        done, now = (
+            ("was deleted", "it is re-created empty when next written")
+            if how == "deleted"
+            else (
+                "was replaced by another collection of that name",
+                "the store uses the new one only if it has the same embedding",
+            )
         )
-        self._check_embedding(marker.metadata, "this memory store")
+        self._keep(
+            CollectionLoss(
+                collection=name,
+                tenant=tenant,
+                namespace=label,
+                how=how,
+                message=(
+                    f"memory collection {name} ({_described(label)} of tenant {tenant!r}) {done} "
+                    f"behind this store's back: the entries written to it earlier are lost, and "
+                    f"{now}. Re-run what wrote them if they are still needed, and find what "
+                    f"deletes collections on {self.location} (another process or script, "
+                    "a Chroma reset)"
+                ),
+            )
+        )
+        self._record.unregister(name)
+
+    def _record_lost(self) -> None:
+        self._keep(
+            CollectionLoss(
+                collection=self._record.name,
+                tenant=None,
+                namespace=RECORD,
+                how="deleted",
+                message=(
+                    f"the memory store's record on {self.location} (it pins the embedding "
+                    f"{self.embedder.name} and lists the store's collections) was deleted behind "
+                    "its back and is re-created: collections deleted with it cannot be told from "
+                    "new ones, so their lost entries go unreported. Find what deletes collections "
+                    "there (another process or script, a Chroma reset)"
+                ),
+            )
+        )
+
+    def _keep(self, loss: CollectionLoss) -> None:
+        self._losses.append(loss)
+        log.warning("%s", loss.message)
 
     def _check_embedding(self, metadata: dict[str, Any] | None, what: str) -> None:
         meta = metadata or {}
@@ -405,9 +513,21 @@ class MemoryStore:
 
     def _drop(self, collection: Collection) -> int:
         count = collection.count()
+        # Off the record first, so no store reports what is forgotten on purpose as a loss.
+        self._record.unregister(collection.name)
         self._client.delete_collection(collection.name)
         self._collections.pop(collection.name, None)
+        self._generations.pop(collection.name, None)
         return count
+
+
+def _described(label: str) -> str:
+    kind, _, name = label.partition(":")
+    if kind == "run":
+        return f"the memory of run {name}"
+    if kind == "agent":
+        return f"the private notes of agent {name}"
+    return "the plan cache" if kind == "plans" else "the shared memory"
 
 
 def _chars(collection: Collection) -> int:

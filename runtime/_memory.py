@@ -7,6 +7,8 @@ finish first is invisible, so the same plan gives the same prompts in a run, its
 its replay. Direct inputs are already in the prompt; their outputs are not repeated.
 
 Memory is an aid: when the store fails, the task runs without it and the run records a warning.
+So does a collection the store finds deleted behind its back, when it could hold what this run
+wrote or reads (its run's namespace, its tenant's memory and plans, the store's own record).
 """
 
 from __future__ import annotations
@@ -55,6 +57,20 @@ class RunMemory:
     (`memory_budget`); None: `[memory] max_context_tokens` as configured."""
     min_score: float = 0.0
     """Entries less similar to the instruction stay out of prompts (`memory_min_score`)."""
+    _seen: int = field(init=False, default=0)
+    """How many of the store's losses this run has looked at."""
+
+    def __post_init__(self) -> None:
+        # Losses found before the run started went to the runs that found them.
+        self._seen = self.store.loss_count()
+
+    def note_losses(self) -> None:
+        """Warn of the collections the store found lost since last asked, if they concern this run."""
+        found = self.store.losses_since(self._seen)
+        self._seen += len(found)
+        for loss in found:
+            if loss.concerns(self.tenant, self.run_id) and loss.message not in self.warnings:
+                self.warnings.append(loss.message)  # the store has logged it
 
     @property
     def config(self) -> MemoryConfig:
@@ -132,13 +148,16 @@ class RunMemory:
 
     async def _safely(self, what: str, action: Callable[[], T], default: T) -> T:
         try:
-            return await asyncio.to_thread(action)
+            result = await asyncio.to_thread(action)
         except Exception as exc:  # memory is an aid: whatever breaks in it, the run goes on
+            self.note_losses()  # first: a lost collection may be why it failed
             message = f"memory {what} failed, went on without it: {exc}"
             if message not in self.warnings:
                 self.warnings.append(message)
             log.warning(message)
             return default
+        self.note_losses()
+        return result
 
 
 _MEMORY_TOOLS = ("memory_search", "memory_write")
@@ -161,6 +180,8 @@ class TaskMemoryAccess:
             )
         except MemoryStoreError as exc:
             raise ToolError(f"memory search failed: {exc}") from exc
+        finally:
+            self.run.note_losses()
         return [
             {
                 "text": h.entry.text,
@@ -180,6 +201,8 @@ class TaskMemoryAccess:
             )
         except MemoryStoreError as exc:
             raise ToolError(f"memory write refused: {exc}") from exc
+        finally:
+            self.run.note_losses()
         # No entry id back to the model: ids are random, and prompts must replay the same.
         return f"agent:{self.task.agent}" if private else "run"
 
