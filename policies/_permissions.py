@@ -12,8 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 from ._config import PoliciesConfig
@@ -81,8 +82,11 @@ class ToolGate:
         known: bool,
         needs: Iterable[str],
         side_effects: bool,
-        carries_untrusted: Iterable[str] = (),
+        carries_untrusted: Mapping[str, Sequence[str]] = MappingProxyType({}),
+        content_args: Iterable[str] = (),
     ) -> ToolCheck:
+        """`carries_untrusted`: per argument, what in it came from tools or memory (see
+        `Taint.carried_by_argument`); `content_args`: the tool's content arguments."""
         needed = tuple(sorted(needs))
         granted = self.granted(agent, card_scopes)
         shown = tuple(sorted(granted))
@@ -101,16 +105,12 @@ class ToolGate:
                 needed,
                 shown,
             )
-        untrusted = list(carries_untrusted)
-        if side_effects and untrusted and tool not in self.config.agent(agent).allow_untrusted_to:
-            return ToolCheck(
-                "denied",
-                f"blocked: the arguments of side-effecting tool {tool!r} carry data from untrusted "
-                f"sources ({', '.join(untrusted[:3])}); data from tools or memory is never sent on "
-                f"unless `[policies.agents.{agent}] allow_untrusted_to` lists {tool!r}",
-                needed,
-                shown,
+        if side_effects:
+            blocked = self._untrusted_blocked(
+                agent, tool, carries_untrusted, frozenset(content_args)
             )
+            if blocked:
+                return ToolCheck("denied", blocked, needed, shown)
         limited = self._take(tool)
         if limited:
             return ToolCheck("denied", limited, needed, shown)
@@ -118,6 +118,54 @@ class ToolGate:
         if approval == "always" or (approval == "auto" and side_effects):
             return ToolCheck("needs_approval", f"{tool!r} needs a human's approval", needed, shown)
         return ToolCheck("allowed", "scopes granted", needed, shown)
+
+    def _untrusted_blocked(
+        self,
+        agent: str,
+        tool: str,
+        carried: Mapping[str, Sequence[str]],
+        content_args: frozenset[str],
+    ) -> str | None:
+        """Why untrusted data may not go where it is going, or None.
+
+        Judged per argument: `allow_untrusted_to = ["send_email"]` opens the tool's content
+        arguments (its body, its subject), never a sink (its recipient): an injection in a
+        tool result may shape what an email says, not whom it goes to. `"send_email.to"`
+        opens one argument by name, `"send_email.*"` all of them.
+        """
+        allowed = set(self.config.agent(agent).allow_untrusted_to)
+        refused = [
+            (argument, findings)
+            for argument, findings in carried.items()
+            if findings
+            and not (
+                f"{tool}.*" in allowed
+                or f"{tool}.{argument}" in allowed
+                or (tool in allowed and argument in content_args)
+            )
+        ]
+        if not refused:
+            return None
+        shown = "; ".join(
+            f"{argument or 'its arguments'}: {', '.join(list(findings)[:2])}"
+            for argument, findings in refused[:3]
+        )
+        sinks = [a for a, _ in refused if a not in content_args]
+        if sinks:
+            how = (
+                f"{', '.join(repr(a or '*') for a in sinks)} takes data from trusted sources only "
+                f"(the goal, the task's instruction): name it in the goal, or accept the risk "
+                f'with `[policies.agents.{agent}] allow_untrusted_to = ["{tool}.{sinks[0] or "*"}"]`'
+            )
+        else:
+            how = (
+                f"its content arguments {sorted(content_args)} may carry it only when "
+                f'`[policies.agents.{agent}] allow_untrusted_to` lists "{tool}"'
+            )
+        return (
+            f"blocked: side-effecting tool {tool!r} would carry data from untrusted sources "
+            f"({shown}); {how}"
+        )
 
     def _take(self, tool: str) -> str | None:
         policy = self.config.tool(tool)

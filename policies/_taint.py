@@ -9,10 +9,12 @@ host), a long number, or a run of words.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit
 
 _MARKERS = re.compile(
     r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"  # email
@@ -24,6 +26,9 @@ _MARKERS = re.compile(
 _WORD = re.compile(r"[a-z0-9]+")
 RUN_WORDS = 6
 """Words in a row that, shared with an untrusted text, mark data carried from it."""
+SINK_RUN_WORDS = 3
+"""The same for a sink argument (a recipient, a URL, a path): short, and never meant to hold
+text from a tool, so a shorter run is enough (a clause URL-encoded into a query string)."""
 
 
 @dataclass
@@ -32,36 +37,86 @@ class Taint:
     untrusted: list[str] = field(default_factory=list)
 
     def add_trusted(self, *texts: str) -> None:
-        self.trusted += [t for t in texts if t]
+        self.trusted += [_plain(t) for t in texts if t]
 
     def add_untrusted(self, *texts: str) -> None:
-        self.untrusted += [t for t in texts if t]
+        self.untrusted += [_plain(t) for t in texts if t]
 
     @property
     def tainted(self) -> bool:
         return bool(self.untrusted)
 
-    def carried(self, arguments: Mapping[str, Any] | str) -> list[str]:
+    def carried_by_argument(
+        self, arguments: Mapping[str, Any] | str, content: Iterable[str] = ()
+    ) -> dict[str, list[str]]:
+        """`carried`, per top-level argument (a nested value counts for its top-level name);
+        arguments that could not be parsed as an object are judged whole, under "". Arguments
+        not in `content` are sinks, judged on shorter runs of words (SINK_RUN_WORDS)."""
+        if not isinstance(arguments, Mapping):
+            found = self.carried(arguments, run_words=SINK_RUN_WORDS)
+            return {"": found} if found else {}
+        content = frozenset(content)
+        return {
+            str(name): found
+            for name, value in arguments.items()
+            if (
+                found := self.carried(
+                    value, run_words=RUN_WORDS if name in content else SINK_RUN_WORDS
+                )
+            )
+        }
+
+    def carried(
+        self, arguments: Mapping[str, Any] | str, *, run_words: int = RUN_WORDS
+    ) -> list[str]:
         """What in `arguments` came from untrusted data (short descriptions, for messages)."""
         if not self.untrusted:
             return []
         text = _flatten(arguments)
-        trusted_markers = {m.lower() for t in self.trusted for m in _MARKERS.findall(t)}
-        untrusted_markers = {m.lower() for t in self.untrusted for m in _MARKERS.findall(t)}
+        decoded = unquote_plus(text)
+        if decoded != text:  # data URL-encoded into a link or a query is still that data
+            text = f"{text}\n{decoded}"
+        trusted_markers = {m for t in self.trusted for m in _markers(t)}
+        untrusted_markers = {m for t in self.untrusted for m in _markers(t)}
         found = [
             f"{m!r} from a tool or memory"
-            for m in dict.fromkeys(x.lower() for x in _MARKERS.findall(text))
+            for m in _markers(text)
             if m in untrusted_markers and m not in trusted_markers
         ]
-        runs = _grams(self.untrusted) - _grams(self.trusted)
+        runs = _grams(self.untrusted, run_words) - _grams(self.trusted, run_words)
         words = _WORD.findall(text.lower())
-        for i in range(len(words) - RUN_WORDS + 1):
-            if tuple(words[i : i + RUN_WORDS]) in runs:
+        for i in range(len(words) - run_words + 1):
+            if tuple(words[i : i + run_words]) in runs:
                 found.append(
-                    f"text copied from a tool or memory ({' '.join(words[i : i + RUN_WORDS])!r}...)"
+                    f"text copied from a tool or memory ({' '.join(words[i : i + run_words])!r}...)"
                 )
                 break
         return found
+
+
+def _markers(text: str) -> list[str]:
+    """Addresses, URLs (and each URL's host), hosts and long numbers in `text`, normalised."""
+    found: dict[str, None] = {}
+    for match in _MARKERS.findall(text):
+        marker = match.lower().rstrip("\\.,;:!?")
+        found[marker] = None
+        if marker.startswith(("http://", "https://")):
+            host = urlsplit(marker).hostname
+            if host:
+                found[host] = None  # another path on the same host still goes to that host
+    return list(found)
+
+
+def _plain(text: str) -> str:
+    """`text`, plus the strings inside it when it is JSON (a tool result): escapes (`\\"`,
+    `\\n`) would otherwise glue quotes and letters to the data they wrap."""
+    if text[:1] not in '[{"':
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    return f"{text}\n{_flatten(data)}"
 
 
 def _flatten(value: Any) -> str:
@@ -72,9 +127,9 @@ def _flatten(value: Any) -> str:
     return str(value)
 
 
-def _grams(texts: Iterable[str]) -> set[tuple[str, ...]]:
+def _grams(texts: Iterable[str], n: int) -> set[tuple[str, ...]]:
     grams: set[tuple[str, ...]] = set()
     for text in texts:
         words = _WORD.findall(text.lower())
-        grams.update(tuple(words[i : i + RUN_WORDS]) for i in range(len(words) - RUN_WORDS + 1))
+        grams.update(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
     return grams

@@ -98,6 +98,7 @@ class Podium:
             self.tools = ToolRegistry(tool_wrapper(self.tools.get(n)) for n in self.tools.names())
         _check_agent_tools(self.agents, self.tools)
         _check_scopes(self.agents, self.tools, self.config)
+        _check_untrusted_allowances(self.tools, self.config)
         self.playbooks: Playbooks | None = (
             load_playbooks(
                 self.config.planner.playbooks_dir,
@@ -295,8 +296,11 @@ class Podium:
                     f"{sorted(pending)}" + (f" (unknown id(s) {unknown})" if unknown else "")
                 )
             self.check_answers(record, answers)
+            # A human's words are kept like the goal (checkpoints, audit): masked the same way.
+            masked = Redactor(pii=frozenset(self.config.policies.redact_pii)).redact_data
             resume = {
-                str(pending[i].payload["interrupt_id"]): answer for i, answer in answers.items()
+                str(pending[i].payload["interrupt_id"]): masked(answer)
+                for i, answer in answers.items()
             }
             return await self._cancellable(
                 record,
@@ -352,7 +356,10 @@ class Podium:
                 "put long material in a workspace file, or raise `planner.max_goal_chars`"
             )
         check_goal_policy(goal, self.config.policies)  # raises GoalError when it blocks
-        return goal
+        # A secret in the goal stops here: the run, its records, events, checkpoints, prompts
+        # and recordings only ever hold the masked goal (a tool that needs a credential reads
+        # it from its configuration or the environment, never from the goal).
+        return Redactor(pii=frozenset(self.config.policies.redact_pii)).redact(goal)
 
     def check_answers(self, record: RunRecord, answers: Mapping[str, Any]) -> None:
         """Refuse, before the run resumes, answers of the wrong kind: the planner's question
@@ -542,6 +549,7 @@ class Podium:
     ) -> RunResult:
         """Execute in a task of its own, so `cancel` stops this run and nothing around it."""
         run_id = record.run_id
+        emit = _redacting(emit, Redactor(pii=frozenset(self.config.policies.redact_pii)))
         if run_id in self._active:
             raise RunStateError(f"run {run_id!r} is already running in this process")
         running = asyncio.ensure_future(
@@ -714,6 +722,45 @@ def _check_scopes(agents: AgentRegistry, tools: ToolRegistry, config: PodiumConf
     ]
     if policies:
         raise ConfigError(f"{'; '.join(policies)}: {known}")
+
+
+def _redacting(emit: EventHandler, redactor: Redactor) -> EventHandler:
+    """`emit`, with every text in each event masked first: events reach `astream` and SSE
+    consumers, and carry tool arguments, outputs and questions."""
+
+    def masked(event: RunEvent) -> None:
+        data = event.model_dump()
+        clean = redactor.redact_data(data)
+        emit(event if clean == data else type(event).model_validate(clean))
+
+    return masked
+
+
+def _check_untrusted_allowances(tools: ToolRegistry, config: PodiumConfig) -> None:
+    """Each `allow_untrusted_to` entry names a side-effecting tool ("send_email"), one of its
+    arguments ("send_email.body") or all of them ("send_email.*"): a typo would leave the
+    legitimate call blocked, or worse, read as if it opened something it does not."""
+    effectful = {n: tools.get(n) for n in tools.names() if tools.get(n).side_effects}
+    problems = []
+    for agent, policy in config.policies.agents.items():
+        for entry in policy.allow_untrusted_to:
+            name, _, argument = entry.partition(".")
+            if name not in effectful:
+                problems.append(
+                    f"[policies.agents.{agent}] allow_untrusted_to names {entry!r}, not a "
+                    f"side-effecting tool{did_you_mean(name, effectful)} (they are "
+                    f"{', '.join(sorted(effectful)) or 'none'})"
+                )
+                continue
+            arguments = sorted(effectful[name].args_model.model_fields)
+            if argument and argument != "*" and argument not in arguments:
+                problems.append(
+                    f"[policies.agents.{agent}] allow_untrusted_to names {entry!r}: {name!r} has "
+                    f"no argument {argument!r}{did_you_mean(argument, arguments)} (its arguments "
+                    f"are {', '.join(arguments)}, or '*' for all)"
+                )
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def _ignore(event: RunEvent) -> None:

@@ -223,7 +223,12 @@ class TaskPolicy:
             known=tool is not None,
             needs=tool.scopes if tool else (),
             side_effects=tool.side_effects if tool else False,
-            carries_untrusted=self.taint.carried(parsed) if tool and tool.side_effects else (),
+            carries_untrusted=(
+                self.taint.carried_by_argument(parsed, tool.content_args)
+                if tool and tool.side_effects
+                else {}
+            ),
+            content_args=tool.content_args if tool else (),
         )
         decision, reason = check.decision, check.reason
         if decision == "allowed" and tool is not None and _writes_memory(tool):
@@ -288,7 +293,8 @@ class TaskPolicy:
                 '(`[policies] escalation = "fail"`)'
             )
         digest = hashlib.sha256(f"{self.task_id}|{tool}|{arguments}".encode()).hexdigest()[:12]
-        question = f"Agent {self.spec.name!r} (task {self.task_id!r}) wants to call {tool!r} with {arguments[:ARGUMENT_PREVIEW_CHARS]}"
+        shown = self.run.redactor.redact(arguments)  # the question is stored with the run
+        question = f"Agent {self.spec.name!r} (task {self.task_id!r}) wants to call {tool!r} with {shown[:ARGUMENT_PREVIEW_CHARS]}"
         self.run.raise_escalation(
             EscalationRaised(
                 run_id=self.run.run_id,
@@ -307,7 +313,7 @@ class TaskPolicy:
                 "agent": self.spec.name,
                 "question": question,
                 "tool": tool,
-                "arguments": arguments,
+                "arguments": shown,
             }
         )
         if _approved(answer):

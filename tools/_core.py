@@ -80,6 +80,19 @@ class Tool:
     choices: ChoicesFn | None = None
     """The values its arguments may take in a context (dataset names, a table's keys, files):
     the schema offers exactly those, so a small model picks a real record (see `_choices`)."""
+    content_args: frozenset[str] = frozenset()
+    """Arguments of a side-effecting tool that carry content (an email's subject and body), which
+    `[policies.agents.X] allow_untrusted_to = ["tool"]` lets carry data from tools or memory.
+    Every other argument is a sink (a recipient, a URL, a path, an amount): data from
+    untrusted sources never reaches it unless the policy names it (`"tool.arg"`)."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(self.content_args - set(self.args_model.model_fields))
+        if unknown:
+            raise TypeError(
+                f"tool {self.name!r}: content_args {unknown} are not among its arguments "
+                f"{sorted(self.args_model.model_fields)}"
+            )
 
     def openai_schema(self, ctx: ToolContext | None = None) -> dict[str, Any]:
         """The OpenAI/LiteLLM `tools=[...]` entry for this tool; with `ctx`, its grounding in
@@ -154,6 +167,7 @@ def tool(
     side_effects: bool = False,
     external: bool = True,
     choices: ChoicesFn | None = None,
+    content_args: Iterable[str] = (),
 ) -> Callable[[F], Tool]:
     """Turn `async def f(args: SomeArgs, ctx: ToolContext) -> JSONValue` into a `Tool`."""
 
@@ -168,6 +182,7 @@ def tool(
             side_effects=side_effects,
             external=external,
             choices=choices,
+            content_args=frozenset(content_args),
         )
 
     return wrap

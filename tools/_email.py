@@ -28,7 +28,12 @@ class SendEmailArgs(BaseModel):
     body: str = Field(description="Plain-text message body.", min_length=1)
 
 
-@tool(name="send_email", scopes=("write:email",), side_effects=True)
+@tool(
+    name="send_email",
+    scopes=("write:email",),
+    side_effects=True,
+    content_args=("subject", "body"),  # `to` is a sink: an injected recipient is never allowed
+)
 async def send_email(args: SendEmailArgs, ctx: ToolContext) -> JSONValue:
     """Send a plain-text email to one recipient. Sending cannot be undone."""
     if ctx.outbox is None:
