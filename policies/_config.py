@@ -16,7 +16,7 @@ deny_patterns = ["(?i)wire transfer"]
 [policies.agents.writer]
 scopes = ["write:email"]          # granted on top of the card's scopes
 validators = [{name = "ban_list", banned_words = ["guarantee"]}]   # added to its guard
-allow_untrusted_to = ["send_email"]
+allow_untrusted_to = ["send_email"]   # the body may quote tool data; the recipient may not
 
 [policies.tools.send_email]
 approval = "never"                # "auto" (= always when the tool has side effects) | "always"
@@ -88,7 +88,9 @@ class AgentPolicy(_Section):
     """The agent's complete validator list, instead of the default set plus its card's
     (`[]` turns its guard off: an explicit, audited choice)."""
     allow_untrusted_to: list[str] = []
-    """Side-effecting tools this agent may call with data that came from untrusted sources."""
+    """Where this agent may send data that came from untrusted sources: "tool" (the tool's
+    content arguments, e.g. an email's body), "tool.arg" (one argument, even a sink such as a
+    recipient) or "tool.*" (every argument)."""
 
     _check_validators = field_validator("validators", "only_validators", mode="before")(
         lambda cls, v: None if v is None else _refs(v)
