@@ -6,6 +6,12 @@ validated arguments). The same request asked twice (a retry) gets the recorded a
 order. Secrets are redacted before anything is written, and fingerprints are taken of the
 redacted request, so replays match whatever keys the recording machine had.
 
+A cassette is checked when it is built: every entry's stored request is fingerprinted again and
+must give the fingerprint it claims, so an edited or forged entry is an error naming its index,
+never a silent answer to another call. A recording is served only to the call it was made for:
+its fingerprint *and* its labels (task, purpose, agent) must match, and recordings of one call
+are served in the order they were made (`repeat`), wherever they sit in the file.
+
 Modes: `record` (live: the real backend and tools run, everything is written), `replay`
 (strict: nothing live; a request with no recording is an error that names the request and its
 nearest recorded neighbour), `replay-or-record` (replay what is there, record what is not).
@@ -73,6 +79,10 @@ class Entry(BaseModel):
     """model: {content, tool_calls, model} or {error, error_type}; tool: {result} or {error}."""
     usage: RunUsage = Field(default_factory=RunUsage)
     latency_s: float = 0.0
+    repeat: int | None = Field(default=None, ge=0)
+    """0 for the first recording of this call (same kind, fingerprint and labels), 1 for the
+    first time it was asked again (a retry), ... None in cassettes written before this field:
+    there the file order of a call's recordings is taken as the order they were made."""
 
 
 class CassetteFile(BaseModel):
@@ -95,15 +105,27 @@ class Cassette:
         source: CassetteSource = "recorded",
         note: str = "",
         redactor: Redactor | None = None,
+        origin: str = "cassette",
     ) -> None:
         self.entries: list[Entry] = list(entries or [])
         self.source: CassetteSource = source
         self.note = note
         self.redactor = redactor or Redactor()
-        self._cursor: dict[str, int] = defaultdict(int)
+        problems = check_entries(self.entries)
+        if problems:
+            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+            raise CassetteError(
+                f"{origin}: {'; '.join(problems[:3])}{more}. Re-record it (`--mode record`) "
+                "or restore the entries from version control"
+            )
+        _number_repeats(self.entries)
+        self._position = {id(e): n for n, e in enumerate(self.entries)}
+        # The replay cursors, by (kind, fingerprint): a call takes the first unused recording
+        # made for it (same labels), in the order its recordings were made.
         self._by_fingerprint: dict[tuple[str, str], list[Entry]] = defaultdict(list)
-        for entry in self.entries:
+        for entry in sorted(self.entries, key=lambda e: e.repeat or 0):
             self._by_fingerprint[entry.kind, entry.fingerprint].append(entry)
+        self._used: set[int] = set()
         self.served: list[tuple[Entry, ModelRequest | None]] = []
         """Entries used by this run, in the order they were served or recorded."""
         self.misses: list[str] = []
@@ -138,7 +160,13 @@ class Cassette:
             raise CassetteError(
                 f"cassette {path} is corrupt at {where}: {first['msg']}; re-record it"
             ) from None
-        return cls(data.entries, source=data.source, note=data.note, redactor=redactor)
+        return cls(
+            data.entries,
+            source=data.source,
+            note=data.note,
+            redactor=redactor,
+            origin=f"cassette {path}",
+        )
 
     def save(self, path: Path) -> None:
         data = CassetteFile(
@@ -158,34 +186,51 @@ class Cassette:
 
     # -- lookup ------------------------------------------------------------------------
 
-    def take(self, kind: Literal["model", "tool"], fingerprint: str) -> Entry | None:
-        """The next unused recording of this request, or None."""
-        matches = self._by_fingerprint[kind, fingerprint]
-        index = self._cursor[fingerprint]
-        if index >= len(matches):
-            return None
-        self._cursor[fingerprint] += 1
-        return matches[index]
+    def take(self, kind: Literal["model", "tool"], request: Mapping[str, Any]) -> Entry | None:
+        """The next unused recording made for this call (fingerprint and labels), or None."""
+        for entry in self._by_fingerprint[kind, fingerprint_of(request)]:
+            if id(entry) not in self._used and _made_for(entry, request):
+                self._used.add(id(entry))
+                return entry
+        return None
 
     def add(self, entry: Entry) -> None:
+        if entry.repeat is None:
+            earlier = [
+                e.repeat or 0
+                for e in self._by_fingerprint[entry.kind, entry.fingerprint]
+                if _labels(e.request) == _labels(entry.request)
+            ]
+            entry.repeat = max(earlier) + 1 if earlier else 0
+        self._position[id(entry)] = len(self.entries)
         self.entries.append(entry)
         self._by_fingerprint[entry.kind, entry.fingerprint].append(entry)
-        self._cursor[entry.fingerprint] += 1  # a request recorded now is also one served
+        self._used.add(id(entry))  # a request recorded now is also one served
 
     def miss_message(self, kind: Literal["model", "tool"], request: Mapping[str, Any]) -> str:
         fingerprint = fingerprint_of(request)
-        recorded = sum(1 for e in self.entries if e.fingerprint == fingerprint)
         label = _label(kind, request)
-        if recorded:
+        same = self._by_fingerprint[kind, fingerprint]
+        mine = [e for e in same if _made_for(e, request)]
+        if mine:
             return (
-                f"replay miss: {label} was recorded {recorded} time(s) and asked once more; "
+                f"replay miss: {label} was recorded {len(mine)} time(s) and asked once more; "
                 "the run now makes more calls than when it was recorded: re-record the cassette "
                 "(`--mode record`) or use `--mode replay-or-record`"
             )
+        if same:
+            other = same[0]
+            return (
+                f"replay miss: {label} was recorded only for another call, "
+                f"{self._where(other)} {_label(kind, other.request)}; a recording is served only "
+                "to the call it was made for (same task, purpose and agent). If the change is "
+                "intended, re-record with `--mode record` or `--mode replay-or-record`"
+            )
         neighbour = self._nearest(kind, request)
         hint = (
-            f"; nearest recorded {kind} call: {_label(kind, neighbour.request)}, which differs at: "
-            f"{_first_difference(neighbour.request, request)}"
+            f"; nearest recorded {kind} call: {self._where(neighbour)} "
+            f"{_label(kind, neighbour.request)} ({self._state(neighbour)}), which differs at: "
+            f"{_first_difference(neighbour.request, request)}{self._divergence(neighbour, request)}"
             if neighbour is not None
             else f"; the cassette has no {kind} calls"
         )
@@ -194,17 +239,58 @@ class Cassette:
             "If the change is intended, re-record with `--mode record` or `--mode replay-or-record`"
         )
 
+    def _where(self, entry: Entry) -> str:
+        return f"entries[{self._position[id(entry)]}]"
+
+    def _state(self, entry: Entry) -> str:
+        return "already served" if id(entry) in self._used else "not served yet"
+
     def _nearest(self, kind: str, request: Mapping[str, Any]) -> Entry | None:
+        """The closest recording, preferring those made for the same call (task, purpose,
+        agent): a call whose conversation drifted is best explained by its own recordings."""
         wanted = _canonical(_fingerprinted(request))
         candidates = [e for e in self.entries if e.kind == kind]
         if not candidates:
             return None
         return max(
             candidates,
-            key=lambda e: difflib.SequenceMatcher(
-                None, _canonical(_fingerprinted(e.request)), wanted, autojunk=False
-            ).quick_ratio(),
+            key=lambda e: (
+                _made_for(e, request),
+                difflib.SequenceMatcher(
+                    None, _canonical(_fingerprinted(e.request)), wanted, autojunk=False
+                ).quick_ratio(),
+            ),
         )
+
+    def _divergence(self, recorded: Entry, request: Mapping[str, Any]) -> str:
+        """When the two conversations part at a model reply, where each reply came from.
+
+        A reply in a conversation was served from this cassette: if the asked conversation
+        holds a reply the recording did not, an earlier call got another recording than when
+        it was made (entries moved or reordered), which is the cause, not the later difference.
+        """
+        old, new = recorded.request.get("messages"), request.get("messages")
+        if not isinstance(old, list) or not isinstance(new, list):
+            return ""
+        k = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), None)
+        if k is None or not isinstance(new[k], dict) or new[k].get("role") != "assistant":
+            return ""
+        given = self._reply_source(new[k])
+        expected = self._reply_source(old[k])
+        if given is None:
+            return ""
+        return (
+            f"; the conversations part at messages[{k}], a reply this replay served from "
+            f"{self._where(given)} ({_label('model', given.request)})"
+            + (f" where the recording had the reply of {self._where(expected)}" if expected else "")
+            + ": an earlier call was answered with another recording than when it was made"
+        )
+
+    def _reply_source(self, message: Mapping[str, Any]) -> Entry | None:
+        """The recording whose reply this message is: one served in this replay first."""
+        served = [e for e, _ in self.served]
+        wanted = _reply_key(message)
+        return next((e for e in served + self.entries if _reply_of(e) == wanted), None)
 
 
 # -- the model seam ----------------------------------------------------------------------
@@ -233,7 +319,7 @@ class CassetteModel:
         fingerprint = fingerprint_of(normal)
         if self.mode != "record":
             async with self.cassette._lock:
-                entry = self.cassette.take("model", fingerprint)
+                entry = self.cassette.take("model", normal)
             if entry is not None:
                 self.cassette.served.append((entry, request))
                 if self.speed == "recorded":
@@ -305,9 +391,10 @@ class CassetteModel:
             {"tool": tool.name, "arguments": args.model_dump(mode="json")}
         )
         fingerprint = fingerprint_of(normal)
+        labelled = {**normal, "task_id": ctx.task_id or None}
         if self.mode != "record":
             async with self.cassette._lock:
-                entry = self.cassette.take("tool", fingerprint)
+                entry = self.cassette.take("tool", labelled)
             if entry is not None:
                 self.cassette.served.append((entry, None))
                 if self.speed == "recorded":
@@ -317,12 +404,11 @@ class CassetteModel:
                 result: JSONValue = entry.response.get("result")
                 return result
             if self.mode == "replay":
-                message = self.cassette.miss_message("tool", normal)
+                message = self.cassette.miss_message("tool", labelled)
                 self.cassette.misses.append(message)
                 # A tool the run may not execute: the miss reaches the model as a failed call
                 # and the runner reports it; the run itself goes on and shows what follows.
                 raise ToolError(message)
-        labelled = {**normal, "task_id": ctx.task_id or None}
         started = time.perf_counter()
         try:
             value = await tool.fn(args, ctx)
@@ -395,6 +481,126 @@ def _tool_signature(schema: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": function.get("name"), "parameters": function.get("parameters")}
 
 
+_FINGERPRINTED: dict[str, frozenset[str]] = {
+    "model": frozenset({"target", "messages", "tools", "response_schema"}),
+    "tool": frozenset({"tool", "arguments"}),
+}
+"""What a request of each kind is fingerprinted on (`normalise_model_request`, `_tool_call`)."""
+
+
+def _labels(request: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: request[k] for k in _LABELS if k in request}
+
+
+def _made_for(entry: Entry, request: Mapping[str, Any]) -> bool:
+    """Whether `entry` was recorded for this call: every label it stores names the call.
+
+    A label the entry does not store (a hand-written entry) matches any call."""
+    return all(request.get(k) == v for k, v in _labels(entry.request).items())
+
+
+def check_entries(entries: list[Entry]) -> list[str]:
+    """Every way the entries contradict themselves, one line each (empty when they do not).
+
+    The fingerprint is a hash of the request, not a signature: it catches an entry whose
+    request or fingerprint was edited, copied or forged without the other, which is what keeps
+    a replay from answering one call with another's recording. Someone who rewrites both is
+    rewriting the recording, which review of the file (it is text) is for.
+    """
+    problems: list[str] = []
+    claimed: dict[str, int] = {}
+    for n, e in enumerate(entries):
+        claimed.setdefault(fingerprint_of(e.request), n)
+    for n, entry in enumerate(entries):
+        fields = set(_fingerprinted(entry.request))
+        wanted = _FINGERPRINTED[entry.kind]
+        if fields != wanted:
+            problems.append(
+                f"entries[{n}] is a {entry.kind} entry but its request has "
+                f"{', '.join(sorted(fields)) or 'no fields'} (a {entry.kind} request has "
+                f"{', '.join(sorted(wanted))})"
+            )
+            continue
+        actual = fingerprint_of(entry.request)
+        if actual == entry.fingerprint:
+            continue
+        what = f"entries[{n}] ({_label(entry.kind, entry.request)})"
+        owner = claimed.get(entry.fingerprint)
+        if owner is not None:
+            problems.append(
+                f"{what} claims the fingerprint of entries[{owner}] "
+                f"({_label(entries[owner].kind, entries[owner].request)}), but its request "
+                f"differs at {_first_difference(entries[owner].request, entry.request)}"
+            )
+        else:
+            problems.append(
+                f"{what} claims fingerprint {entry.fingerprint[:12]} but its request gives "
+                f"{actual[:12]}: the request or the fingerprint was edited after recording"
+            )
+    return problems + _repeat_problems(entries)
+
+
+def _call_key(entry: Entry) -> tuple[str, str, str]:
+    return entry.kind, entry.fingerprint, _canonical(_labels(entry.request))
+
+
+def _repeat_problems(entries: list[Entry]) -> list[str]:
+    problems: list[str] = []
+    calls: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for n, entry in enumerate(entries):
+        calls[_call_key(entry)].append(n)
+    for positions in calls.values():
+        numbered = [n for n in positions if entries[n].repeat is not None]
+        label = _label(entries[positions[0]].kind, entries[positions[0]].request)
+        if numbered and len(numbered) != len(positions):
+            missing = ", ".join(f"entries[{n}]" for n in positions if n not in numbered)
+            problems.append(
+                f"{missing} of {label} has no `repeat` while its other recordings do: "
+                "number every recording of the call (0 first), or none"
+            )
+        seen: dict[int, int] = {}
+        for n in numbered:
+            repeat = entries[n].repeat
+            assert repeat is not None
+            if repeat in seen:
+                problems.append(
+                    f"entries[{seen[repeat]}] and entries[{n}] are both recording {repeat} of "
+                    f"{label}: one of them is a copy"
+                )
+            seen[repeat] = n
+    return problems
+
+
+def _number_repeats(entries: list[Entry]) -> None:
+    """Number the recordings of each call that carry no `repeat` (older cassettes) in file order,
+    which is the order they were written in; saving the cassette then keeps the numbers."""
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for entry in entries:
+        key = _call_key(entry)
+        if entry.repeat is None:
+            entry.repeat = counts[key]
+        counts[key] = max(counts[key], entry.repeat + 1)
+
+
+def _reply_key(message: Mapping[str, Any]) -> tuple[str, str]:
+    """A normalised assistant message, as the reply it carries."""
+    content = message.get("content")
+    text = " ".join(content.split()) if isinstance(content, str) else ""
+    return text, _canonical(message.get("tool_calls") or [])
+
+
+def _reply_of(entry: Entry) -> tuple[str, str] | None:
+    if entry.kind != "model" or "error" in entry.response:
+        return None
+    calls = entry.response.get("tool_calls") or []
+    message = {
+        "role": "assistant",
+        "content": entry.response.get("content"),
+        "tool_calls": [{"function": c} for c in calls if isinstance(c, dict)],
+    }
+    return _reply_key(_normalise_message(message))
+
+
 def _fingerprinted(request: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in request.items() if k not in _LABELS}
 
@@ -410,7 +616,10 @@ def fingerprint_of(request: Mapping[str, Any]) -> str:
 
 def _label(kind: str, request: Mapping[str, Any]) -> str:
     if kind == "tool":
-        return f"tool call {request.get('tool')}({_canonical(request.get('arguments'))[:120]})"
+        task = f" for task {request['task_id']}" if request.get("task_id") else ""
+        return (
+            f"tool call {request.get('tool')}({_canonical(request.get('arguments'))[:120]}){task}"
+        )
     parts = [f"{k}={request[k]}" for k in _LABELS if request.get(k)]
     return f"model call to {request.get('target')} ({', '.join(parts) or 'unlabelled'})"
 

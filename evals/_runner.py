@@ -22,7 +22,14 @@ from podium.runtime import (
     RunResult,
 )
 
-from ._cassette import Cassette, CassetteMode, CassetteModel, CassetteSource, ReplaySpeed
+from ._cassette import (
+    Cassette,
+    CassetteError,
+    CassetteMode,
+    CassetteModel,
+    CassetteSource,
+    ReplaySpeed,
+)
 from ._graders import Check, grade
 from ._scenario import JudgeCheck, Scenario, ScenarioError, discover, load_scenario
 from ._timeline import cost_by_agent, judge_cost, timeline
@@ -104,7 +111,10 @@ def _cassette_for(scenario: Scenario, mode: CassetteMode, source: CassetteSource
         return Cassette(source=source)
     if mode == "replay-or-record" and not scenario.cassette_path.exists():
         return Cassette(source=source)
-    return Cassette.load(scenario.cassette_path)
+    try:
+        return Cassette.load(scenario.cassette_path)
+    except CassetteError as exc:
+        raise CassetteError(f"scenario {scenario.path}: {exc}") from None
 
 
 async def run_trial(scenario: Scenario, master: Cassette, options: EvalOptions, n: int) -> Trial:

@@ -227,11 +227,18 @@ class Scenario(_Strict):
         }
         try:
             # Relative paths in the config (agent cards, ...) are relative to the scenario file.
-            return PodiumConfig.from_mapping(
+            config = PodiumConfig.from_mapping(
                 merged, source=f"{self.path}: config", base_dir=self.path.parent
             )
         except PodiumError as exc:
             raise ScenarioError(str(exc)) from None
+        # The trial's storage wins over PODIUM_DATA_DIR / PODIUM_CHECKPOINTER, which
+        # `from_mapping` applies last: with one shared data dir, a scenario's memory (and so its
+        # prompts) would hold what the scenarios before it wrote, and its replay would miss.
+        trial_storage = {"data_dir": workdir / "data", "checkpointer": "memory"}
+        return config.model_copy(
+            update={"storage": config.storage.model_copy(update=trial_storage)}
+        )
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -3256,9 +3256,9 @@ def finish_cassette(path: Path) -> None:
         entry.model_copy(update={"latency_s": modelled_latency(entry)})
         for entry in cassette.entries
     ]
-    # Parallel tasks record in whatever order they finish. A stable sort by step keeps the
-    # recorded order within each step, which is all a replay's per-request cursor relies on
-    # (a retried request's recordings stay in the order they were made).
+    # Parallel tasks record in whatever order they finish. A stable sort by step gives the
+    # same bytes each time; a replay does not rely on it (a retried call's recordings carry
+    # their `repeat` number).
     cassette.entries = sorted(timed, key=step_order)
     cassette.save(path)
 
