@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from podium.agents import Tier
 from podium.memory import MemoryConfig
 from podium.policies import PoliciesConfig
+from podium.tools import DEFAULT_MAX_RESULT_TOKENS, MIN_RESULT_TOKENS
 
 from ._errors import ConfigError, did_you_mean
 from ._routing import RoutingConfig
@@ -127,6 +128,12 @@ class ToolsConfig(_Section):
     http: HttpToolConfig = Field(default_factory=HttpToolConfig)
     outbox: Path | None = None
     """Folder `send_email` delivers to; None means `data_dir/outbox`."""
+    max_result_tokens: int = Field(default=DEFAULT_MAX_RESULT_TOKENS, ge=MIN_RESULT_TOKENS)
+    """A tool message larger than this goes into the prompt as a bounded view: the result is
+    kept whole (secrets masked) under a handle the agent reads on with `read_result`."""
+    max_result_share: float = Field(default=0.5, gt=0, le=0.9)
+    """At most this share of the smallest context window of the tier serving the task (and of
+    the tiers it falls back to), if that is less than `max_result_tokens`."""
 
 
 class AgentsConfig(_Section):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from podium.agents import AgentOutput, AgentSpec, Message, Tier, ToolChoice, run_agent
 from podium.policies import BudgetTracker
-from podium.tools import Tool, ToolContext
+from podium.tools import DEFAULT_MAX_RESULT_TOKENS, Tool, ToolContext
 
 from ._config import PodiumConfig
 from ._errors import ConfigError
@@ -58,6 +58,8 @@ class AgentAttempt:
     """The run's budget (the seam behind `chat` checks it before every call)."""
     effects: EffectJournal | None = None
     """The run's journal of side-effecting calls, when it keeps one."""
+    max_result_tokens: int = DEFAULT_MAX_RESULT_TOKENS
+    """The bound on one tool message for this tier's models (larger results are offloaded)."""
 
 
 class TaskExecutor(Protocol):
@@ -90,6 +92,7 @@ class InProcessExecutor:
             goal=attempt.goal,
             memory=attempt.memory,
             policy=attempt.policy,
+            max_result_tokens=attempt.max_result_tokens,
         )
 
 

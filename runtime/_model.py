@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium.policies import BudgetExceeded, BudgetTracker
-from podium.tools import for_provider
+from podium.tools import MIN_RESULT_TOKENS, for_provider
 
 from ._config import Deployment, ModelsConfig
 from ._errors import ConfigError, ModelError, UnexpectedModelBehavior, did_you_mean
@@ -151,6 +151,7 @@ class LiteLLMBackend:
         from litellm.router import Router
 
         self.config = models
+        self._windows: dict[Tier, int | None] = {}
         # Grounded tool arguments go to the embedded model's grammar as one branch per variant
         # (a dataset with its own records); any other provider gets the flat schema, so a
         # fallback to a hosted tier never sends it what it would reject.
@@ -176,6 +177,12 @@ class LiteLLMBackend:
             )
         except Exception as exc:  # litellm's BadRequestError, or a bare Exception, per deployment
             raise refused_models(models, exc) from None
+
+    def window(self, tier: Tier) -> int | None:
+        """`tier_window` of this Router's models (asked once per tier: litellm's map is read)."""
+        if tier not in self._windows:
+            self._windows[tier] = tier_window(self.config, tier)
+        return self._windows[tier]
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         group = request.model or request.tier
@@ -370,6 +377,42 @@ def memory_budget(models: ModelsConfig, max_tokens: int, share: float) -> int:
     context window among the tiers' models if that is less."""
     window = smallest_context_window(models)
     return min(max_tokens, int(share * window)) if window else max_tokens
+
+
+def tier_window(models: ModelsConfig, tier: Tier) -> int | None:
+    """The smallest known context window among the deployments a call to `tier` may reach:
+    the tier's own and, through the Router's fallbacks, those of the tiers it falls back to."""
+    reached, pending = {tier}, [tier]
+    while pending:  # fallbacks of fallbacks too
+        for after in models.fallbacks.get(pending.pop(), []):
+            if after not in reached:
+                reached.add(after)
+                pending.append(after)
+    windows = [
+        w
+        for t in sorted(reached)
+        for d in models.deployments_for(t)
+        if (w := context_window(d)) is not None
+    ]
+    return min(windows) if windows else None
+
+
+def serving_window(backend: ModelBackend, tier: Tier) -> int | None:
+    """The context window `backend` serves `tier` with: its configured deployments' for the
+    litellm Router; what a test double says it stands in for (its `context_window`); None when
+    nobody knows (a cassette replaying whatever was recorded)."""
+    if isinstance(backend, LiteLLMBackend):
+        return backend.window(tier)
+    window = getattr(backend, "context_window", None)
+    return window if isinstance(window, int) and not isinstance(window, bool) else None
+
+
+def result_budget(window: int | None, max_tokens: int, share: float) -> int:
+    """Tokens one tool message may take: `max_tokens`, or `share` of `window` if that is less
+    (never below MIN_RESULT_TOKENS: a view must still show something)."""
+    if window is None:
+        return max_tokens
+    return max(MIN_RESULT_TOKENS, min(max_tokens, int(share * window)))
 
 
 def memory_min_score(models: ModelsConfig, configured: float | None) -> float:

@@ -143,6 +143,8 @@ class RemoteAttempt:
     effects_path: Path | None
     siblings: dict[str, str]
     """The other tasks' accepted outputs when the attempt started (no_debris compares)."""
+    max_result_tokens: int
+    """The bound on one tool message (see `AgentAttempt`)."""
 
 
 @dataclass(frozen=True)
@@ -414,6 +416,7 @@ def _remote_attempt(attempt: AgentAttempt, approvals: dict[str, Any]) -> RemoteA
         approvals=dict(approvals),
         effects_path=attempt.effects.path if attempt.effects is not None else None,
         siblings=dict(attempt.policy.siblings()),
+        max_result_tokens=attempt.max_result_tokens,
     )
 
 
@@ -565,6 +568,7 @@ async def _outcome(
             goal=job.goal,
             memory=job.memory,
             policy=policy,
+            max_result_tokens=job.max_result_tokens,
         )
     except _ApprovalNeeded as exc:
         return AttemptOutcome("approval", approval=exc.payload, error=str(exc))

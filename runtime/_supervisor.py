@@ -57,8 +57,15 @@ from ._executor import (
 )
 from ._facts import facts_answer, with_found_records
 from ._memory import RunMemory, substitute_plan, template_message
-from ._model import ModelRequest, ModelSeam, Purpose, is_local_model
-from ._plan import Plan, Task
+from ._model import (
+    ModelRequest,
+    ModelSeam,
+    Purpose,
+    is_local_model,
+    result_budget,
+    serving_window,
+)
+from ._plan import Plan, Task, Tier
 from ._planner import (
     PlannerQuestion,
     parse_planner_reply,
@@ -996,6 +1003,7 @@ async def _attempt_task(
                     tool_context=tool_context,
                     budget=ctx.budget,
                     effects=ctx.effects,
+                    max_result_tokens=_result_tokens(ctx, rung.tier),
                 )
             )
         except GraphBubbleUp:
@@ -1072,6 +1080,13 @@ async def _attempt_task(
             update={"guard": refusal.verdict.action, "rejected_output": refusal.rejected}
         )
     return failed
+
+
+def _result_tokens(ctx: RunContext, tier: Tier) -> int:
+    """The bound on one tool message of a try on `tier` (`[tools] max_result_tokens`, `_share`)."""
+    tools = ctx.config.tools
+    window = serving_window(ctx.seam.backend, tier)
+    return result_budget(window, tools.max_result_tokens, tools.max_result_share)
 
 
 def _recorded(ctx: RunContext, use: ToolUse) -> ToolCallRecord:

@@ -142,8 +142,11 @@ class ScriptedModel:
         latency_s: float = 0.0,
         name: str = "scripted",
         usd_per_token: float = 0.0,
+        context_window: int | None = None,
     ) -> None:
         self._steps = list(steps)
+        self.context_window = context_window
+        """The window of the model it stands in for: prompts are sized to it (None: unknown)."""
         self.latency_s = latency_s
         self.usd_per_token = usd_per_token
         self.name = name
@@ -196,6 +199,8 @@ class FunctionModel:
     name: str = "function"
     usd_per_token: float = 0.0
     calls: list[ModelRequest] = field(default_factory=list)
+    context_window: int | None = None
+    """The window of the model it stands in for: prompts are sized to it (None: unknown)."""
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         self.calls.append(request)

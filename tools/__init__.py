@@ -5,18 +5,36 @@ from ._core import JSONValue, Tool, ToolContext, ToolError, default_datasets_dir
 from ._datasets import dataset_choices
 from ._memory import MemoryAccess
 from ._registry import ToolRegistry, builtin_tools
+from ._results import (
+    DEFAULT_MAX_RESULT_TOKENS,
+    MIN_RESULT_TOKENS,
+    OFFLOAD_LABEL,
+    READ_RESULT,
+    KeptResult,
+    ReadResultArgs,
+    ResultStore,
+    View,
+)
 
 __all__ = [
+    "DEFAULT_MAX_RESULT_TOKENS",
     "GROUNDING_KEY",
+    "MIN_RESULT_TOKENS",
+    "OFFLOAD_LABEL",
+    "READ_RESULT",
     "VARIANTS_KEY",
     "Choices",
     "ChoicesFn",
     "JSONValue",
+    "KeptResult",
     "MemoryAccess",
+    "ReadResultArgs",
+    "ResultStore",
     "Tool",
     "ToolContext",
     "ToolError",
     "ToolRegistry",
+    "View",
     "builtin_tools",
     "dataset_choices",
     "default_datasets_dir",

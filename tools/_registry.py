@@ -11,6 +11,7 @@ from ._email import send_email
 from ._files import list_files, read_file
 from ._http import http_get
 from ._memory import memory_search, memory_write
+from ._results import READ_RESULT
 
 
 def builtin_tools() -> list[Tool]:
@@ -42,7 +43,13 @@ class ToolRegistry:
         return cls(builtin_tools())
 
     def register(self, tool: Tool) -> None:
-        """Add `tool`; a second tool with the same name is refused."""
+        """Add `tool`; a second tool with the same name is refused, and so is `read_result`'s
+        (the agent loop's own reader of offloaded results)."""
+        if tool.name == READ_RESULT:
+            raise ValueError(
+                f"the tool name {READ_RESULT!r} is reserved for reading offloaded tool results; "
+                "give the tool another name"
+            )
         if tool.name in self._tools:
             raise ValueError(
                 f"a tool named {tool.name!r} is already registered; give the new tool another name"
