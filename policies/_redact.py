@@ -154,6 +154,7 @@ the keyword rules still catch when assigned); nor HexHighEntropyString: record i
 hex, and a tool's result must keep them."""
 
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]+")
+_SEGMENT = re.compile(r"[\r\n]+|[,;{}\[\]](?=\s*[\"'])")
 _KEYWORD_HINT = re.compile(r"(?i)key|pass|pwd|secret|contrase")
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-+/]")
 _MIN_HIGH_ENTROPY_CHARS = 20
@@ -181,8 +182,10 @@ def _detect_secrets_findings(text: str) -> list[tuple[str, str]]:
     for name, plugin in _detectors():
         kind = _DETECTOR_KINDS[name]
         if name == "keyword.KeywordDetector":
-            # Its patterns find one match per line: lines with a keyword only (cheap filter).
-            for line in text.splitlines():
+            # Its patterns find one match per string and scan the whole of it: so one line at a
+            # time, and a long line (a JSON result on one line) split where a new quoted item
+            # starts; only pieces with a keyword in them (a cheap filter).
+            for line in _SEGMENT.split(text):
                 if not _KEYWORD_HINT.search(line):
                     continue
                 # The quoted forms only: its unquoted (config-file) form takes the rest of the
