@@ -3,6 +3,7 @@
 from ._json import LenientJSON, loads_lenient
 from ._loop import (
     PROMPT_LABELS,
+    UPSTREAM_NOTE,
     AgentLoopError,
     AgentOutput,
     ChatFn,
@@ -13,12 +14,14 @@ from ._loop import (
     ToolChoice,
     ToolUse,
     run_agent,
+    upstream_block,
 )
 from ._registry import AgentRegistry, AgentRegistryError
 from ._spec import AgentSpec, Tier
 
 __all__ = [
     "PROMPT_LABELS",
+    "UPSTREAM_NOTE",
     "AgentLoopError",
     "AgentOutput",
     "AgentRegistry",
@@ -35,4 +38,5 @@ __all__ = [
     "ToolUse",
     "loads_lenient",
     "run_agent",
+    "upstream_block",
 ]

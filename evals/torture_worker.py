@@ -145,7 +145,7 @@ async def answer(request: ModelRequest) -> Any:
         )
     # The answer carries its inputs and tool results, so the final answer reflects every task.
     prompt = str(messages[1].get("content", ""))
-    inputs = re.findall(r"<input from='(\w+)'>\n(.*?)\n</input>", prompt, re.S)
+    inputs = re.findall(r"<input from='(\w+)'[^>]*>\n(.*?)\n</input>", prompt, re.S)
     found = [re.sub(r"<[^>]+>|\(Data from a tool[^)]*\)", "", r).strip() for r in results]
     parts = [f"{i}: {text}" for i, text in inputs] + found
     return f"{task_id} done [" + " | ".join(parts) + "]"

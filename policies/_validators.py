@@ -10,7 +10,6 @@ end up in events and the audit log.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +18,8 @@ from typing import Any
 import jsonschema
 
 from ._debris import find_debris
+from ._directives import find_directives
+from ._fold import words
 from ._guardrails import quiet_guardrails
 from ._guards import VALIDATOR_NAMES
 from ._redact import PII_PATTERNS, Redactor
@@ -98,28 +99,16 @@ class NoPII(Validator):
 
 # -- injection: orders to other agents, leaked prompts ------------------------------------
 
-_DIRECTIVE_PATTERNS = [
-    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:previous|prior|above|earlier|all|your|the)\b[^.\n]{0,20}\b(?:instructions?|prompts?|rules|task|orders)\b",
-    # "Note to the writer: ...", "Instructions for other agents - ..." (an address, then the order)
-    r"\b(?:note|message|instructions?|orders?|directive)s?\s+(?:to|for)\s+(?:the\s+|all\s+)?(?:other\s+|next\s+|downstream\s+)?(?:agents?|planner|supervisor|system|assistant|model|ai|{agents})\s*[:\-\u2014]",
-    r"^\s*@?(?:planner|supervisor|system|{agents})\s*[:,]\s",
-    r"\b(?:you\s+are\s+now|from\s+now\s+on,?\s+you|new\s+instructions?\s*:)",
-    r"</?\s*(?:system|assistant|tool_result|untrusted|input|memory|instructions?)\b[^>]*>",
-    r"\b(?:call|use|invoke|run)\s+(?:the\s+)?(?:tool\s+)?`?[a-z]+_[a-z_]+`?\s+(?:tool\s+)?(?:with|to\s+send|and\s+send)\b",
-]
-
 
 @register_validator(name="podium/no_agent_directives", data_type="string")
 class NoAgentDirectives(Validator):
     """Instructions aimed at other agents or the runtime ("ignore previous instructions",
-    "Note to the writer: ...", "@planner: ...", fake delimiter tags); fix removes those lines."""
+    "New task for the writer agent: ...", "@planner: ...", fake delimiter tags), however they are
+    cased, spaced or spelled (see `podium.policies._directives`); fix removes those lines."""
 
     def validate(self, value: Any, metadata: dict[str, Any]) -> ValidationResult:
         text = str(value)
-        spans: list[tuple[int, int]] = []
-        for pattern in _directive_patterns(tuple(metadata.get("agents", ()))):
-            for match in pattern.finditer(text):
-                spans.append(_line_of(text, match.start(), match.end()))
+        spans = find_directives(text, tuple(metadata.get("agents", ())))
         if not spans:
             return PassResult()
         quoted = sorted({text[s:e].strip()[:60] for s, e in spans})
@@ -131,25 +120,11 @@ class NoAgentDirectives(Validator):
         )
 
 
-@functools.lru_cache(maxsize=64)
-def _directive_patterns(agents: tuple[str, ...]) -> list[re.Pattern[str]]:
-    names = "|".join(re.escape(n) for n in agents if n) or "agent"
-    return [re.compile(p.replace("{agents}", names), re.I | re.M) for p in _DIRECTIVE_PATTERNS]
-
-
-def _line_of(text: str, start: int, end: int) -> tuple[int, int]:
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    return line_start, len(text) if line_end == -1 else line_end
-
-
-_WORD = re.compile(r"[a-z0-9]+")
-
-
 @register_validator(name="podium/no_prompt_leak", data_type="string")
 class NoPromptLeak(Validator):
-    """The output repeats the agent's system prompt (a run of `min_words` words or more); fix
-    removes the repeated passages."""
+    """The output repeats the agent's system prompt (a run of `min_words` words or more, compared
+    folded: case, spacing, punctuation, line breaks, full-width or lookalike letters and
+    zero-width characters do not hide a copy); fix removes the repeated passages."""
 
     def __init__(self, min_words: int = 8, on_fail: Any = None, **kwargs: Any) -> None:
         super().__init__(on_fail=on_fail, min_words=min_words, **kwargs)
@@ -160,11 +135,13 @@ class NoPromptLeak(Validator):
         prompts = metadata.get("system_prompts") or [metadata.get("system_prompt") or ""]
         grams: set[tuple[str, ...]] = set()
         for prompt in prompts:
-            words = _WORD.findall(str(prompt).lower())
-            grams.update(tuple(words[i : i + self._n]) for i in range(len(words) - self._n + 1))
+            prompt_words = [w for w, _, _ in words(str(prompt))]
+            grams.update(
+                tuple(prompt_words[i : i + self._n]) for i in range(len(prompt_words) - self._n + 1)
+            )
         if not grams:
             return PassResult()
-        tokens = [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
+        tokens = words(text)
         leaked = [False] * len(tokens)
         for i in range(len(tokens) - self._n + 1):
             if tuple(t for t, _, _ in tokens[i : i + self._n]) in grams:

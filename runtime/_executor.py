@@ -41,6 +41,8 @@ class AgentAttempt:
     spec: AgentSpec
     inputs: Mapping[str, str]
     """Upstream outputs by task id."""
+    untrusted_inputs: frozenset[str]
+    """Ids of the inputs whose tasks saw untrusted data: fenced as data in the prompt."""
     memory: str
     """The prompt's memory section, retrieved by the supervisor ("" when memory is off)."""
     trusted: Sequence[str]
@@ -93,6 +95,7 @@ class InProcessExecutor:
             memory=attempt.memory,
             policy=attempt.policy,
             max_result_tokens=attempt.max_result_tokens,
+            untrusted_inputs=attempt.untrusted_inputs,
         )
 
 

@@ -126,6 +126,7 @@ class RemoteAttempt:
     spec: AgentSpec
     tier: Tier
     inputs: dict[str, str]
+    untrusted_inputs: frozenset[str]
     memory: str
     trusted: tuple[str, ...]
     untrusted: tuple[str, ...]
@@ -404,6 +405,7 @@ def _remote_attempt(attempt: AgentAttempt, approvals: dict[str, Any]) -> RemoteA
         spec=attempt.spec,
         tier=attempt.chat.tier,
         inputs=dict(attempt.inputs),
+        untrusted_inputs=attempt.untrusted_inputs,
         memory=attempt.memory,
         trusted=tuple(attempt.trusted),
         untrusted=tuple(attempt.untrusted),
@@ -569,6 +571,7 @@ async def _outcome(
             memory=job.memory,
             policy=policy,
             max_result_tokens=job.max_result_tokens,
+            untrusted_inputs=job.untrusted_inputs,
         )
     except _ApprovalNeeded as exc:
         return AttemptOutcome("approval", approval=exc.payload, error=str(exc))

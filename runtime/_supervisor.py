@@ -29,7 +29,7 @@ from langgraph.func import entrypoint, task
 from langgraph.pregel import Pregel
 from langgraph.types import interrupt
 
-from podium.agents import AgentRegistry, AgentSpec, GuardRejected, ToolUse
+from podium.agents import AgentRegistry, AgentSpec, GuardRejected, ToolUse, upstream_block
 from podium.memory import PlanMatch
 from podium.policies import PASSING, BudgetExceeded, BudgetTracker, Verdict
 from podium.tools import ToolContext, ToolRegistry
@@ -958,6 +958,8 @@ async def _attempt_task(
     tainted_inputs = [text for task_id, text in inputs.items() if ctx.results[task_id].tainted]
     trusted_inputs = [text for task_id, text in inputs.items() if not ctx.results[task_id].tainted]
     trusted, untrusted = [ctx.goal, t.instruction, *trusted_inputs], [*tainted_inputs, memory]
+    # Their outputs were built from untrusted data: fenced as data in the prompt, like tool results.
+    untrusted_inputs = frozenset(i for i in inputs if ctx.results[i].tainted)
     routes: list[Route] = []
     verdicts: list[Verdict] = []
     refusal: GuardRejected | None = None
@@ -994,6 +996,7 @@ async def _attempt_task(
                     task=t,
                     spec=spec,
                     inputs=inputs,
+                    untrusted_inputs=untrusted_inputs,
                     memory=memory,
                     trusted=trusted,
                     untrusted=untrusted,
@@ -1091,10 +1094,13 @@ def _result_tokens(ctx: RunContext, tier: Tier) -> int:
 
 def _recorded(ctx: RunContext, use: ToolUse) -> ToolCallRecord:
     redact = ctx.policies.redactor.redact
-    result = redact(use.result)
-    if len(result) > MAX_RECORDED_RESULT_CHARS:
-        cut = len(result) - MAX_RECORDED_RESULT_CHARS
-        result = f"{result[:MAX_RECORDED_RESULT_CHARS]} … ({cut} more characters not kept)"
+    # Masked before it is cut (a secret cut in two would pass), but only the part that is kept:
+    # masking a 2 MB result whole costs seconds. A secret of under 5,000 characters at the cut
+    # is still seen whole.
+    result = redact(use.result[: MAX_RECORDED_RESULT_CHARS + 5000])
+    if len(use.result) > len(result) or len(result) > MAX_RECORDED_RESULT_CHARS:
+        cut = len(use.result) - MAX_RECORDED_RESULT_CHARS
+        result = f"{result[:MAX_RECORDED_RESULT_CHARS]} … (about {cut} more characters not kept)"
     return ToolCallRecord(name=use.name, arguments=redact(use.arguments), ok=use.ok, result=result)
 
 
@@ -1170,7 +1176,12 @@ async def _synthesise(ctx: RunContext, plan: Plan, feedback: str = "") -> dict[s
     results = ctx.results
     sinks = plan.sinks()
     parts = "\n\n".join(
-        f"<result task={t.id!r} agent={t.agent!r}>\n{results[t.id].output}\n</result>"
+        upstream_block(
+            "result",
+            f"task={t.id!r} agent={t.agent!r}",
+            results[t.id].output or "",
+            untrusted=results[t.id].tainted,
+        )
         for t in sinks
     )
     request = ModelRequest(

@@ -43,7 +43,7 @@ from podium.tools import JSONValue, ToolContext, tool
 
 TESTS = Path(__file__).parent
 WORKER = TESTS / "executor_worker.py"
-INPUT = re.compile(r"<input from='(\w+)'>\n(.*?)\n</input>", re.S)
+INPUT = re.compile(r"<input from='(\w+)'[^>]*>\n(.*?)\n</input>", re.S)  # fenced or not
 
 
 @pytest.fixture(scope="module")
