@@ -24,6 +24,7 @@ SECRET_PATTERNS: dict[str, str] = {
     "github_token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})\b",
     "slack_token": r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
     "npm_token": r"\bnpm_[A-Za-z0-9]{36}\b",
+    "huggingface_token": r"\bhf_[A-Za-z0-9]{30,}\b",
     "google_api_key": r"\bAIza[0-9A-Za-z_\-]{35}\b",
     "jwt": r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
     "bearer_token": r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{16,}=*",

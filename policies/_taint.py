@@ -53,18 +53,43 @@ class Taint:
         arguments that could not be parsed as an object are judged whole, under "". Arguments
         not in `content` are sinks, judged on shorter runs of words (SINK_RUN_WORDS)."""
         if not isinstance(arguments, Mapping):
-            found = self.carried(arguments, run_words=SINK_RUN_WORDS)
+            found = self.carried(arguments, run_words=SINK_RUN_WORDS) + self.unvouched(arguments)
             return {"": found} if found else {}
         content = frozenset(content)
-        return {
-            str(name): found
-            for name, value in arguments.items()
-            if (
-                found := self.carried(
-                    value, run_words=RUN_WORDS if name in content else SINK_RUN_WORDS
-                )
-            )
-        }
+        found_by_name = {}
+        for name, value in arguments.items():
+            if name in content:
+                found = self.carried(value)
+            else:
+                found = self.carried(value, run_words=SINK_RUN_WORDS) + self.unvouched(value)
+            if found:
+                found_by_name[str(name)] = found
+        return found_by_name
+
+    def unvouched(self, value: Any) -> list[str]:
+        """In a task that has read untrusted data, the addresses, URLs and numbers of a sink
+        value that no trusted text gives: a recipient spelt out in words ("audit (at) exfil dot
+        example"), a bare amount, a URL with data in its query would otherwise pass `carried`,
+        which only finds what was copied. A sink must be vouched for, not merely not copied."""
+        if not self.untrusted:
+            return []
+        text = _flatten(value)
+        trusted = "\n".join(self.trusted)
+        trusted_markers = set(_markers(trusted))
+        trusted_urls = [m for m in trusted_markers if m.startswith(("http://", "https://"))]
+        found = []
+        for match in _ADDRESS.findall(text):
+            marker = match.lower().rstrip("\\.,;:!?")
+            if marker.startswith(("http://", "https://")):
+                if not _under_trusted_url(marker, trusted_urls):
+                    found.append(f"URL {marker!r} is not one the goal or instruction gives")
+            elif marker not in trusted_markers:
+                found.append(f"address {marker!r} is not one the goal or instruction gives")
+        numbers = {_digits(n) for n in _NUMBER.findall(trusted)}
+        for number in _NUMBER.findall(_ADDRESS.sub(" ", text)):
+            if _digits(number) not in numbers:
+                found.append(f"number {number!r} is not one the goal or instruction gives")
+        return found
 
     def carried(
         self, arguments: Mapping[str, Any] | str, *, run_words: int = RUN_WORDS
@@ -92,6 +117,29 @@ class Taint:
                 )
                 break
         return found
+
+
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}|https?://[^\s<>\"')\]]+", re.I
+)
+_NUMBER = re.compile(r"\d[\d,. ]*\d")
+"""Numbers of two digits or more (thousands separators and decimals kept together)."""
+
+
+def _digits(number: str) -> str:
+    return re.sub(r"[,. ]", "", number)
+
+
+def _under_trusted_url(url: str, trusted: Iterable[str]) -> bool:
+    """`url` is a trusted URL, or a path under one with no query or fragment of its own."""
+    for base in trusted:
+        if url == base:
+            return True
+        stem = base.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+        rest = url[len(stem) :] if url.startswith(stem) else None
+        if rest is not None and rest.startswith("/") and not any(c in rest for c in "?#"):
+            return True
+    return False
 
 
 def _markers(text: str) -> list[str]:

@@ -297,7 +297,7 @@ class Podium:
                 )
             self.check_answers(record, answers)
             # A human's words are kept like the goal (checkpoints, audit): masked the same way.
-            masked = Redactor(pii=frozenset(self.config.policies.redact_pii)).redact_data
+            masked = Redactor().redact_data  # secrets only: `redact_pii` is the audit log's
             resume = {
                 str(pending[i].payload["interrupt_id"]): masked(answer)
                 for i, answer in answers.items()
@@ -359,7 +359,9 @@ class Podium:
         # A secret in the goal stops here: the run, its records, events, checkpoints, prompts
         # and recordings only ever hold the masked goal (a tool that needs a credential reads
         # it from its configuration or the environment, never from the goal).
-        return Redactor(pii=frozenset(self.config.policies.redact_pii)).redact(goal)
+        # Secrets only: `[policies] redact_pii` masks the audit log, not the work (a goal that
+        # says whom to email keeps the address).
+        return Redactor().redact(goal)
 
     def check_answers(self, record: RunRecord, answers: Mapping[str, Any]) -> None:
         """Refuse, before the run resumes, answers of the wrong kind: the planner's question
@@ -549,7 +551,7 @@ class Podium:
     ) -> RunResult:
         """Execute in a task of its own, so `cancel` stops this run and nothing around it."""
         run_id = record.run_id
-        emit = _redacting(emit, Redactor(pii=frozenset(self.config.policies.redact_pii)))
+        emit = _redacting(emit, Redactor())  # secrets only, as the goal
         if run_id in self._active:
             raise RunStateError(f"run {run_id!r} is already running in this process")
         running = asyncio.ensure_future(
@@ -753,6 +755,14 @@ def _check_untrusted_allowances(tools: ToolRegistry, config: PodiumConfig) -> No
                 )
                 continue
             arguments = sorted(effectful[name].args_model.model_fields)
+            if not argument and not effectful[name].content_args:
+                problems.append(
+                    f"[policies.agents.{agent}] allow_untrusted_to names {entry!r}, which opens "
+                    f"nothing: {name!r} declares no content arguments (every argument is a sink). "
+                    f"Name the argument ('{name}.<argument>', one of {', '.join(arguments)}) or "
+                    f"'{name}.*' for all"
+                )
+                continue
             if argument and argument != "*" and argument not in arguments:
                 problems.append(
                     f"[policies.agents.{agent}] allow_untrusted_to names {entry!r}: {name!r} has "

@@ -18,6 +18,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from podium.policies import Redactor
+
 from ._conversation import Turn, goal_with_context
 from ._errors import PodiumError
 from ._events import RunEvent
@@ -128,7 +130,7 @@ class ChatSession:
         view = self._answer_escalations(run_id, view)
         if view.status == "completed":
             self.turns += [
-                Turn(role="user", content=message),
+                Turn(role="user", content=Redactor().redact(message)),  # saved: never a secret
                 Turn(role="assistant", content=view.answer or ""),
             ]
             self.save()
@@ -294,6 +296,12 @@ def _line_history(path: Path) -> Any:
     try:
         yield
     finally:
+        # Lines are kept on disk: a secret typed into a goal is masked there too.
+        redact = Redactor().redact
+        for index in range(readline.get_current_history_length()):
+            line = readline.get_history_item(index + 1)
+            if line and (masked := redact(line)) != line:
+                readline.replace_history_item(index, masked)
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             readline.write_history_file(path)

@@ -38,6 +38,8 @@ from ._events import EscalationRaised, GuardChecked, RunEvent, ToolCalled
 
 Emit = Callable[[RunEvent], None]
 ARGUMENT_PREVIEW_CHARS = 500
+_SECRETS = Redactor()
+"""Secrets only (no PII kinds): what questions and events may never hold."""
 RUNTIME_NAMES = ("planner", "supervisor", "synthesizer", "runtime")
 """Names an output may try to give orders to besides the agents."""
 
@@ -293,7 +295,7 @@ class TaskPolicy:
                 '(`[policies] escalation = "fail"`)'
             )
         digest = hashlib.sha256(f"{self.task_id}|{tool}|{arguments}".encode()).hexdigest()[:12]
-        shown = self.run.redactor.redact(arguments)  # the question is stored with the run
+        shown = _SECRETS.redact(arguments)  # stored with the run; the human sees whom it is for
         question = f"Agent {self.spec.name!r} (task {self.task_id!r}) wants to call {tool!r} with {shown[:ARGUMENT_PREVIEW_CHARS]}"
         self.run.raise_escalation(
             EscalationRaised(

@@ -95,6 +95,7 @@ FORMATS: dict[str, SecretMaker] = {
         c[:20],
     ),
     "twilio_api_key": lambda r: _made(f"SK{(c := _pick(r, HEX, 32))}", c[-16:]),
+    "huggingface_token": lambda r: _made(f"hf_{(c := _pick(r, ALNUM, 34))}", c[-16:]),
 }
 
 
@@ -262,3 +263,21 @@ def test_log_records_of_any_logger_are_masked(caplog: pytest.LogCaptureFixture) 
     assert len(caplog.records) == len(names) + 1
     assert core not in caplog.text
     assert all(core not in (r.exc_text or "") for r in caplog.records)
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_chat_line_history_keeps_no_secret(tmp_path: Path, seed: int) -> None:
+    readline = pytest.importorskip("readline")
+    from podium.runtime._chat import _line_history
+
+    secrets = _secrets(seed)
+    path = tmp_path / "chat" / "input_history"
+    readline.clear_history()
+    with _line_history(path):
+        for text, _ in secrets.values():
+            readline.add_history(f"rotate {text} now")
+        readline.add_history("plain goal with nothing to hide")
+    kept = path.read_text(encoding="utf-8")
+    assert "plain goal with nothing to hide" in kept
+    assert [name for name, (_, core) in secrets.items() if core in kept] == []
+    readline.clear_history()
