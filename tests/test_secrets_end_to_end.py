@@ -64,7 +64,9 @@ FORMATS: dict[str, SecretMaker] = {
         f"AWS_SECRET_ACCESS_KEY: {(c := _pick(r, ALNUM + '/+', 40))}", c[:20]
     ),
     "github_classic_token": lambda r: _made(f"ghp_{(c := _pick(r, ALNUM, 36))}", c[-16:]),
-    "github_fine_grained": lambda r: _made(f"github_pat_{(c := _pick(r, ALNUM + '_', 82))}", c[-20:]),
+    "github_fine_grained": lambda r: _made(
+        f"github_pat_{(c := _pick(r, ALNUM + '_', 82))}", c[-20:]
+    ),
     "gitlab_token": lambda r: _made(f"glpat-{(c := _pick(r, ALNUM, 20))}", c[-14:]),
     "slack_bot_token": lambda r: _made(
         f"xoxb-{r.randrange(10**11, 10**12)}-{r.randrange(10**12, 10**13)}-"
@@ -81,7 +83,9 @@ FORMATS: dict[str, SecretMaker] = {
         f"{_b64url({'sub': _pick(r, HEX, 12), 'name': 'svc'})}.{(c := _pick(r, ALNUM + '_-', 43))}",
         c[-16:],
     ),
-    "bearer_header": lambda r: _made(f"Authorization: Bearer {(c := _pick(r, ALNUM, 32))}", c[-16:]),
+    "bearer_header": lambda r: _made(
+        f"Authorization: Bearer {(c := _pick(r, ALNUM, 32))}", c[-16:]
+    ),
     "password_assignment": lambda r: _made(
         f'password = "{(c := _pick(r, ALNUM, 6) + "#" + _pick(r, ALNUM, 8))}"', c
     ),
@@ -199,9 +203,7 @@ def test_no_secret_in_any_byte_podium_writes(tmp_path: Path, seed: int) -> None:
 
     assert result.status == "completed", result.error
     assert "[REDACTED:" in (result.answer or "")
-    written = {
-        path: path.read_bytes() for path in sorted(tmp_path.rglob("*")) if path.is_file()
-    }
+    written = {path: path.read_bytes() for path in sorted(tmp_path.rglob("*")) if path.is_file()}
     written[tmp_path / "events.json"] = json.dumps(
         [e.model_dump(mode="json") for e in events]
     ).encode()
