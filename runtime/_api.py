@@ -52,6 +52,7 @@ from ._store import (
     owner_alive,
     settle_stale,
     storage_failure,
+    storing,
     this_process,
 )
 from ._supervisor import (
@@ -192,6 +193,11 @@ class Podium:
             self._memory.close()
             self._memory, self._owns_memory = None, False
 
+    def _storing(self) -> contextlib.AbstractContextManager[None]:
+        """Around calls into `self.store`: the failures of its disk or database become the
+        StorageError that says what to do (see `storing`); other errors stay what they are."""
+        return storing(self.config.storage.data_dir)
+
     # -- running -----------------------------------------------------------------------
 
     def run(self, goal: str, *, run_id: str | None = None) -> RunResult:
@@ -219,14 +225,10 @@ class Podium:
             tenant=tenant or self.config.memory.tenant,
             owner=this_process(),
         )
-        if run_id is not None and (queued := self._queued_record(run_id, record)) is not None:
-            record = queued  # queued by a server: keep when it was submitted and its profile
-        try:
+        with self._storing():  # a full or read-only disk: said in one line; no run started
+            if run_id is not None and (queued := self._queued_record(run_id, record)) is not None:
+                record = queued  # queued by a server: keep when it was submitted and its profile
             self.store.save(record)
-        except Exception as exc:  # a full or read-only disk: said in one line; no run started
-            if (failure := storage_failure(exc, self.config.storage.data_dir)) is None:
-                raise
-            raise failure from exc
         return await self._cancellable(record, on_event or _ignore, resumed=False)
 
     def _queued_record(self, run_id: str, new: RunRecord) -> RunRecord | None:
@@ -275,7 +277,8 @@ class Podium:
         A run waiting for a human continues once `answers` (escalation id -> "approve",
         "reject", or {"decision": "edit", "output": "..."}) answer its pending escalations; the
         planner's question (a `clarify` escalation) is answered with text, or "reject"."""
-        record = self.store.get(run_id)
+        with self._storing():
+            record = self.store.get(run_id)
         owner = record.owner
         if record.status == "running" and owner is not None and owner != this_process():
             elsewhere = owner_alive(owner)  # None (another machine): as before, the caller's call
@@ -328,7 +331,9 @@ class Podium:
 
         A record left "running" by a process that is gone (killed, crashed) is marked
         "cancelled" here, so it shows as what it is: stopped, and resumable."""
-        return [settle_stale(self.store, r) for r in self.store.list(tenant=tenant, limit=limit)]
+        with self._storing():
+            records = self.store.list(tenant=tenant, limit=limit)
+            return [settle_stale(self.store, r) for r in records]
 
     def cancel(self, run_id: str) -> bool:
         """Stop a run this instance is executing (call it on the run's event loop).
@@ -456,7 +461,8 @@ class Podium:
         answered: frozenset[str] = frozenset(),
     ) -> RunResult:
         run_id, goal = record.run_id, record.goal
-        audit = audit_writer(self.store.run_dir(run_id), self.config.policies)
+        with self._storing():
+            audit = audit_writer(self.store.run_dir(run_id), self.config.policies)
         if audit is not None:
             emit = _tee(audit, emit)
         if record.status != "running" or record.owner != this_process():
@@ -469,12 +475,14 @@ class Podium:
                     "owner": this_process(),
                 }
             )
-            self.store.save(record)
+            with self._storing():
+                self.store.save(record)
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
         ctx = self._context(run_id, goal, emit, record.tenant)
         self._contexts[run_id] = ctx
         ctx.policies.answered = answered
-        ctx.effects = EffectJournal(self.store.run_dir(run_id) / EFFECTS_FILE)
+        with self._storing():
+            ctx.effects = EffectJournal(self.store.run_dir(run_id) / EFFECTS_FILE)
         ctx.policies.check_goal(goal)
         graph_config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
         async with self._checkpointer() as saver:
@@ -510,25 +518,19 @@ class Podium:
                 raise
         result = RunResult.model_validate(raw)
         if ctx.memory is not None and result.status == "completed":
-            # Only what passed its guards is kept as trusted, and only a plan whose every
-            # output was accepted is offered to later goals.
-            await ctx.memory.run_done(
-                goal,
-                result.answer if result.answer_guarded else None,
-                result.plan if result.accepted_throughout else None,
+            result = await _remembered(ctx.memory, goal, result)
+        with self._storing():
+            record = self.store.get(run_id)
+            self.store.save(
+                record.model_copy(
+                    update={
+                        "status": result.status,
+                        "updated_at": time.time(),
+                        "error": result.error,
+                        "result": result,
+                    }
+                )
             )
-            result = result.model_copy(update={"warnings": list(ctx.memory.warnings)})
-        record = self.store.get(run_id)
-        self.store.save(
-            record.model_copy(
-                update={
-                    "status": result.status,
-                    "updated_at": time.time(),
-                    "error": result.error,
-                    "result": result,
-                }
-            )
-        )
         emit(
             RunFinished(
                 run_id=run_id,
@@ -562,13 +564,15 @@ class Podium:
             return await running
         except asyncio.CancelledError:
             current = asyncio.current_task()
-            stored = self.store.get(run_id)
+            with self._storing():
+                stored = self.store.get(run_id)
             if stored.status == "running":  # cancelled before the graph started
                 ctx = self._contexts.get(run_id) or self._context(
                     run_id, record.goal, emit, record.tenant
                 )
                 self._finish_cancelled(ctx, emit)
-                stored = self.store.get(run_id)
+                with self._storing():
+                    stored = self.store.get(run_id)
             asked = run_id in self._cancel_requested
             if asked and (current is None or not current.cancelling()) and stored.result:
                 return stored.result  # `cancel` stopped it: the caller gets the cancelled result
@@ -633,9 +637,10 @@ class Podium:
             finished_at=time.time(),
             error=error,
         )
-        record = self.store.get(ctx.run_id)
         update = {"status": "cancelled", "updated_at": time.time(), "error": error}
-        self.store.save(record.model_copy(update={**update, "result": result}))
+        with self._storing():
+            record = self.store.get(ctx.run_id)
+            self.store.save(record.model_copy(update={**update, "result": result}))
         emit(
             RunFinished(
                 run_id=ctx.run_id, status="cancelled", answer=None, usage=usage, error=error
@@ -643,18 +648,41 @@ class Podium:
         )
 
     def _finish_failed(self, run_id: str, exc: PlanError) -> None:
-        record = self.store.get(run_id)
         rejected = [{"output": a.output, "problems": list(a.problems)} for a in exc.attempts]
-        self.store.save(
-            record.model_copy(
-                update={
-                    "status": "failed",
-                    "updated_at": time.time(),
-                    "error": str(exc),
-                    "rejected_plans": rejected,
-                }
+        with self._storing():
+            record = self.store.get(run_id)
+            self.store.save(
+                record.model_copy(
+                    update={
+                        "status": "failed",
+                        "updated_at": time.time(),
+                        "error": str(exc),
+                        "rejected_plans": rejected,
+                    }
+                )
             )
+
+
+async def _remembered(memory: RunMemory, goal: str, result: RunResult) -> RunResult:
+    """A completed `result`, once its answer and plan are offered to shared memory.
+
+    Only what passed its guards is kept as trusted, and only a plan whose every output was
+    accepted is offered to later goals. Memory is an aid: when keeping them fails (the memory
+    server went down after the last task), the answer stands, completed and saved, with a
+    warning that says what was not kept."""
+    try:
+        await memory.run_done(
+            goal,
+            result.answer if result.answer_guarded else None,
+            result.plan if result.accepted_throughout else None,
         )
+    except Exception as exc:  # whatever breaks in memory, the answer is computed
+        lost = f"memory did not keep this run's answer and plan ({type(exc).__name__}: {exc})"
+        log.warning("run %s: %s", result.run_id, lost)
+        memory.warnings.append(lost)
+    # The result's own warnings (a playbook's problems) stay; memory's new ones are added.
+    new = [w for w in memory.warnings if w not in result.warnings]
+    return result.model_copy(update={"warnings": [*result.warnings, *new]})
 
 
 WALL_TIME_GRACE_S = 5.0

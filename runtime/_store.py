@@ -11,7 +11,7 @@ import secrets
 import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
@@ -148,61 +148,136 @@ def _stat(pid: int) -> tuple[str, int] | None:
         return None
 
 
-def storage_failure(exc: BaseException, data_dir: Path | None = None) -> StorageError | None:
-    """What a failure of the disk or database under Podium's data means, as one line that says
-    what to do; None when `exc` (and what caused it) is no such failure.
+_MACHINE_WIDE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+"""A full disk, a spent quota, a read-only file system: the machine's, whichever file met it."""
 
-    A full disk, a read-only or forbidden folder, a checkpoint file SQLite cannot use."""
-    where = str(data_dir) if data_dir is not None else "Podium's data folder (storage.data_dir)"
-    move = "or point storage.data_dir (PODIUM_DATA_DIR) at another disk"
+
+def storage_failure(exc: BaseException, data_dir: Path | None = None) -> StorageError | None:
+    """What `exc` means when it is a failure of the disk or database under Podium's data, as
+    one line that says what to do; None when it is no such failure.
+
+    It is one when it is a StorageError (the run store's and the checkpointer's errors become
+    theirs where they are raised, see `storing`), a full disk or a read-only file system
+    wherever it was met, or an OSError on a path under `data_dir`. A permission error on
+    another file, or an SQLite error of another database (a tool's, a user's dataset), is not
+    Podium's storage failing. Followed through `__cause__` (raised *from* it on purpose), never
+    `__context__`: an error raised while another was being handled (a tool's bug in its
+    `except PermissionError`) is that error, whatever it met on the way."""
     seen: BaseException | None = exc
     for _ in range(8):  # the error itself, then what it was raised from
         if seen is None:
             return None
         if isinstance(seen, StorageError):
             return seen
-        if isinstance(seen, OSError) and seen.errno is not None:
-            path = seen.filename or where
-            if seen.errno in (errno.ENOSPC, errno.EDQUOT):
-                return StorageError(f"no space left on the disk holding {path}: free space, {move}")
-            if seen.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-                reason = "read-only" if seen.errno == errno.EROFS else "not writable by this user"
-                return StorageError(
-                    f"{path} is {reason}: make it writable, or set storage.data_dir "
-                    "(PODIUM_DATA_DIR) to a folder this user can write"
-                )
-            if seen.errno in (errno.ENOTDIR, errno.EEXIST):
-                return StorageError(
-                    f"{path} is not a folder (a file stands in its way): set storage.data_dir "
-                    "(PODIUM_DATA_DIR) to a folder, or move that file"
-                )
-            if seen.errno == errno.EIO:
-                return StorageError(f"the disk holding {path} reported an I/O error: check it")
-        if isinstance(seen, sqlite3.DatabaseError) and not isinstance(
-            seen, sqlite3.OperationalError
-        ):
-            if "not a database" in str(seen) or "malformed" in str(seen):
-                return StorageError(
-                    f"a database under {where} is damaged ({seen}): move "
-                    "runs/checkpoints.sqlite aside (its runs are then not resumable)"
-                )
-        elif isinstance(seen, sqlite3.OperationalError):
-            text = str(seen).lower()
-            if "full" in text:
-                return StorageError(
-                    f"no space left for the database under {where}: free space, {move}"
-                )
-            if "readonly" in text or "read-only" in text or "unable to open" in text:
-                return StorageError(
-                    f"cannot write the database under {where} ({seen}): make the folder "
-                    "writable, or set storage.data_dir (PODIUM_DATA_DIR) to one this user can write"
-                )
-            if "locked" in text or "busy" in text:
-                return StorageError(
-                    f"the database under {where} stayed locked by another process: try again"
-                )
-            return StorageError(f"the database under {where} failed ({seen}): check the disk")
-        seen = seen.__cause__ or seen.__context__
+        if isinstance(seen, OSError) and (seen.errno in _MACHINE_WIDE or _names(seen, data_dir)):
+            return _disk_failure(seen, data_dir)  # None for an error no disk failure explains
+        seen = seen.__cause__
+    return None
+
+
+@contextlib.contextmanager
+def storing(data_dir: Path | None = None, *, database: Path | None = None) -> Iterator[None]:
+    """Around a call into the run store (under `data_dir`) or its checkpointer (`database`):
+    an OSError or sqlite3 error raised inside is a failure of that storage, whatever file it
+    names, and is raised again as the StorageError that says what to do. An error no disk or
+    database failure explains (ENOENT, a constraint) goes through as it is: a bug."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        failure = _disk_failure(exc, data_dir, database)
+        if failure is None:
+            raise
+        raise failure from exc
+
+
+def _names(exc: OSError, folder: Path | None) -> bool:
+    """Whether the paths `exc` names lie under `folder` (as written: nothing is resolved, the
+    disk may be what failed)."""
+    if folder is None:
+        return False
+    root = Path(os.path.abspath(folder.expanduser()))
+    names = [n for n in (exc.filename, exc.filename2) if isinstance(n, str | bytes | os.PathLike)]
+    return any(Path(os.path.abspath(os.fsdecode(n))).is_relative_to(root) for n in names)
+
+
+_SQLITE_KINDS = {
+    sqlite3.SQLITE_FULL: "full",
+    sqlite3.SQLITE_READONLY: "read-only",
+    sqlite3.SQLITE_CANTOPEN: "read-only",
+    sqlite3.SQLITE_PERM: "read-only",
+    sqlite3.SQLITE_BUSY: "locked",
+    sqlite3.SQLITE_LOCKED: "locked",
+    sqlite3.SQLITE_CORRUPT: "damaged",
+    sqlite3.SQLITE_NOTADB: "damaged",
+}
+
+
+def _sqlite_kind(exc: sqlite3.Error) -> str | None:
+    """What went wrong, by SQLite's result code (Python sets `sqlite_errorcode` on what SQLite
+    raised), else by the text of an error built by hand; None for an error of the caller's
+    making (a constraint, a closed connection: a bug, not the disk)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        kind = _SQLITE_KINDS.get(code & 0xFF)  # the primary code of an extended one
+    else:
+        text = str(exc).lower()
+        kind = next((k for words, k in _SQLITE_TEXTS if any(w in text for w in words)), None)
+    if kind is None and type(exc) in (sqlite3.OperationalError, sqlite3.DatabaseError):
+        return "other"  # an I/O error, a missing table: the file is not what it should be
+    return kind
+
+
+_SQLITE_TEXTS = (
+    (("not a database", "malformed"), "damaged"),
+    (("full",), "full"),
+    (("readonly", "read-only", "unable to open"), "read-only"),
+    (("locked", "busy"), "locked"),
+)
+
+
+def _disk_failure(
+    exc: OSError | sqlite3.Error, data_dir: Path | None, database: Path | None = None
+) -> StorageError | None:
+    """The line that says what to do about `exc`, met by the storage under `data_dir` (or by
+    the checkpoint `database`); None when no failure of a disk or database explains it."""
+    where = str(data_dir) if data_dir is not None else "Podium's data folder (storage.data_dir)"
+    db = f"the database {database}" if database is not None else f"the database under {where}"
+    move = "or point storage.data_dir (PODIUM_DATA_DIR) at another disk"
+    if isinstance(exc, OSError):
+        path = exc.filename or database or where
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StorageError(f"no space left on the disk holding {path}: free space, {move}")
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            reason = "read-only" if exc.errno == errno.EROFS else "not writable by this user"
+            return StorageError(
+                f"{path} is {reason}: make it writable, or set storage.data_dir "
+                "(PODIUM_DATA_DIR) to a folder this user can write"
+            )
+        if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+            return StorageError(
+                f"{path} is not a folder (a file stands in its way): set storage.data_dir "
+                "(PODIUM_DATA_DIR) to a folder, or move that file"
+            )
+        if exc.errno == errno.EIO:
+            return StorageError(f"the disk holding {path} reported an I/O error: check it")
+        return None
+    match _sqlite_kind(exc):
+        case "damaged":
+            return StorageError(
+                f"{db} is damaged ({exc}): move runs/checkpoints.sqlite aside (its runs are "
+                "then not resumable)"
+            )
+        case "full":
+            return StorageError(f"no space left for {db}: free space, {move}")
+        case "read-only":
+            return StorageError(
+                f"cannot write {db} ({exc}): make the folder writable, or set "
+                "storage.data_dir (PODIUM_DATA_DIR) to one this user can write"
+            )
+        case "locked":
+            return StorageError(f"{db} stayed locked by another process: try again")
+        case "other":
+            return StorageError(f"{db} failed ({exc}): check the disk")
     return None
 
 
@@ -316,14 +391,89 @@ async def sqlite_checkpointer(path: Path) -> AsyncIterator[Any]:
     Each statement commits on the connection's own thread (`_CommitEachStatement`).
     """
     import aiosqlite
+
+    async with contextlib.AsyncExitStack() as stack:
+        with storing(database=path):  # the run's own errors, raised at the yield, stay theirs
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await stack.enter_async_context(
+                aiosqlite.connect(str(path), factory=_CommitEachStatement, timeout=SQLITE_BUSY_S)
+            )
+            await _switch_to_wal(conn)
+            await conn.execute("PRAGMA synchronous=NORMAL")
+        yield _checkpoint_saver()(conn, path)
+
+
+@functools.cache
+def _checkpoint_saver() -> type[Any]:
+    """LangGraph's SQLite saver, whose every call says its failures are the checkpoint file's:
+    the seam that tells them from an SQLite error of a tool's own database met in the same run.
+    Made on first use: langgraph is imported only by commands that run something."""
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.base import (
+        ChannelVersions,
+        Checkpoint,
+        CheckpointMetadata,
+        CheckpointTuple,
+    )
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connect = aiosqlite.connect(str(path), factory=_CommitEachStatement, timeout=SQLITE_BUSY_S)
-    async with connect as conn:
-        await _switch_to_wal(conn)
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        yield AsyncSqliteSaver(conn)
+    class CheckpointSaver(AsyncSqliteSaver):
+        def __init__(self, conn: Any, path: Path) -> None:
+            super().__init__(conn)
+            self.path = path
+
+        async def setup(self) -> None:
+            with storing(database=self.path):
+                await super().setup()
+
+        async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+            with storing(database=self.path):
+                return await super().aget_tuple(config)
+
+        async def alist(
+            self,
+            config: RunnableConfig | None,
+            *,
+            filter: dict[str, Any] | None = None,
+            before: RunnableConfig | None = None,
+            limit: int | None = None,
+        ) -> AsyncIterator[CheckpointTuple]:
+            with storing(database=self.path):
+                listed = super().alist(config, filter=filter, before=before, limit=limit)
+                async for item in listed:
+                    yield item
+
+        async def aput(
+            self,
+            config: RunnableConfig,
+            checkpoint: Checkpoint,
+            metadata: CheckpointMetadata,
+            new_versions: ChannelVersions,
+        ) -> RunnableConfig:
+            with storing(database=self.path):
+                return await super().aput(config, checkpoint, metadata, new_versions)
+
+        async def aput_writes(
+            self,
+            config: RunnableConfig,
+            writes: Sequence[tuple[str, Any]],
+            task_id: str,
+            task_path: str = "",
+        ) -> None:
+            with storing(database=self.path):
+                await super().aput_writes(config, writes, task_id, task_path)
+
+        async def adelete_thread(self, thread_id: str) -> None:
+            with storing(database=self.path):
+                await super().adelete_thread(thread_id)
+
+        async def aget_delta_channel_history(
+            self, *, config: RunnableConfig, channels: Sequence[str]
+        ) -> Mapping[str, Any]:
+            with storing(database=self.path):
+                return await super().aget_delta_channel_history(config=config, channels=channels)
+
+    return CheckpointSaver
 
 
 SQLITE_BUSY_S = 30.0

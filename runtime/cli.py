@@ -32,11 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:
-        # A full disk or read-only data folder (OSError, sqlite3's errors) met outside a run:
-        # one line, like any other error. Anything else is a bug and keeps its traceback.
+        # A full or read-only disk, or an OSError on a file under the data folder, met outside
+        # the run store's seams (which raise StorageError, above): one line, like any other
+        # error. Anything else is a bug (a tool's, a dataset's) and keeps its traceback.
         from ._store import storage_failure
 
-        failure = storage_failure(exc)
+        failure = storage_failure(exc, _data_dir(args))
         if failure is None:
             raise
         print(f"error: {failure}", file=sys.stderr)
@@ -47,6 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     return code
+
+
+def _data_dir(args: argparse.Namespace) -> Path | None:
+    """The data folder the configuration names, to tell its failures from other errors; None
+    when the configuration cannot be read (the error being reported may be why)."""
+    from ._config import PodiumConfig
+
+    try:
+        return PodiumConfig.load(args.config).storage.data_dir
+    except Exception:  # any reason at all: the error already being reported is what matters
+        return None
 
 
 def _parser() -> argparse.ArgumentParser:
