@@ -23,6 +23,8 @@ from podium.tools import (
     ToolContext,
     ToolError,
     View,
+    prompt_tokens,
+    result_bound,
 )
 
 from ._json import loads_lenient
@@ -125,6 +127,7 @@ async def run_agent(
     memory: str = "",
     policy: LoopPolicy | None = None,
     max_result_tokens: int = DEFAULT_MAX_RESULT_TOKENS,
+    prompt_room: int | None = None,
     untrusted_inputs: Collection[str] = (),
 ) -> AgentOutput:
     """Run the loop: model turn → tool calls → … → final answer, at most `spec.max_steps` turns
@@ -134,7 +137,9 @@ async def run_agent(
 
     A tool message larger than `max_result_tokens` is offloaded: the result is kept whole
     (secrets masked) under a handle, the prompt gets a bounded view, and `read_result` is
-    offered to read on (see podium.tools._results)."""
+    offered to read on (see podium.tools._results). With `prompt_room` (the tokens a prompt may
+    take in the smallest window this try may reach, less the reply's), a tool message is also
+    bounded by what the prompt so far leaves of it (`result_bound`)."""
     schema = output_schema if output_schema is not None else spec.output_schema
     messages: list[Message] = [
         {"role": "system", "content": _system_prompt(spec, schema)},
@@ -148,6 +153,8 @@ async def run_agent(
     uses: list[ToolUse] = []
     reads: list[ToolUse] = []
     """read_result calls: re-reads of results already in `uses`, kept out of the output's."""
+    read_messages: dict[tuple[str, str], str] = {}
+    """What each read_result call put in the prompt (a repeated call gets it again)."""
     results = ResultStore(max_tokens=max_result_tokens, redact=_SECRETS.redact)
     offered = tool_schemas
     step, reasks = 0, 0
@@ -171,21 +178,23 @@ async def run_agent(
             for call in calls:
                 key = _call_key(call)
                 repeat = next((u for u in (*uses, *reads) if (u.name, u.arguments) == key), None)
+                bound = result_bound(results.max_tokens, prompt_room, prompt_tokens(messages))
                 if repeat is not None:
                     use = repeat
+                    content = read_messages.get(key) or await _tool_message(
+                        use, by_name.get(use.name), results, bound
+                    )
                 elif key[0] == READ_RESULT:
-                    use = _read_result(results, key[1], policy)
+                    use, content = _read_result(results, key[1], policy, bound)
+                    read_messages[key] = content
                 else:
                     use = await _run_tool(
                         spec, call, by_name, _keyed(tool_context, len(uses), call), policy
                     )
+                    content = await _tool_message(use, by_name.get(use.name), results, bound)
                 (reads if use.name == READ_RESULT else uses).append(use)
                 messages.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": call.get("id", ""),
-                        "content": await _tool_message(use, by_name.get(use.name), results),
-                    }
+                    {"role": "tool", "tool_call_id": call.get("id", ""), "content": content}
                 )
                 if repeat is not None:
                     offered = []  # a model stuck repeating a call gets the result again, then must answer
@@ -256,19 +265,14 @@ def _fenced(name: str, body: str, note: str, *, untrusted: bool, of: str = "") -
     )
 
 
-async def _tool_message(use: ToolUse, tool: Tool | None, results: ResultStore) -> str:
-    """The tool message for `use`: whole when it fits the bound, else a view of it kept whole."""
-    if use.name == READ_RESULT and use.ok:
-        view = results.read(use.arguments, results.max_tokens)  # as `_read_result` read it
-        untrusted = view.kept.external
-        room = results.room(_fenced(use.name, "", "", untrusted=untrusted, of=view.kept.tool))
-        view = results.read(use.arguments, room)
-        return _fenced(use.name, view.body, view.note, untrusted=untrusted, of=view.kept.tool)
+async def _tool_message(use: ToolUse, tool: Tool | None, results: ResultStore, bound: int) -> str:
+    """The tool message for `use`: whole when it fits `bound` tokens, else a view of it within
+    `bound`, the result kept whole."""
     whole = _as_data(use, tool)
-    if results.fits(whole):
+    if results.fits(whole, bound):
         return whole
     untrusted = _untrusted(use, tool)
-    room = results.room(_fenced(use.name, "", "", untrusted=untrusted))
+    room = results.room(_fenced(use.name, "", "", untrusted=untrusted), bound)
 
     def offload() -> View:
         kept = results.keep(use.name, use.arguments, use.result, external=untrusted)
@@ -279,17 +283,24 @@ async def _tool_message(use: ToolUse, tool: Tool | None, results: ResultStore) -
     return _fenced(use.name, view.body, view.note, untrusted=untrusted)
 
 
-def _read_result(results: ResultStore, arguments: str, policy: LoopPolicy | None) -> ToolUse:
-    """Read on in an offloaded result. No gate: it serves only what this task's calls already
-    brought in through it. The policy observes it as it did the result (taint, audit)."""
+def _read_result(
+    results: ResultStore, arguments: str, policy: LoopPolicy | None, bound: int
+) -> tuple[ToolUse, str]:
+    """Read on in an offloaded result: the use and its tool message, within `bound` tokens.
+    No gate: it serves only what this task's calls already brought in through it. The policy
+    observes it as it did the result (taint, audit). Read once, so the use observed and
+    recorded holds what the prompt got (without the fence)."""
     try:
-        view = results.read(arguments, results.max_tokens)
+        kept = results.kept_for(arguments)
+        fence = _fenced(READ_RESULT, "", "", untrusted=kept.external, of=kept.tool)
+        view = results.read(arguments, results.room(fence, bound))
     except ToolError as exc:
-        return ToolUse(READ_RESULT, arguments, False, f"error: {exc}")
+        failed = ToolUse(READ_RESULT, arguments, False, f"error: {exc}")
+        return failed, failed.result
     use = ToolUse(READ_RESULT, arguments, True, f"{view.body}\n{view.note}")
     if policy is not None:
         policy.observe(results.tool, use)
-    return use
+    return use, _fenced(READ_RESULT, view.body, view.note, untrusted=kept.external, of=kept.tool)
 
 
 def _names(schemas: Sequence[Mapping[str, Any]]) -> set[str]:

@@ -41,8 +41,10 @@ from podium.runtime import (
     ModelRequest,
     ModelResponse,
     PodiumError,
+    Tier,
     ToolCall,
     UnexpectedModelBehavior,
+    serving_window,
 )
 from podium.runtime import Usage as RunUsage
 from podium.tools import JSONValue, Tool, ToolContext, ToolError
@@ -92,6 +94,10 @@ class CassetteFile(BaseModel):
     source: CassetteSource = "recorded"
     """recorded: from live models; scripted: from Podium's scripted doubles; hand-written."""
     note: str = ""
+    windows: dict[str, int] = {}
+    """The context window the live backend served each tier with when recording. Prompts are
+    sized to it (tool results past a bound go in as views), so a replay sizes them the same and
+    asks for what was recorded. Absent in cassettes recorded before it: no window was known."""
     entries: list[Entry] = []
 
 
@@ -106,8 +112,11 @@ class Cassette:
         note: str = "",
         redactor: Redactor | None = None,
         origin: str = "cassette",
+        windows: Mapping[str, int] | None = None,
     ) -> None:
         self.entries: list[Entry] = list(entries or [])
+        self.windows: dict[str, int] = dict(windows or {})
+        """Context windows by tier, as recorded (see `CassetteFile.windows`)."""
         self.source: CassetteSource = source
         self.note = note
         self.redactor = redactor or Redactor()
@@ -166,6 +175,7 @@ class Cassette:
             note=data.note,
             redactor=redactor,
             origin=f"cassette {path}",
+            windows=data.windows,
         )
 
     def save(self, path: Path) -> None:
@@ -173,6 +183,7 @@ class Cassette:
             podium_cassette=CASSETTE_VERSION,
             source=self.source,
             note=self.note,
+            windows=self.windows,
             entries=self.entries,
         )
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,7 +193,13 @@ class Cassette:
 
     def fresh(self) -> Cassette:
         """The same recordings with new cursors: one per trial or concurrent run."""
-        return Cassette(self.entries, source=self.source, note=self.note, redactor=self.redactor)
+        return Cassette(
+            self.entries,
+            source=self.source,
+            note=self.note,
+            redactor=self.redactor,
+            windows=self.windows,
+        )
 
     # -- lookup ------------------------------------------------------------------------
 
@@ -313,6 +330,21 @@ class CassetteModel:
         self.mode: CassetteMode = mode
         self.live = live
         self.speed: ReplaySpeed = speed
+        self._had_model_calls = any(e.kind == "model" for e in cassette.entries)
+
+    def window(self, tier: Tier) -> int | None:
+        """The context window `tier` is served with: the live backend's when recording (kept in
+        the cassette), the recorded one when replaying, so a replay sizes prompts as the
+        recording did. A cassette recorded without one (before windows were kept, or from a
+        backend that knew none) is replayed without one (None), and recorded on so."""
+        recorded = tier in self.cassette.windows or self._had_model_calls
+        if self.mode == "replay" or (self.mode == "replay-or-record" and recorded):
+            return self.cassette.windows.get(tier)
+        assert self.live is not None
+        window = serving_window(self.live, tier)
+        if window is not None:
+            self.cassette.windows[tier] = window
+        return window
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         normal = self.cassette.redactor.redact_data(normalise_model_request(request))

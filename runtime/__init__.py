@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         ModelResponse,
         ModelSeam,
         ToolCall,
+        serving_window,
     )
     from ._plan import Plan, Task, Tier, validate_plan
     from ._result import Escalation, PlanResult, RunResult, RunStatus, TaskResult, TaskStatus
@@ -136,6 +137,7 @@ _EXPORTS: dict[str, str] = {
     "UnexpectedModelBehavior": "._errors",
     "Usage": "._usage",
     "validate_plan": "._plan",
+    "serving_window": "._model",
     "create_app": "._server",
     "serve": "._server",
     "ServerConfig": "._config",
@@ -205,6 +207,7 @@ __all__ = [
     "Usage",
     "create_app",
     "serve",
+    "serving_window",
     "validate_plan",
 ]
 

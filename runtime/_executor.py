@@ -62,6 +62,9 @@ class AgentAttempt:
     """The run's journal of side-effecting calls, when it keeps one."""
     max_result_tokens: int = DEFAULT_MAX_RESULT_TOKENS
     """The bound on one tool message for this tier's models (larger results are offloaded)."""
+    prompt_room: int | None = None
+    """Tokens a prompt may take on this tier's smallest window, less the reply's (None: unknown):
+    a tool message is bounded by what the prompt so far leaves of it too."""
 
 
 class TaskExecutor(Protocol):
@@ -95,6 +98,7 @@ class InProcessExecutor:
             memory=attempt.memory,
             policy=attempt.policy,
             max_result_tokens=attempt.max_result_tokens,
+            prompt_room=attempt.prompt_room,
             untrusted_inputs=attempt.untrusted_inputs,
         )
 

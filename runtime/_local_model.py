@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from podium.tools import VARIANTS_KEY
+from podium.tools import VARIANTS_KEY, estimate_tokens, head, message_tokens
 
 from ._errors import ConfigError
 
@@ -115,7 +115,7 @@ class _Engine:
         grammar = _grammar(json.dumps(schema, sort_keys=True)) if schema else None
         with self.lock:
             out: Any = self.llama.create_chat_completion(
-                messages=cast(Any, _fit(messages)),
+                messages=cast(Any, _fit(messages, CONTEXT_TOKENS - max_tokens)),
                 grammar=grammar,
                 max_tokens=max_tokens,
                 temperature=0.0,
@@ -173,13 +173,25 @@ def grammar_for(schema: dict[str, Any]) -> Any:
     return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
-def _fit(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten tool turns into plain text: the small model's chat template knows only system/user/assistant."""
-    fitted = []
+def _fit(
+    messages: list[dict[str, Any]], room: int = CONTEXT_TOKENS - MAX_TOKENS
+) -> list[dict[str, Any]]:
+    """The prompt the small model gets: tool turns flattened into plain text (its chat template
+    knows only system/user/assistant), within `room` tokens.
+
+    Counted as the agent loop bounds tool messages (`podium.tools.message_tokens`, UTF-8 bytes
+    / 3), so a prompt the loop sized to the window is kept whole. Over `room`, the oldest turns
+    go first, a tool result cut short rather than dropped when cutting is enough. The system
+    prompt and the first user message (the task's instruction) always stay, and so does the
+    newest turn (what the model answers), cut short as a last resort when it is a tool result."""
+    fitted: list[dict[str, Any]] = []
+    results: set[int] = set()
+    """Indexes of flattened tool results (the only turns ever cut short)."""
     for m in messages:
         role, content = m.get("role"), m.get("content") or ""
         if role == "tool":
-            fitted.append({"role": "user", "content": f"<tool result>\n{content}\n</tool result>"})
+            results.add(len(fitted))
+            fitted.append({"role": "user", "content": str(content)})
         elif role == "assistant" and m.get("tool_calls"):
             calls = [
                 {"tool": c["function"]["name"], "arguments": c["function"]["arguments"]}
@@ -188,13 +200,42 @@ def _fit(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             fitted.append({"role": "assistant", "content": json.dumps(calls)})
         else:
             fitted.append({"role": str(role), "content": str(content)})
-    # Keep the prompt inside the context window: drop the oldest middle turns first.
-    while (
-        len(fitted) > 2
-        and sum(len(m["content"]) for m in fitted) > (CONTEXT_TOKENS - MAX_TOKENS) * 3
-    ):
-        fitted.pop(1 if fitted[0]["role"] == "system" else 0)
-    return fitted
+    first_user = next(
+        (i for i, m in enumerate(fitted) if m["role"] == "user" and i not in results), None
+    )
+    system = 0 if fitted and fitted[0]["role"] == "system" else None
+    kept = {i for i in (system, first_user, len(fitted) - 1) if i is not None}
+    excess = sum(message_tokens(m) for m in fitted) - room
+    dropped: set[int] = set()
+    for i in [*(i for i in range(len(fitted)) if i not in kept), len(fitted) - 1]:
+        if excess <= 0:
+            break
+        if i in results:
+            cut = _cut(fitted[i]["content"], excess)
+            if cut is not None:
+                excess -= message_tokens(fitted[i]) - message_tokens({"content": cut})
+                fitted[i] = {"role": "user", "content": cut}
+                continue
+        if i not in kept:
+            dropped.add(i)
+            excess -= message_tokens(fitted[i])
+    return [
+        {**m, "content": f"<tool result>\n{m['content']}\n</tool result>"} if i in results else m
+        for i, m in enumerate(fitted)
+        if i not in dropped
+    ]
+
+
+_CUT_NOTE = "\n[…cut short to fit the context window]"
+
+
+def _cut(content: str, excess: int) -> str | None:
+    """`content` shortened by at least `excess` tokens, or None when too little would be left
+    to be worth keeping (a note alone)."""
+    keep = estimate_tokens(content) - excess - estimate_tokens(_CUT_NOTE) - 1
+    if keep < 64:
+        return None
+    return head(content, keep) + _CUT_NOTE
 
 
 def tool_choice_schema(tools: list[dict[str, Any]], *, required: bool = False) -> dict[str, Any]:

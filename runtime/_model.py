@@ -90,7 +90,11 @@ class ModelResponse(BaseModel):
 
 
 class ModelBackend(Protocol):
-    """Anything that answers model requests: litellm, a cassette, a test double."""
+    """Anything that answers model requests: litellm, a cassette, a test double.
+
+    A backend may also say which context window it serves a tier with: a method
+    `window(tier: Tier) -> int | None`, looked up with `serving_window`, so doubles that do not
+    care need not have it. Prompts are sized to it (the bound on a tool message)."""
 
     async def complete(self, request: ModelRequest) -> ModelResponse: ...
 
@@ -398,13 +402,27 @@ def tier_window(models: ModelsConfig, tier: Tier) -> int | None:
 
 
 def serving_window(backend: ModelBackend, tier: Tier) -> int | None:
-    """The context window `backend` serves `tier` with: its configured deployments' for the
-    litellm Router; what a test double says it stands in for (its `context_window`); None when
-    nobody knows (a cassette replaying whatever was recorded)."""
-    if isinstance(backend, LiteLLMBackend):
-        return backend.window(tier)
-    window = getattr(backend, "context_window", None)
+    """The context window `backend` serves `tier` with, as its optional `window(tier)` method
+    says: the configured deployments' for the litellm Router, the live backend's (or, replaying,
+    the recorded one) for a cassette; else a test double's `context_window`; None when nobody
+    knows."""
+    method = getattr(backend, "window", None)
+    window = method(tier) if callable(method) else getattr(backend, "context_window", None)
     return window if isinstance(window, int) and not isinstance(window, bool) else None
+
+
+def reply_tokens(window: int) -> int:
+    """Tokens of a `window` kept free for the reply: the embedded model's `max_tokens` (512 of
+    its 4096, as its prompt fitting keeps free), an eighth of a smaller window. litellm's map
+    gives hosted models' input windows, where this is only a margin."""
+    from ._local_model import MAX_TOKENS
+
+    return min(MAX_TOKENS, window // 8)
+
+
+def prompt_room(window: int | None) -> int | None:
+    """Tokens a prompt may take in `window`: the window less `reply_tokens` (None: unknown)."""
+    return None if window is None else window - reply_tokens(window)
 
 
 def result_budget(window: int | None, max_tokens: int, share: float) -> int:

@@ -146,6 +146,8 @@ class RemoteAttempt:
     """The other tasks' accepted outputs when the attempt started (no_debris compares)."""
     max_result_tokens: int
     """The bound on one tool message (see `AgentAttempt`)."""
+    prompt_room: int | None
+    """Tokens a prompt may take (see `AgentAttempt`)."""
 
 
 @dataclass(frozen=True)
@@ -419,6 +421,7 @@ def _remote_attempt(attempt: AgentAttempt, approvals: dict[str, Any]) -> RemoteA
         effects_path=attempt.effects.path if attempt.effects is not None else None,
         siblings=dict(attempt.policy.siblings()),
         max_result_tokens=attempt.max_result_tokens,
+        prompt_room=attempt.prompt_room,
     )
 
 
@@ -571,6 +574,7 @@ async def _outcome(
             memory=job.memory,
             policy=policy,
             max_result_tokens=job.max_result_tokens,
+            prompt_room=job.prompt_room,
             untrusted_inputs=job.untrusted_inputs,
         )
     except _ApprovalNeeded as exc:

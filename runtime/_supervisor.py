@@ -62,6 +62,7 @@ from ._model import (
     ModelSeam,
     Purpose,
     is_local_model,
+    prompt_room,
     result_budget,
     serving_window,
 )
@@ -1007,6 +1008,7 @@ async def _attempt_task(
                     budget=ctx.budget,
                     effects=ctx.effects,
                     max_result_tokens=_result_tokens(ctx, rung.tier),
+                    prompt_room=prompt_room(serving_window(ctx.seam.backend, rung.tier)),
                 )
             )
         except GraphBubbleUp:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,14 +39,53 @@ _MAX_NOTE_LINES = 6
 _SCHEDULE = ((2000, 200), (1000, 100), (500, 50), (200, 30), (100, 20), (60, 12), (30, 6))
 
 
+MESSAGE_TOKENS = 16
+"""What one chat message takes besides its text: its role and the chat template's markers (about
+five with SmolLM2's), and the `<tool result>` wrapper the embedded model puts on a tool's (ten)."""
+
+
 def estimate_tokens(text: str) -> int:
     """A bound, not a count: UTF-8 bytes / 3, rounded up.
 
     The view must fit every model of the tier, whose tokenizers differ and are not all at hand
     (the embedded model's is inside llama.cpp). Three bytes a token over-counts English prose
-    (about four) and matches JSON and CJK text (a three-byte character is about a token); the
-    embedded model's own prompt fitting counts the same way (`_local_model._fit`)."""
+    (about four) and matches JSON and CJK text (a three-byte character is about a token).
+
+    The one estimate of a prompt's size where prompts are bounded: the offload bound here and
+    in the agent loop, and the embedded model's prompt fitting (`_local_model._fit`) count with
+    this and `message_tokens`, so a prompt the loop sized to the window is one `_fit` keeps.
+    (Memory's and the doubles' estimates differ: one estimate for all is a later change.)"""
     return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
+
+
+def message_tokens(message: Mapping[str, Any]) -> int:
+    """`estimate_tokens` of one chat message: its text, its tool calls, and `MESSAGE_TOKENS`."""
+    text = str(message.get("content") or "")
+    calls = message.get("tool_calls") or []
+    if calls:
+        text += json.dumps(
+            [
+                {"tool": c["function"]["name"], "arguments": c["function"]["arguments"]}
+                for c in calls
+            ]
+        )
+    return MESSAGE_TOKENS + estimate_tokens(text)
+
+
+def prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    return sum(message_tokens(m) for m in messages)
+
+
+def result_bound(cap: int, prompt_room: int | None, used: int) -> int:
+    """Tokens the next tool message may take: `cap` (the per-message bound), or what is left of
+    `prompt_room` (the window less the reply's tokens) after the `used` tokens of the prompt so
+    far, if that is less; never below a quarter of the room (or MIN_RESULT_TOKENS), so a view
+    still shows something worth reading. Past that floor the prompt may overflow: the model's
+    own fitting then drops the oldest tool turns, never the task's instruction."""
+    if prompt_room is None:
+        return cap
+    floor = max(MIN_RESULT_TOKENS, prompt_room // 4)
+    return max(MIN_RESULT_TOKENS, min(cap, max(floor, prompt_room - used - MESSAGE_TOKENS)))
 
 
 def head(text: str, max_tokens: int) -> str:
@@ -125,12 +164,41 @@ class ResultStore:
     def handles(self) -> list[str]:
         return list(self._kept)
 
-    def fits(self, message: str) -> bool:
-        return estimate_tokens(message) <= self.max_tokens
+    def fits(self, message: str, bound: int | None = None) -> bool:
+        """`message` is within `bound` tokens (the store's `max_tokens` when None)."""
+        return estimate_tokens(message) <= (self.max_tokens if bound is None else bound)
 
-    def room(self, wrapper: str) -> int:
-        """Tokens left for a view inside a message that wraps it in `wrapper` (fence, labels)."""
-        return self.max_tokens - estimate_tokens(wrapper)
+    def room(self, wrapper: str, bound: int | None = None) -> int:
+        """Tokens left for a view inside a message of at most `bound` tokens (the store's
+        `max_tokens` when None) that wraps it in `wrapper` (fence, labels)."""
+        return (self.max_tokens if bound is None else bound) - estimate_tokens(wrapper)
+
+    def kept_for(self, arguments: str | dict[str, Any]) -> KeptResult:
+        """The result a `read_result` call with `arguments` reads (ToolError: bad arguments or
+        an unknown handle, said so the model can fix its call)."""
+        return self._kept_for(self._args(arguments))
+
+    def _args(self, arguments: str | dict[str, Any]) -> ReadResultArgs:
+        try:
+            return (
+                ReadResultArgs.model_validate_json(arguments or "{}")
+                if isinstance(arguments, str)
+                else ReadResultArgs.model_validate(arguments)
+            )
+        except ValidationError as exc:
+            raise ToolError(
+                f"{READ_RESULT}: invalid arguments: {describe_invalid(exc)}; send "
+                '{"handle": "result-1", "offset": 0} with a handle this task was given'
+            ) from None
+
+    def _kept_for(self, args: ReadResultArgs) -> KeptResult:
+        kept = self._kept.get(args.handle.strip())
+        if kept is None:
+            raise ToolError(
+                f"no result is kept as {args.handle!r}; this task's handles: "
+                + (", ".join(self._kept) or "none (nothing was too large)")
+            )
+        return kept
 
     def keep(self, tool: str, arguments: str, text: str, *, external: bool) -> KeptResult:
         """Keep `text` (redacted) under a handle; the same call kept again keeps its handle."""
@@ -163,23 +231,8 @@ class ResultStore:
 
     def read(self, arguments: str | dict[str, Any], fit: int) -> View:
         """A part of a kept result, as `read_result` was asked for it, within `fit` tokens."""
-        try:
-            args = (
-                ReadResultArgs.model_validate_json(arguments or "{}")
-                if isinstance(arguments, str)
-                else ReadResultArgs.model_validate(arguments)
-            )
-        except ValidationError as exc:
-            raise ToolError(
-                f"{READ_RESULT}: invalid arguments: {describe_invalid(exc)}; send "
-                '{"handle": "result-1", "offset": 0} with a handle this task was given'
-            ) from None
-        kept = self._kept.get(args.handle.strip())
-        if kept is None:
-            raise ToolError(
-                f"no result is kept as {args.handle!r}; this task's handles: "
-                + (", ".join(self._kept) or "none (nothing was too large)")
-            )
+        args = self._args(arguments)
+        kept = self._kept_for(args)
         path = args.path.strip().strip(".")
         if not path and not isinstance(kept.value, list):
             return self._read_text(kept, "", kept.text, args.offset, args.limit, fit)
