@@ -17,6 +17,8 @@ SECRET_PATTERNS: dict[str, str] = {
     # keys, bearer headers, JWTs whose parts do not decode (it verifies them), and assignments to
     # any name that *contains* a secret word (`aws_secret_access_key=`, `X_AUTH_TOKEN:`), which
     # its keyword list matches only as a name's prefix and only with quotes in free text.
+    # The AWS, GitHub and Slack rules overlap its detectors and stay because they are broader
+    # (`github_pat_` tokens, Slack tokens without its digit groups) and name the same kinds.
     "private_key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
     "openai_key": r"\bsk-(?:proj-|ant-[a-z0-9]+-|live-|test-)?[A-Za-z0-9_\-]{20,}",
     "stripe_key": r"\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,}",

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
+_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
+_URL = r"https?://[^\s<>\"')\]]+"
 _MARKERS = re.compile(
-    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"  # email
-    r"|https?://[^\s<>\"')\]]+"  # URL
+    rf"{_EMAIL}|{_URL}"
     r"|\b(?:[a-z0-9\-]+\.)+(?:com|net|org|io|dev|co|ai|example|info|biz|xyz|ru|cn)\b"  # host
     r"|\b\d[\d\-]{5,}\d\b",  # account, card or phone numbers
     re.I,
@@ -35,12 +36,22 @@ text from a tool, so a shorter run is enough (a clause URL-encoded into a query 
 class Taint:
     trusted: list[str] = field(default_factory=list)
     untrusted: list[str] = field(default_factory=list)
+    _derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Markers and word runs of the texts above, built once per change of them: a tool call
+    is judged argument by argument, and a tool result can be hundreds of kilobytes."""
 
     def add_trusted(self, *texts: str) -> None:
         self.trusted += [_plain(t) for t in texts if t]
+        self._derived.clear()
 
     def add_untrusted(self, *texts: str) -> None:
         self.untrusted += [_plain(t) for t in texts if t]
+        self._derived.clear()
+
+    def _memo(self, key: Any, build: Any) -> Any:
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
     @property
     def tainted(self) -> bool:
@@ -74,8 +85,9 @@ class Taint:
         if not self.untrusted:
             return []
         text = _flatten(value)
-        trusted = "\n".join(self.trusted)
-        trusted_markers = set(_markers(trusted))
+        trusted_markers = self._memo(
+            "trusted", lambda: {m for t in self.trusted for m in _markers(t)}
+        )
         trusted_urls = [m for m in trusted_markers if m.startswith(("http://", "https://"))]
         found = []
         for match in _ADDRESS.findall(text):
@@ -85,7 +97,9 @@ class Taint:
                     found.append(f"URL {marker!r} is not one the goal or instruction gives")
             elif marker not in trusted_markers:
                 found.append(f"address {marker!r} is not one the goal or instruction gives")
-        numbers = {_digits(n) for n in _NUMBER.findall(trusted)}
+        numbers = self._memo(
+            "numbers", lambda: {_digits(n) for t in self.trusted for n in _NUMBER.findall(t)}
+        )
         for number in _NUMBER.findall(_ADDRESS.sub(" ", text)):
             if _digits(number) not in numbers:
                 found.append(f"number {number!r} is not one the goal or instruction gives")
@@ -101,14 +115,21 @@ class Taint:
         decoded = unquote_plus(text)
         if decoded != text:  # data URL-encoded into a link or a query is still that data
             text = f"{text}\n{decoded}"
-        trusted_markers = {m for t in self.trusted for m in _markers(t)}
-        untrusted_markers = {m for t in self.untrusted for m in _markers(t)}
+        trusted_markers = self._memo(
+            "trusted", lambda: {m for t in self.trusted for m in _markers(t)}
+        )
+        untrusted_markers = self._memo(
+            "untrusted", lambda: {m for t in self.untrusted for m in _markers(t)}
+        )
         found = [
             f"{m!r} from a tool or memory"
             for m in _markers(text)
             if m in untrusted_markers and m not in trusted_markers
         ]
-        runs = _grams(self.untrusted, run_words) - _grams(self.trusted, run_words)
+        runs = self._memo(
+            ("runs", run_words),
+            lambda: _grams(self.untrusted, run_words) - _grams(self.trusted, run_words),
+        )
         words = _WORD.findall(text.lower())
         for i in range(len(words) - run_words + 1):
             if tuple(words[i : i + run_words]) in runs:
@@ -119,9 +140,7 @@ class Taint:
         return found
 
 
-_ADDRESS = re.compile(
-    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}|https?://[^\s<>\"')\]]+", re.I
-)
+_ADDRESS = re.compile(f"{_EMAIL}|{_URL}", re.I)
 _NUMBER = re.compile(r"\d[\d,. ]*\d")
 """Numbers of two digits or more (thousands separators and decimals kept together)."""
 
