@@ -131,7 +131,17 @@ def lookups(variants: Sequence[Choices], task_text: str) -> list[dict[str, JSONV
         return []
     names = _proper_names(task_text)
     calls: list[dict[str, JSONValue]] = []
-    for variant in variants:
+    # Where the text names its sources ("in the crm_leads dataset"), only those: Quillpath
+    # Health's support tickets are not what "look up Priya Nair in crm_leads" asks for.
+    sources = [
+        v
+        for v in variants
+        if any(
+            "." not in p and len(vs) == 1 and _named_as_source(vs[0], task_text)
+            for p, vs in v.items()
+        )
+    ]
+    for variant in sources or variants:
         fixed = {p: vs[0] for p, vs in variant.items() if "." not in p and len(vs) == 1}
         records = [
             (argument, entry, hit)
