@@ -158,7 +158,9 @@ async def run_agent(
     """What each read_result call put in the prompt (a repeated call gets it again)."""
     results = ResultStore(max_tokens=max_result_tokens, redact=_SECRETS.redact)
     offered = tool_schemas
-    if tool_context.look_up_named:
+    # Only an agent whose work is looking things up: an analyst shown the support ticket that
+    # names the lead's company scored the ticket, and the writer drafted the email about it.
+    if spec.tool_first and tool_context.look_up_named:
         await _look_up_named(
             spec, by_name, tool_context, policy, messages, uses, results, prompt_room
         )

@@ -177,7 +177,7 @@ class RunConfig(_Section):
     together without a model: the final outputs, the records the tools found that the goal
     names, the files read, a line from each other task."""
     lookups: Literal["auto", "on", "off"] = "auto"
-    """Before an agent's first model turn, its tools look up the records and files its task
+    """Before a tool-first agent's first model turn, its tools look up the records and files its task
     names (a lead's row, "the Cirrusly contract"), as if the model had asked. auto: when the
     agents run on the embedded model, which works from a record it is shown far better than it
     asks for one; on / off: always / never."""

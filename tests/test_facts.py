@@ -139,7 +139,7 @@ def test_each_record_found_is_linked_to_the_line_of_the_files_read_that_speaks_t
     assert "In the files read" not in facts_answer("Review the contract", plan, alone)
 
 
-def test_an_agent_is_shown_what_its_task_names_before_its_first_turn(
+def test_a_tool_first_agent_is_shown_what_its_task_names_before_its_first_turn(
     config: PodiumConfig,
 ) -> None:
     config = config.model_copy(update={"run": RunConfig(synthesis="facts", lookups="on")})

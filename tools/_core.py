@@ -55,7 +55,7 @@ class ToolContext:
     """The task's instruction and goal: grounded choices narrow to the values it names (a
     dataset, a lead), for a decoder that can only pick among them (see `_choices`)."""
     look_up_named: bool = False
-    """Before the model's first turn, the agent's tools look up what `task_text` names
+    """Before the model's first turn, a tool-first agent's tools look up what `task_text` names
     (`Tool.lookups`): on for a small model, which reads a record it is shown far better than it
     asks for one."""
     idempotency_key: str = ""
