@@ -16,9 +16,7 @@ from podium.agents import AgentRegistry, AgentSpec
 from podium.policies import BudgetTracker, Redactor, redact_logs
 from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
 
-from ._checkpoints import SharedCheckpointer
 from ._config import PodiumConfig
-from ._effects import EFFECTS_FILE, EffectJournal
 from ._errors import (
     AgentError,
     ConfigError,
@@ -29,10 +27,24 @@ from ._errors import (
     RunStateError,
     did_you_mean,
 )
-from ._events import RunEvent, RunFinished, RunStarted
-from ._executor import TaskExecutor, make_executor
-from ._memory import RunMemory
-from ._model import (
+from .engine._effects import EFFECTS_FILE, EffectJournal
+from .engine._events import RunEvent, RunFinished, RunStarted
+from .engine._executor import TaskExecutor
+from .engine._memory import RunMemory
+from .engine._playbooks import Playbooks, load_playbooks
+from .engine._policy import audit_writer, check_goal_policy
+from .engine._result import PlanResult, RunResult, RunStatus
+from .engine._routing import RoutingPolicy
+from .engine._supervisor import (
+    RunContext,
+    budget_stopped_result,
+    build_supervisor,
+    parse_clarification,
+    plan_only,
+    waiting_result,
+)
+from .executors._select import make_executor
+from .models._model import (
     LiteLLMBackend,
     ModelBackend,
     ModelSeam,
@@ -40,11 +52,9 @@ from ._model import (
     memory_budget,
     memory_min_score,
 )
-from ._playbooks import Playbooks, load_playbooks
-from ._policy import audit_writer, check_goal_policy
-from ._result import PlanResult, RunResult, RunStatus
-from ._routing import RoutingPolicy
-from ._store import (
+from .models._usage import Usage
+from .storage._checkpoints import SharedCheckpointer
+from .storage._store import (
     RunRecord,
     RunStore,
     new_run_id,
@@ -55,15 +65,6 @@ from ._store import (
     storing,
     this_process,
 )
-from ._supervisor import (
-    RunContext,
-    budget_stopped_result,
-    build_supervisor,
-    parse_clarification,
-    plan_only,
-    waiting_result,
-)
-from ._usage import Usage
 
 if TYPE_CHECKING:
     from podium.memory import MemoryStore

@@ -9,7 +9,8 @@ import sys
 import pytest
 from conftest import scripted, task
 
-from podium.runtime import Podium, PodiumConfig, RunResult, cli
+from podium.runtime import Podium, PodiumConfig, RunResult
+from podium.runtime.cli import _main as cli
 
 PLAN = [task("a", "researcher"), task("b", "researcher"), task("c", "writer", ["a", "b"])]
 OUTPUTS = {"a": "alpha", "b": "beta", "c": "the final answer"}
@@ -104,10 +105,10 @@ def test_outputs_and_answer_print_brackets_as_written() -> None:
 
     from rich.console import Console
 
-    from podium.runtime._events import PlanCreated, TaskCompleted, ToolCalled
-    from podium.runtime._plan import Plan
-    from podium.runtime._progress import ProgressView
-    from podium.runtime._usage import Usage
+    from podium.runtime.cli._progress import ProgressView
+    from podium.runtime.engine._events import PlanCreated, TaskCompleted, ToolCalled
+    from podium.runtime.engine._plan import Plan
+    from podium.runtime.models._usage import Usage
 
     plan = Plan.model_validate({"tasks": [{"id": "t1", "agent": "writer", "instruction": "x"}]})
     view = ProgressView()

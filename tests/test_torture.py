@@ -31,7 +31,7 @@ def test_the_effect_journal_answers_a_finished_call_without_running_it(tmp_path:
     import asyncio
 
     from podium.evals.torture_worker import Log, init_ledger, tools
-    from podium.runtime._effects import EffectJournal, journaled
+    from podium.runtime.engine._effects import EffectJournal, journaled
     from podium.tools import ToolContext
 
     ledger = tmp_path / "ledger.sqlite"
@@ -48,7 +48,7 @@ def test_the_effect_journal_answers_a_finished_call_without_running_it(tmp_path:
 
 @pytest.mark.parametrize("torn", [True, False])
 def test_a_torn_journal_line_means_run_again(tmp_path: Path, torn: bool) -> None:
-    from podium.runtime._effects import EffectJournal
+    from podium.runtime.engine._effects import EffectJournal
 
     path = tmp_path / "effects.jsonl"
     path.write_text(

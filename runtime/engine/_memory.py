@@ -34,7 +34,7 @@ from podium.memory import (
 from podium.memory._prompt import provenance, trim_to_budget
 from podium.tools import JSONValue, ToolError
 
-from ._errors import PlanValidationError
+from .._errors import PlanValidationError
 from ._plan import Plan, Task, validate_plan
 
 log = logging.getLogger("podium.memory")

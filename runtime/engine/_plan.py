@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from podium.agents import Tier as Tier  # re-exported: plans speak of tiers
 
-from ._errors import PlanValidationError
+from .._errors import PlanValidationError
 
 TASK_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
-from ._errors import ConfigError, RunNotFoundError, StorageError
-from ._result import RunResult, RunStatus
+from .._errors import ConfigError, RunNotFoundError, StorageError
+from ..engine._result import RunResult, RunStatus
 
 if TYPE_CHECKING:
-    from ._config import StorageConfig
+    from .._config import StorageConfig
 
 
 class RunOwner(BaseModel):

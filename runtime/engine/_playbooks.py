@@ -14,7 +14,7 @@ Matching a goal, best first:
    planner gets the playbook's plan as a template to adapt, as with a cached plan.
 4. no match: the planner plans from scratch (or from the plan cache).
 
-Built-in playbooks ship in `podium/runtime/playbooks/`; a team's own go in the folder named by
+Built-in playbooks ship in `podium/runtime/engine/playbooks/`; a team's own go in the folder named by
 `[planner] playbooks_dir` and replace a built-in of the same name. A broken file of the team's
 is reported (file and line) and skipped; the others still load.
 """
@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from podium.tools import ToolContext, dataset_choices
 
-from ._errors import ConfigError, PlanValidationError
+from .._errors import ConfigError, PlanValidationError
 from ._plan import Plan, Task, validate_plan
 from ._result import PlaybookUse
 

@@ -2,7 +2,7 @@
 
 The server's event loop answers HTTP and streams events; it holds the bounded queue of runs and
 starts up to `[server] concurrency` of them at once on an executor (a thread, or worker
-processes: runtime/_workers.py). Every run's events are kept in a log in memory (seq 0, 1, ...)
+processes: runtime/serve/_workers.py). Every run's events are kept in a log in memory (seq 0, 1, ...)
 so any number of subscribers see all of them, from the start or from the last one they saw.
 Every run belongs to the tenant of the API key that made it; other tenants get 404 for it.
 
@@ -13,8 +13,8 @@ Every run belongs to the tenant of the API key that made it; other tenants get 4
     POST /runs/{id}/cancel, /runs/{id}/resume
     POST /runs/{id}/escalations/{esc_id}    approve | reject | edit | answer, then the run continues
     GET  /agents, /healthz, /openapi.json
-    POST /v1/chat/completions, GET /v1/models   (runtime/_openai.py)
-    GET  /                                  the web chat page (runtime/web/)
+    POST /v1/chat/completions, GET /v1/models   (runtime/serve/_openai.py)
+    GET  /                                  the web chat page (runtime/serve/web/)
 """
 
 from __future__ import annotations
@@ -42,19 +42,19 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, TypeAdapter
 
-from ._config import PodiumConfig, ServerConfig
-from ._conversation import Turn, goal_with_context
-from ._errors import (
+from .._config import PodiumConfig, ServerConfig
+from .._errors import (
     ConfigError,
     ErrorCode,
     PodiumError,
     RunNotFoundError,
     RunStateError,
 )
-from ._events import RunEvent, RunQueued
-from ._result import Escalation, RunResult, RunStatus
-from ._store import RunRecord, new_run_id, settle_stale
-from ._usage import Usage
+from ..engine._events import RunEvent, RunQueued
+from ..engine._result import Escalation, RunResult, RunStatus
+from ..models._usage import Usage
+from ..storage._store import RunRecord, new_run_id, settle_stale
+from ._conversation import Turn, goal_with_context
 from ._workers import (
     Job,
     PodiumFactory,
@@ -66,7 +66,7 @@ from ._workers import (
 )
 
 if TYPE_CHECKING:
-    from ._api import Podium
+    from .._api import Podium
 
 logger = logging.getLogger("podium.server")
 
@@ -234,7 +234,7 @@ class RunService:
     """The server's runs: submission, the bounded queue, cancellation, event logs.
 
     Everything here runs on the server's event loop; the runs execute elsewhere (a thread or
-    worker processes, see runtime/_workers.py) and report back through `on_event`/`on_done`."""
+    worker processes, see runtime/serve/_workers.py) and report back through `on_event`/`on_done`."""
 
     factory: PodiumFactory
     settings: ServerConfig
@@ -683,7 +683,7 @@ def openai_error(
 
 def podium_from_config(config: PodiumConfig, profile: str | None) -> Podium:
     """A Podium for `config` (with `profile` applied): what worker processes build."""
-    from ._api import Podium
+    from .._api import Podium
 
     return Podium(config.with_profile(profile) if profile else config)
 
@@ -702,7 +702,7 @@ def _check_picklable(factory: PodiumFactory) -> None:
 
 
 def _factory(source: Podium | PodiumConfig | PodiumFactory) -> PodiumFactory:
-    from ._api import Podium
+    from .._api import Podium
 
     if isinstance(source, Podium):
         podium = source

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import TupleRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ._errors import ConfigError, RunNotFoundError, StorageError
+from .._errors import ConfigError, RunNotFoundError, StorageError
 from ._store import RunRecord
 
 CONNECT_TIMEOUT_S = 10

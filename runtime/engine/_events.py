@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium.policies import Action, GuardFailure
 
+from ..models._usage import Usage
 from ._plan import Plan, Tier
 from ._result import Clarification
-from ._usage import Usage
 
 
 class _Event(BaseModel):

@@ -12,12 +12,12 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from podium.agents import Tier
 from podium.policies import BudgetExceeded, BudgetTracker
 from podium.tools import MIN_RESULT_TOKENS, for_provider
 
-from ._config import Deployment, ModelsConfig
-from ._errors import ConfigError, ModelError, UnexpectedModelBehavior, did_you_mean
-from ._plan import Tier
+from .._config import Deployment, ModelsConfig
+from .._errors import ConfigError, ModelError, UnexpectedModelBehavior, did_you_mean
 from ._usage import Usage
 
 Purpose = Literal["plan", "replan", "review", "task", "synthesis", "judge"]

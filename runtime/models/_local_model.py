@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from podium.tools import VARIANTS_KEY, estimate_tokens, head, message_tokens
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 PROVIDER = "podium-local"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"

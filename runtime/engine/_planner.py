@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from podium.agents import AgentSpec, loads_lenient
 
-from ._errors import PlanAttempt, PlanValidationError
+from .._errors import PlanAttempt, PlanValidationError
 from ._plan import TASK_ID_PATTERN, Plan, Task, validate_plan
 from ._result import Clarification, TaskResult
 

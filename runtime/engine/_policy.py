@@ -33,7 +33,7 @@ from podium.policies import (
 )
 from podium.tools import Tool
 
-from ._errors import GoalError
+from .._errors import GoalError
 from ._events import EscalationRaised, GuardChecked, RunEvent, ToolCalled
 
 Emit = Callable[[RunEvent], None]

@@ -1,6 +1,6 @@
 """Load the embedded model and decode a few grammar-constrained tokens; print what happened as JSON.
 
-Run as `python -m podium.runtime._model_probe` by `podium doctor` (and so by `make run` and
+Run as `python -m podium.runtime.models._model_probe` by `podium doctor` (and so by `make run` and
 `make test` before anything long): in its own process, so a llama.cpp build that crashes on the
 first decode (llama-cpp-python 0.3.36 with SmolLM2 does, with SIGSEGV) is reported as a failed
 check naming the version, instead of killing the command that asked.

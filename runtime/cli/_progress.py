@@ -15,8 +15,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from ._events import RunEvent
-from ._plan import Plan
+from ..engine._events import RunEvent
+from ..engine._plan import Plan
 
 _STYLE = {
     "waiting": "dim",

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict
 
 from podium.policies import Action, Verdict
 
+from ..models._usage import Usage
 from ._plan import Plan, Task, Tier
-from ._usage import Usage
 
 TaskStatus = Literal["completed", "failed", "skipped"]
 RunStatus = Literal[

@@ -34,9 +34,19 @@ from podium.memory import PlanMatch
 from podium.policies import PASSING, BudgetExceeded, BudgetTracker, Verdict
 from podium.tools import ToolContext, ToolRegistry
 
-from ._config import PodiumConfig
+from .._config import PodiumConfig
+from .._errors import PlanAttempt, PlanError, PlanValidationError, PodiumError
+from ..models._model import (
+    ModelRequest,
+    ModelSeam,
+    Purpose,
+    is_local_model,
+    prompt_room,
+    result_budget,
+    serving_window,
+)
+from ..models._usage import Usage
 from ._effects import EffectJournal
-from ._errors import PlanAttempt, PlanError, PlanValidationError, PodiumError
 from ._events import (
     EscalationRaised,
     PlanCreated,
@@ -57,15 +67,6 @@ from ._executor import (
 )
 from ._facts import facts_answer, with_found_records
 from ._memory import RunMemory, substitute_plan, template_message
-from ._model import (
-    ModelRequest,
-    ModelSeam,
-    Purpose,
-    is_local_model,
-    prompt_room,
-    result_budget,
-    serving_window,
-)
 from ._plan import Plan, Task, Tier
 from ._planner import (
     PlannerQuestion,
@@ -91,7 +92,6 @@ from ._result import (
     ToolCallRecord,
 )
 from ._routing import RoutingPolicy, Rung
-from ._usage import Usage
 
 Emit = Callable[[RunEvent], None]
 LOCAL_MAX_TASKS = 6

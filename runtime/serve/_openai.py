@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
+from ..engine._events import RunEvent
+from ..models._usage import Usage
+from ..storage._store import RunRecord
 from ._conversation import split_messages
-from ._events import RunEvent
 from ._server import ApiError, RunService, SubmitRun, Tenant
-from ._store import RunRecord
-from ._usage import Usage
 
 MODEL = "podium"
 

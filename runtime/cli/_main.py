@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from podium.evals._scenario import Workflow
 
-    from ._api import Podium
-    from ._plan import Plan
+    from .._api import Podium
+    from ..engine._plan import Plan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
-    from ._errors import PodiumError
+    from .._errors import PodiumError
 
     try:
         code: int = args.handler(args)
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         # A full or read-only disk, or an OSError on a file under the data folder, met outside
         # the run store's seams (which raise StorageError, above): one line, like any other
         # error. Anything else is a bug (a tool's, a dataset's) and keeps its traceback.
-        from ._store import storage_failure
+        from ..storage._store import storage_failure
 
         failure = storage_failure(exc, _data_dir(args))
         if failure is None:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 def _data_dir(args: argparse.Namespace) -> Path | None:
     """The data folder the configuration names, to tell its failures from other errors; None
     when the configuration cannot be read (the error being reported may be why)."""
-    from ._config import PodiumConfig
+    from .._config import PodiumConfig
 
     try:
         return PodiumConfig.load(args.config).storage.data_dir
@@ -315,8 +315,8 @@ def _memory_parser(sub: Any) -> None:
 
 
 def _memory_store(args: argparse.Namespace) -> Any:
-    from ._config import PodiumConfig
-    from ._errors import ConfigError
+    from .._config import PodiumConfig
+    from .._errors import ConfigError
 
     config = PodiumConfig.load(args.config)
     if not config.memory.enabled:
@@ -376,8 +376,8 @@ def _cmd_memory_stats(args: argparse.Namespace) -> int:
 
 
 def _podium(args: argparse.Namespace) -> Podium:
-    from ._api import Podium
-    from ._config import PodiumConfig
+    from .._api import Podium
+    from .._config import PodiumConfig
 
     return Podium(PodiumConfig.load(args.config))
 
@@ -406,11 +406,11 @@ def _record_run(
     from podium.evals import Cassette, CassetteModel, scenario_from_run
     from podium.evals._record import portable_config
 
-    from ._api import Podium
-    from ._config import PodiumConfig
-    from ._model import LiteLLMBackend
+    from .._api import Podium
+    from .._config import PodiumConfig
+    from ..models._model import LiteLLMBackend
+    from ..storage._store import new_run_id
     from ._progress import follow
-    from ._store import new_run_id
 
     config = PodiumConfig.load(args.config)
     model = CassetteModel(Cassette(source="recorded"), "record", LiteLLMBackend(config.models))
@@ -517,7 +517,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 def _cmd_approve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ._errors import RunStateError
+    from .._errors import RunStateError
 
     podium = _podium(args)
     record = podium.store.get(args.run_id)
@@ -556,8 +556,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     from podium.policies import AUDIT_FILE, read_audit
 
-    from ._config import PodiumConfig
-    from ._errors import RunNotFoundError
+    from .._config import PodiumConfig
+    from .._errors import RunNotFoundError
 
     config = PodiumConfig.load(args.config)
     path = config.runs_dir / args.run_id / AUDIT_FILE
@@ -609,7 +609,7 @@ def _doctor_checks() -> tuple[str, ...]:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     import json
 
-    from ._config import PodiumConfig
+    from .._config import PodiumConfig
     from ._doctor import CHECKS, render, run_checks, to_json
 
     unknown = sorted(set(args.only or ()) - set(CHECKS))
@@ -793,8 +793,8 @@ def _serve_parsers(sub: Any) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from ._config import PodiumConfig
-    from ._server import bind, check_binding, create_app, resolve_tokens, serve
+    from .._config import PodiumConfig
+    from ..serve._server import bind, check_binding, create_app, resolve_tokens, serve
 
     config = PodiumConfig.load(args.config)
     updates = {
@@ -850,7 +850,3 @@ def _cmd_bench_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     return 0 if report["targets_met"] else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,7 +9,8 @@ usage, the guard verdicts and the events its policy emitted, which the driver re
 
 - Model backend: LiteLLMBackend is rebuilt from `[models]` in each worker process. Any other
   backend is sent as it is and must be picklable and stateless (FunctionModel with a function
-  of the request); ScriptedModel is refused, since every worker would get its own copy of the queue.
+  of the request); ScriptedModel refuses to pickle, since every worker would get its own copy of
+  the queue.
 - Budget: a worker starts from the run's spending so far and stops at the run's limits; the
   driver adds what it spent. Attempts running at the same time each start from the same
   snapshot, so a limit may be overshot by what the attempts in flight spend.
@@ -52,20 +53,20 @@ from podium.policies import (
 )
 from podium.tools import JSONValue, Tool, ToolContext, ToolError
 
-from ._config import ModelsConfig, PodiumConfig, RunConfig
-from ._errors import ConfigError
-from ._events import RunEvent
-from ._executor import AgentAttempt, AttemptFailed, ExecutorName, TaskChat, describe_failure
-from ._executor import journaled_tools as _journaled_tools
-from ._model import LiteLLMBackend, ModelBackend, ModelSeam
-from ._plan import Task
-from ._policy import RunPolicies, TaskPolicy
-from ._usage import Usage
+from .._config import ModelsConfig, PodiumConfig, RunConfig
+from .._errors import ConfigError
+from ..engine._events import RunEvent
+from ..engine._executor import AgentAttempt, AttemptFailed, ExecutorName, TaskChat, describe_failure
+from ..engine._executor import journaled_tools as _journaled_tools
+from ..engine._plan import Task
+from ..engine._policy import RunPolicies, TaskPolicy
+from ..models._model import LiteLLMBackend, ModelBackend, ModelSeam
+from ..models._usage import Usage
 
 if TYPE_CHECKING:
     from podium.memory import MemoryStore
 
-    from ._memory import TaskMemoryAccess
+    from ..engine._memory import TaskMemoryAccess
 
 log = logging.getLogger("podium.ray")
 
@@ -377,14 +378,8 @@ def _check_tools(ray: ModuleType, tools: tuple[Tool, ...]) -> None:
 def _shippable_backend(ray: ModuleType, backend: ModelBackend) -> ModelBackend | None:
     if type(backend) is LiteLLMBackend:
         return None  # rebuilt from [models] in each worker
-    from .testing import ScriptedModel
-
-    if isinstance(backend, ScriptedModel):
-        raise ConfigError(
-            "ScriptedModel cannot drive the Ray executor: each worker would get its own copy of "
-            "the script's queue. Use FunctionModel with a function of the request (module-level, "
-            'so workers can import it), or executor = "asyncio"'
-        )
+    # A backend that must not be copied says so by refusing to pickle (ScriptedModel does, with
+    # the reason), so no backend needs naming here.
     try:
         ray.cloudpickle.dumps(backend)
     except Exception as exc:
@@ -426,7 +421,7 @@ def _remote_attempt(attempt: AgentAttempt, approvals: dict[str, Any]) -> RemoteA
 
 
 def _memory_scope(memory: object) -> tuple[str, frozenset[str]] | None:
-    from ._memory import TaskMemoryAccess
+    from ..engine._memory import TaskMemoryAccess
 
     if isinstance(memory, TaskMemoryAccess):
         return memory.run.tenant, memory.upstream
@@ -533,7 +528,7 @@ async def _attempt(job: RemoteAttempt, setup: WorkerSetup) -> AttemptOutcome:
     context = dataclasses.replace(job.tool_context, memory=_worker_memory(config, job))
     effects = None
     if job.effects_path is not None:
-        from ._effects import EffectJournal
+        from ..engine._effects import EffectJournal
 
         effects = EffectJournal(job.effects_path)
     outcome = await _outcome(job, chat, policy, context, effects)
@@ -646,7 +641,7 @@ class _ServerMemory:
 
     def _open(self) -> TaskMemoryAccess:
         if self._access is None:
-            from ._memory import RunMemory, TaskMemoryAccess
+            from ..engine._memory import RunMemory, TaskMemoryAccess
 
             assert self.job.memory_scope is not None
             tenant, upstream = self.job.memory_scope

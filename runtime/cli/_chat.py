@@ -20,14 +20,14 @@ from rich.text import Text
 
 from podium.policies import Redactor
 
-from ._conversation import Turn, goal_with_context
-from ._errors import PodiumError
-from ._events import RunEvent
+from .._errors import PodiumError
+from ..engine._events import RunEvent
+from ..models._usage import Usage
+from ..serve._conversation import Turn, goal_with_context
 from ._progress import ProgressView
-from ._usage import Usage
 
 if TYPE_CHECKING:
-    from ._api import Podium
+    from .._api import Podium
 
 HELP = """\
 Type a goal and press Enter; a follow-up sees the earlier turns of this conversation.
@@ -121,7 +121,7 @@ class ChatSession:
     def goal(self, message: str) -> None:
         limit = self.podium.config.planner.max_goal_chars
         goal = goal_with_context(message, self.turns, max_chars=limit)
-        from ._store import new_run_id
+        from ..storage._store import new_run_id
 
         run_id = new_run_id()
         view = self._follow(lambda: self.podium.astream(goal, run_id=run_id))

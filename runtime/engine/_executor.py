@@ -4,12 +4,11 @@ The supervisor keeps the graph, the checkpoints, the failure ladder, the budget 
 An executor runs one rung of the ladder: the agent loop (model turns, tool calls, output guard)
 of one task on one tier, and answers as `run_agent` does: an `AgentOutput`, or GuardRejected,
 BudgetExceeded, or any other exception for a failed try. `InProcessExecutor` runs it on the
-supervisor's event loop; `RayExecutor` (podium.runtime._ray) runs it as a Ray task.
+supervisor's event loop; `RayExecutor` (podium.runtime.executors._ray) runs it as a Ray task.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -18,11 +17,9 @@ from podium.agents import AgentOutput, AgentSpec, Message, Tier, ToolChoice, run
 from podium.policies import BudgetTracker
 from podium.tools import DEFAULT_MAX_RESULT_TOKENS, Tool, ToolContext
 
-from ._config import PodiumConfig
-from ._errors import ConfigError
-from ._model import ModelBackend, ModelRequest, ModelSeam
+from ..models._model import ModelRequest, ModelSeam
+from ..models._usage import Usage
 from ._plan import Task
-from ._usage import Usage
 
 if TYPE_CHECKING:
     from ._effects import EffectJournal
@@ -161,23 +158,3 @@ class TaskChat:
         self.model = response.model
         self.repairs.extend(response.repairs)
         return response.message.to_message()
-
-
-def make_executor(
-    config: PodiumConfig,
-    backend: ModelBackend,
-    agent_names: tuple[str, ...],
-    tools: tuple[Tool, ...],
-) -> TaskExecutor:
-    """The executor `[run] executor` names; Ray is only imported (and started) for "ray"."""
-    if config.run.executor == "asyncio":
-        return InProcessExecutor()
-    if importlib.util.find_spec("ray") is None:
-        from ._ray import INSTALL_HINT
-
-        raise ConfigError(
-            f'[run] executor = "ray" needs Ray, which is not installed: {INSTALL_HINT}'
-        )
-    from ._ray import RayExecutor
-
-    return RayExecutor(config, backend, agent_names, tools)

