@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from podium.evals.bench_peers import run_peers_bench
-from podium.evals.peer_raw_langgraph import run_raw_langgraph
-from podium.evals.peer_workloads import all_workloads, mixed
+from podium.evals.bench.peer_raw_langgraph import run_raw_langgraph
+from podium.evals.bench.peer_workloads import all_workloads, mixed
+from podium.evals.bench.peers import run_peers_bench
 from podium.runtime import cli
 
 

@@ -374,7 +374,7 @@ def test_a_scripted_model_is_refused_with_a_way_out(config: PodiumConfig, ray_cl
 def test_the_ray_bench_writes_its_ratios(ray_cluster: str, tmp_path: Path) -> None:
     import json
 
-    from podium.evals.bench_ray import run_ray_bench
+    from podium.evals.bench.ray_executor import run_ray_bench
 
     report = run_ray_bench(tmp_path / "ray.json", width=4, task_cpu_s=0.01, workers=2)
     assert json.loads((tmp_path / "ray.json").read_text()) == report

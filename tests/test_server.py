@@ -430,7 +430,7 @@ def test_earlier_turns_are_bounded_context() -> None:
 
 
 async def test_runs_execute_in_worker_processes(tmp_path: Path) -> None:
-    from podium.evals.bench_serve import scripted_podium
+    from podium.evals.bench.serve import scripted_podium
 
     # A module-level factory with plain arguments can be sent to the worker processes.
     factory = functools.partial(scripted_podium, tmp_path / "data", 0.02, 8, 2)

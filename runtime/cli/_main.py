@@ -678,7 +678,7 @@ def _graph(plan: Plan) -> str:
 
 
 def _cmd_bench_dag(args: argparse.Namespace) -> int:
-    from podium.evals.bench import run_dag_bench
+    from podium.evals.bench.dag import run_dag_bench
 
     report: dict[str, Any] = run_dag_bench(
         json_out=args.json_out, latency_s=args.latency_ms / 1000, repeat=args.repeat
@@ -688,8 +688,8 @@ def _cmd_bench_dag(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_routing(args: argparse.Namespace) -> int:
-    from podium.evals.bench_routing import run_routing_bench
-    from podium.evals.routing_workload import WorkloadError
+    from podium.evals.bench.routing import run_routing_bench
+    from podium.evals.bench.routing_workload import WorkloadError
 
     try:
         report = run_routing_bench(json_out=args.json_out, workload=args.workload)
@@ -700,7 +700,7 @@ def _cmd_bench_routing(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_local_model(args: argparse.Namespace) -> int:
-    from podium.evals.bench_local import GOALS, VALID_PLAN_RATE_TARGET, run_local_model_bench
+    from podium.evals.bench.local_model import GOALS, VALID_PLAN_RATE_TARGET, run_local_model_bench
 
     if not 1 <= args.goals <= len(GOALS):
         print(f"error: --goals must be between 1 and {len(GOALS)}", file=sys.stderr)
@@ -710,7 +710,7 @@ def _cmd_bench_local_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_embedded(args: argparse.Namespace) -> int:
-    from podium.evals.bench_embedded import (
+    from podium.evals.bench.embedded import (
         DEFAULT_GOALS,
         GoalsFileError,
         load_goals,
@@ -731,7 +731,7 @@ def _cmd_bench_embedded(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_memory(args: argparse.Namespace) -> int:
-    from podium.evals.bench_memory import run_memory_bench
+    from podium.evals.bench.memory import run_memory_bench
 
     report = run_memory_bench(args.json_out)
     print(f"-> {args.json_out}")
@@ -739,7 +739,7 @@ def _cmd_bench_memory(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_durability(args: argparse.Namespace) -> int:
-    from podium.evals.bench_durability import run_durability_bench
+    from podium.evals.bench.durability import run_durability_bench
 
     backends = tuple(args.backend or ("sqlite", "postgres"))
     report = run_durability_bench(args.json_out, kills=args.kills, backends=backends)
@@ -748,7 +748,7 @@ def _cmd_bench_durability(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_guards(args: argparse.Namespace) -> int:
-    from podium.evals.bench_guards import run_guards_bench
+    from podium.evals.bench.guards import run_guards_bench
 
     report = run_guards_bench(args.json_out)
     print(f"-> {args.json_out}")
@@ -756,7 +756,7 @@ def _cmd_bench_guards(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_ray(args: argparse.Namespace) -> int:
-    from podium.evals.bench_ray import run_ray_bench
+    from podium.evals.bench.ray_executor import run_ray_bench
 
     report = run_ray_bench(
         args.json_out, width=args.tasks, task_cpu_s=args.task_cpu_s, workers=args.workers
@@ -765,7 +765,7 @@ def _cmd_bench_ray(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_peers(args: argparse.Namespace) -> int:
-    from podium.evals.bench_peers import run_peers_bench
+    from podium.evals.bench.peers import run_peers_bench
 
     report = run_peers_bench(
         json_out=args.json_out, md_out=args.md_out, latency_s=args.latency_ms / 1000, only=args.only
@@ -840,7 +840,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench_serve(args: argparse.Namespace) -> int:
-    from podium.evals.bench_serve import run_serve_bench
+    from podium.evals.bench.serve import run_serve_bench
 
     report = run_serve_bench(
         json_out=args.json_out,

@@ -85,7 +85,7 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-_STATUS_OF = {
+_STATUS_OF: dict[str, int] = {
     ErrorCode.GOAL: 400,
     ErrorCode.CONFIG: 400,
     ErrorCode.RUN_NOT_FOUND: 404,

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from podium.runtime import Podium, PodiumConfig
 
 from ._report import machine, write_report
-from .bench import BenchGraph, _model, wide_graph
+from .dag import BenchGraph, _model, wide_graph
 
 Backend = Literal["memory", "sqlite", "postgres"]
 

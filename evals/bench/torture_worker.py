@@ -1,6 +1,6 @@
 """One process of the crash torture: runs or resumes a workflow, logging what it does, until killed.
 
-    python -m podium.evals.torture_worker run|resume DATA_DIR RUN_ID LOG LEDGER
+    python -m podium.evals.bench.torture_worker run|resume DATA_DIR RUN_ID LOG LEDGER
 
 The workflow: two lookups in parallel (a, b), a booking after each (c, d: `ledger_append`, a
 side-effecting tool), and a writer joining them (e). Models are deterministic doubles with

@@ -1,10 +1,10 @@
 """`podium bench durability`: the crash torture at full count, and what checkpoints cost per task.
 
-The torture (podium.evals.torture) runs on SQLite and on Postgres (the project's own server,
+The torture (podium.evals.bench.torture) runs on SQLite and on Postgres (the project's own server,
 started by scripts/postgres.sh, or $PODIUM_POSTGRES_URL): at least `kills` SIGKILLs each, at
 random times and right at chosen moments (a plan made, a tool call, a checkpoint write, a task
 start or end). Targets: kills >= 200 and zero duplicated tasks, duplicated side effects, lost
-runs and wrong answers. The checkpoint overhead per task comes from podium.evals.bench_storage.
+runs and wrong answers. The checkpoint overhead per task comes from podium.evals.bench.storage.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._report import machine, write_report
-from .bench_storage import measure_checkpoint_overhead
+from .storage import measure_checkpoint_overhead
 from .torture import run_torture
 
 ZERO_KEYS = ("duplicated_tasks", "duplicated_side_effects", "lost_runs", "wrong_answers")
@@ -27,7 +27,7 @@ def project_postgres() -> str | None:
     """$PODIUM_POSTGRES_URL, else the URL scripts/postgres.sh prints (it starts the server)."""
     if url := os.environ.get("PODIUM_POSTGRES_URL"):
         return url
-    script = Path(__file__).resolve().parents[1] / "scripts" / "postgres.sh"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh"
     if not script.is_file():
         return None
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)

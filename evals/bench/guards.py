@@ -6,7 +6,7 @@
   Guard in sequential mode with telemetry off; outputs of 200 to 4,000 characters with the
   metadata a task passes (system prompt, sources, agent names). Also the same for the answer
   guard, and `guardrails_import_s`, paid once per process.
-- The compromised-model suite (`podium.evals.attacks`): attack_success_rate (target 0.0) and
+- The compromised-model suite (`podium.evals.bench.attacks`): attack_success_rate (target 0.0) and
   utility_under_attack (target >= 0.95), defended; and the same attacks with the defences
   switched off in config (`undefended`), which shows the attacks are real. It includes the
   attacks on tools the policy allows to carry untrusted content (per-argument taint), whose
@@ -55,12 +55,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 def guard_overhead(samples: int = 400) -> dict[str, Any]:
     started = time.perf_counter()
-    from podium.policies import OutputGuard, PoliciesConfig
-    from podium.policies._validators import CATALOGUE  # imports guardrails-ai
+    from podium.policies import VALIDATOR_NAMES, OutputGuard, PoliciesConfig
 
-    imported = time.perf_counter() - started
     config = PoliciesConfig()
-    agent_guard = OutputGuard("agent", config.validators)
+    agent_guard = OutputGuard("agent", config.validators)  # the first guard imports guardrails-ai
+    imported = time.perf_counter() - started
     answer_guard = OutputGuard("answer", config.answer_validators)
     metadata = {
         "system_prompt": "You are a careful researcher. Gather the facts the task asks for from "
@@ -80,7 +79,7 @@ def guard_overhead(samples: int = 400) -> dict[str, Any]:
             assert verdict.passed, verdict.message
     return {
         "validators": [r.short_name for r in config.validators],
-        "validator_count": len(CATALOGUE),
+        "validator_count": len(VALIDATOR_NAMES),
         "samples": samples,
         "output_chars_range": [200, 4000],
         "guardrails_import_s": round(imported, 3),

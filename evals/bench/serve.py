@@ -76,13 +76,13 @@ def scripted_podium(
 
 
 def _serve_main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m podium.evals.bench_serve serve")
+    parser = argparse.ArgumentParser(prog="python -m podium.evals.bench.serve serve")
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--latency-ms", type=float, required=True)
     parser.add_argument("--concurrency", type=int, required=True)
     parser.add_argument("--workers", type=int, default=0)
     args = parser.parse_args(argv)
-    from podium.evals.bench_serve import scripted_podium as importable  # not __main__'s
+    from podium.evals.bench.serve import scripted_podium as importable  # not __main__'s
     from podium.runtime import create_app, serve
 
     factory = functools.partial(
@@ -240,7 +240,7 @@ def run_serve_bench(
             [
                 sys.executable,
                 "-m",
-                "podium.evals.bench_serve",
+                "podium.evals.bench.serve",
                 "serve",
                 "--data-dir",
                 tmp,
@@ -331,7 +331,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
         _serve_main(sys.argv[2:])
     else:
-        parser = argparse.ArgumentParser(prog="python -m podium.evals.bench_serve")
+        parser = argparse.ArgumentParser(prog="python -m podium.evals.bench.serve")
         parser.add_argument("--json-out", type=Path, default=Path("bench-results/serve.json"))
         parser.add_argument("--runs", type=int, default=TARGET_RUNS)
         parser.add_argument("--latency-ms", type=float, default=100.0)

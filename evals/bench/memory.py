@@ -177,7 +177,7 @@ def run_memory_bench(
         root = folder or Path(scratch)
         report = _run(root, sizes, n_queries, real_texts, single_writes, plan_entries, noise)
     if plan_cache:
-        from .bench_plan_cache import TOKENS_SAVED_TARGET, run_plan_cache_bench
+        from .plan_cache import TOKENS_SAVED_TARGET, run_plan_cache_bench
 
         report |= run_plan_cache_bench()
         saved = report["plan_cache_planner_tokens_saved"]

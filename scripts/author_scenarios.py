@@ -1,6 +1,6 @@
 """Authors the bundled evaluation suite `evals/scenarios/`: scenario files, and cassettes recorded from scripted models.
 
-    python -m podium.evals.author_scenarios [--only NAME ...] [--out DIR]
+    python scripts/author_scenarios.py [--only NAME ...] [--out DIR]
 
 No live model is used. For each scenario this module writes the scenario YAML, records its
 cassette by running the scenario in `record` mode against a `ScriptedModel` (every model answer
@@ -24,6 +24,16 @@ from typing import Any, Literal
 import yaml
 
 from podium.agents import AgentRegistry
+from podium.evals import (
+    Cassette,
+    Entry,
+    EvalOptions,
+    Scenario,
+    ScenarioKind,
+    Workflow,
+    load_scenario,
+    run_scenario_file,
+)
 from podium.runtime import (
     AssistantMessage,
     ModelError,
@@ -35,10 +45,6 @@ from podium.runtime import (
 )
 from podium.runtime.testing import ScriptedModel, Step, UnexpectedModelCall
 from podium.tools import default_datasets_dir
-
-from ._cassette import Cassette, Entry
-from ._runner import EvalOptions, run_scenario_file
-from ._scenario import Scenario, ScenarioKind, Workflow, load_scenario
 
 # -- how the scripted model is priced and timed ------------------------------------------
 
@@ -64,7 +70,7 @@ PROVIDER_ERROR_LATENCY_S = 2.0
 """How long a provider error takes to come back, retries included."""
 
 NOTE = (
-    "Authored with Podium's scripted model doubles (python -m podium.evals.author_scenarios); no "
+    "Authored with Podium's scripted model doubles (python scripts/author_scenarios.py); no "
     "live model was used. Every model answer was written by hand as a good model would answer; "
     "the tool calls it asks for ran for real on the fixture data and were recorded. Tokens are "
     "estimated (about 4 characters a token) and priced per tier: cheap as gpt-4o-mini "
@@ -237,7 +243,7 @@ class Authored:
         metadata: JSON = {
             "cassette_source": "scripted",
             "note": NOTE,
-            "authored_by": "python -m podium.evals.author_scenarios --only " + self.name,
+            "authored_by": "python scripts/author_scenarios.py --only " + self.name,
             "exercises": list(self.exercises),
         }
         return Scenario.model_validate(
@@ -3208,7 +3214,7 @@ SCENARIOS: tuple[Callable[[], Authored], ...] = (
 
 
 def default_root() -> Path:
-    return Path(__file__).resolve().parent / "scenarios"
+    return Path(__file__).resolve().parents[1] / "evals" / "scenarios"
 
 
 async def author(item: Authored, root: Path) -> bool:
@@ -3303,7 +3309,7 @@ def select(names: Sequence[str]) -> list[Authored]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m podium.evals.author_scenarios",
+        prog="python scripts/author_scenarios.py",
         description="Write the bundled eval scenarios and record their cassettes from scripted models.",
     )
     parser.add_argument(

@@ -1,6 +1,6 @@
 """Crash torture: run workflows in a subprocess, SIGKILL it at random points, resume, check.
 
-Each run is started with `podium.evals.torture_worker`; the harness kills the process at a
+Each run is started with `podium.evals.bench.torture_worker`; the harness kills the process at a
 random moment (planning, mid-task, mid-tool-call, right after a checkpoint write, ...), resumes
 it in a fresh process (which may be killed again), and repeats until the run finishes. Checks,
 from the worker's log and the outside ledger rather than from Podium's own claims:
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-WORKER = "podium.evals.torture_worker"
+WORKER = "podium.evals.bench.torture_worker"
 MARKERS = ("plan_created", "tool", "persisted", "task_started", "task_completed")
 """Log kinds the harness may kill on the instant they appear (the other kills are timed)."""
 
