@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     )
     from .models._usage import Usage
     from .serve._server import create_app, serve
-    from .storage._store import RunRecord, RunStore
+    from .storage._store import RunRecord, RunStore, new_run_id
 
 _EXPORTS: dict[str, str] = {
     "AgentError": "._errors",
@@ -139,6 +139,7 @@ _EXPORTS: dict[str, str] = {
     "UnexpectedModelBehavior": "._errors",
     "Usage": ".models._usage",
     "validate_plan": ".engine._plan",
+    "new_run_id": ".storage._store",
     "serving_window": ".models._model",
     "create_app": ".serve._server",
     "serve": ".serve._server",
@@ -208,6 +209,7 @@ __all__ = [
     "UnexpectedModelBehavior",
     "Usage",
     "create_app",
+    "new_run_id",
     "serve",
     "serving_window",
     "validate_plan",

@@ -214,7 +214,7 @@ class Podium:
         tenant: str | None = None,
     ) -> RunResult:
         """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`)."""
-        goal = self._check_goal(goal)
+        goal = self.check_goal(goal)
         await self.executor.start()  # a Ray cluster that cannot be reached fails here, not mid-run
         now = time.time()
         record = RunRecord(
@@ -254,7 +254,7 @@ class Podium:
         return _run_sync(self.aplan(goal))
 
     async def aplan(self, goal: str, *, on_event: EventHandler | None = None) -> PlanResult:
-        goal = self._check_goal(goal)
+        goal = self.check_goal(goal)
         ctx = self._context(new_run_id(), goal, on_event or _ignore, self.config.memory.tenant)
         started = time.perf_counter()
         plan, usage, attempts = await plan_only(ctx)
@@ -351,7 +351,10 @@ class Podium:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _check_goal(self, goal: str) -> str:
+    def check_goal(self, goal: str) -> str:
+        """The goal as a run will hold it (stripped, secrets masked), or GoalError: empty, over
+        `planner.max_goal_chars`, or blocked by the input policy. Runs check their goal; an
+        interface calls this to refuse a goal before queueing it (`podium serve`: a 400)."""
         goal = goal.strip()
         limit = self.config.planner.max_goal_chars
         if not goal:

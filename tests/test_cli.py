@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import scripted, task
@@ -140,3 +142,24 @@ def test_outputs_and_answer_print_brackets_as_written() -> None:
     text = out.getvalue()
     assert "Dear [user_name]" in text and "… (+" in text  # cut, and the cut is marked
     assert str(view.sources()) == "sources · t1: query_dataset crm_leads"
+
+
+def test_eval_and_bench_commands_plug_in_and_record_wraps_run(
+    scripted_cli: Podium, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from podium.evals import cli as eval_cli
+
+    recorded: list[tuple[str, Path, str]] = []
+
+    def record(args: Any, goal: str, out: Path, *, workflow: str, show: bool) -> int:
+        recorded.append((goal, out, workflow))
+        return 0
+
+    monkeypatch.setattr(eval_cli, "_record_run", record)
+    assert cli.main(["run", "--record", "s.yaml", "a goal"]) == 0
+    assert recorded == [("a goal", Path("s.yaml"), "other")]
+    assert cli.main(["run", "--json", "--run-id", "plain", "a goal"]) == 0  # no --record: a run
+    assert json.loads(capsys.readouterr().out)["run_id"] == "plain"
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    assert "dag" in capsys.readouterr().out

@@ -1,15 +1,21 @@
-"""The `podium` command. Imports stay inside the commands so `podium --help` answers at once."""
+"""The `podium` command. Imports stay inside the commands so `podium --help` answers at once.
+
+Other packages add commands through the `podium.commands` entry-point group (`COMMANDS_GROUP`):
+podium.evals adds `eval` and `bench`, and `run --record`. Entry points are the packaging
+standard's plug-in registry (pytest's plugins and console scripts use it): the CLI finds the
+commands in installed metadata without importing the packages that provide them, so the runtime
+never imports podium.evals, and an install without it simply has no such commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from podium.evals._scenario import Workflow
-
     from .._api import Podium
     from ..engine._plan import Plan
 
@@ -77,12 +83,6 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the RunResult as JSON instead of live progress"
     )
     run.add_argument("--run-id", help="choose the run id (default: generated)")
-    run.add_argument(
-        "--record",
-        type=Path,
-        metavar="SCENARIO.yaml",
-        help="also record the run as an eval scenario (with its cassette beside it)",
-    )
     run.set_defaults(handler=_cmd_run)
 
     resume = sub.add_parser("resume", help="continue a crashed or stopped run")
@@ -139,156 +139,30 @@ def _parser() -> argparse.ArgumentParser:
     playbooks.add_argument("--json", action="store_true", help="print them as JSON")
     playbooks.set_defaults(handler=_cmd_playbooks)
 
-    _eval_parser(sub)
     _memory_parser(sub)
     _serve_parsers(sub)
-
-    bench = sub.add_parser("bench", help="performance benchmarks")
-    bench_sub = bench.add_subparsers(metavar="BENCH")
-    dag = bench_sub.add_parser(
-        "dag", help="dependency-driven dispatch: makespan vs critical path, overhead per task"
-    )
-    dag.add_argument("--json-out", type=Path, default=Path("bench-results/dag.json"))
-    dag.add_argument(
-        "--latency-ms", type=float, default=200.0, help="scripted model latency per call"
-    )
-    dag.add_argument(
-        "--repeat", type=int, default=3, help="zero-latency repetitions for the overhead figure"
-    )
-    dag.set_defaults(handler=_cmd_bench_dag)
-    routing = bench_sub.add_parser(
-        "routing",
-        help="per-task model routing vs frontier-only and cheap-only: cost and pass rate on a graded workload",
-    )
-    routing.add_argument("--json-out", type=Path, default=Path("bench-results/routing.json"))
-    routing.add_argument(
-        "--workload", type=Path, help="workload YAML (default: the bundled routing.yaml)"
-    )
-    routing.set_defaults(handler=_cmd_bench_routing)
-    local = bench_sub.add_parser(
-        "local-model",
-        help="the embedded model on this CPU: tokens/s, seconds to a valid plan, valid plan rate",
-    )
-    local.add_argument("--json-out", type=Path, default=Path("bench-results/local-model.json"))
-    local.add_argument("--goals", type=int, default=8, help="how many bundled goals to plan (1-8)")
-    local.set_defaults(handler=_cmd_bench_local_model)
-    embedded = bench_sub.add_parser(
-        "embedded",
-        help="the embedded default end to end: valid plans, no duplicates, no debris, answers "
-        "holding the bundled data's facts, playbook hits, seconds per run",
-        description="Run each goal of the goals file on the embedded model and read the answers. "
-        "Goals file (YAML): `goals:` a list of {id, workflow (sales | recruiting | research | "
-        "support | compliance | other), goal, facts: [strings a correct answer contains]}.",
-    )
-    embedded.add_argument("--json-out", type=Path, default=Path("bench-results/embedded.json"))
-    embedded.add_argument(
-        "--goals", type=Path, default=None, help="goals file (default: the bundled 20 goals)"
-    )
-    embedded.add_argument("--limit", type=int, default=None, help="run only the first N goals")
-    embedded.set_defaults(handler=_cmd_bench_embedded)
-    memory = bench_sub.add_parser(
-        "memory",
-        help="shared memory: write throughput, query latency at 10k/100k, plan cache savings",
-    )
-    memory.add_argument("--json-out", type=Path, default=Path("bench-results/memory.json"))
-    memory.set_defaults(handler=_cmd_bench_memory)
-    durability = bench_sub.add_parser(
-        "durability",
-        help="crash torture (SIGKILL at random points, resume, check) and checkpoint overhead",
-    )
-    durability.add_argument("--json-out", type=Path, default=Path("bench-results/durability.json"))
-    durability.add_argument("--kills", type=int, default=200, help="kills per backend")
-    durability.add_argument(
-        "--backend", action="append", choices=["sqlite", "postgres"], help="default: both"
-    )
-    durability.set_defaults(handler=_cmd_bench_durability)
-    guards = bench_sub.add_parser(
-        "guards",
-        help="guard overhead per output, and the compromised-model suite (attack success, utility)",
-    )
-    guards.add_argument("--json-out", type=Path, default=Path("bench-results/guards.json"))
-    guards.set_defaults(handler=_cmd_bench_guards)
-    ray_bench = bench_sub.add_parser(
-        "ray",
-        help="a wide CPU-bound task graph: the Ray executor (local, N workers) vs asyncio",
-    )
-    ray_bench.add_argument("--json-out", type=Path, default=Path("bench-results/ray.json"))
-    ray_bench.add_argument("--tasks", type=int, default=24, help="independent tasks in the graph")
-    ray_bench.add_argument("--task-cpu-s", type=float, default=0.5, help="CPU seconds per task")
-    ray_bench.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray")
-    ray_bench.set_defaults(handler=_cmd_bench_ray)
-    peers = bench_sub.add_parser(
-        "peers",
-        help="Podium beside langgraph-supervisor, a raw LangGraph graph and a sequential supervisor",
-    )
-    peers.add_argument("--json-out", type=Path, default=Path("bench-results/peers.json"))
-    peers.add_argument("--md-out", type=Path, default=Path("bench-results/peers.md"))
-    peers.add_argument(
-        "--latency-ms", type=float, default=100.0, help="fake model latency per call"
-    )
-    peers.add_argument("--only", nargs="*", help="workload names (default: all)")
-    peers.set_defaults(handler=_cmd_bench_peers)
-    serve_bench = bench_sub.add_parser(
-        "serve",
-        help="N concurrent runs over HTTP to a real podium serve: runs/s, time to first event, lost runs",
-    )
-    serve_bench.add_argument("--json-out", type=Path, default=Path("bench-results/serve.json"))
-    serve_bench.add_argument("--runs", type=int, default=500, help="runs submitted at once")
-    serve_bench.add_argument(
-        "--latency-ms", type=float, default=100.0, help="scripted model latency per call"
-    )
-    serve_bench.add_argument(
-        "--concurrency", type=int, help="the server's [server] concurrency (default: --runs)"
-    )
-    serve_bench.add_argument(
-        "--workers", type=int, default=2, help="the server's [server] workers (0: a thread)"
-    )
-    serve_bench.set_defaults(handler=_cmd_bench_serve)
+    _plugged_in(sub)
     return parser
 
 
-def _eval_parser(sub: Any) -> None:
-    ev = sub.add_parser("eval", help="offline evaluation: run, record and compare scenario suites")
-    ev_sub = ev.add_subparsers(metavar="EVAL")
-    run = ev_sub.add_parser("run", help="run scenario suites (folders or files) and grade them")
-    run.add_argument("paths", nargs="+", type=Path)
-    run.add_argument("--trials", type=int, default=1, help="trials per scenario, for pass^k")
-    run.add_argument("--json-out", type=Path, help="write the report as JSON")
-    run.add_argument("--html-out", type=Path, help="write the report as a self-contained HTML page")
-    run.add_argument(
-        "--mode",
-        choices=["replay", "record", "replay-or-record"],
-        default="replay",
-        help="replay: strict, offline (default); record: live, rewrites cassettes",
-    )
-    run.add_argument(
-        "--speed",
-        choices=["full", "recorded"],
-        default="full",
-        help="replay at full speed, or wait the recorded latencies",
-    )
-    run.add_argument("--concurrency", type=int, default=4, help="scenarios run at once")
-    run.set_defaults(handler=_cmd_eval_run)
-    record = ev_sub.add_parser("record", help="run a goal live and save it as a scenario")
-    record.add_argument("goal")
-    record.add_argument("--out", type=Path, required=True, metavar="SCENARIO.yaml")
-    record.add_argument(
-        "--workflow",
-        choices=["sales", "recruiting", "research", "support", "compliance", "other"],
-        default="other",
-    )
-    record.set_defaults(handler=_cmd_eval_record)
-    cmp = ev_sub.add_parser("compare", help="compare two reports; exit 1 on regressions")
-    cmp.add_argument("base", type=Path)
-    cmp.add_argument("new", type=Path)
-    cmp.add_argument(
-        "--cost-tolerance", type=float, default=0.10, help="relative cost rise allowed"
-    )
-    cmp.add_argument(
-        "--latency-tolerance", type=float, default=0.25, help="relative latency rise allowed"
-    )
-    cmp.add_argument("--json-out", type=Path)
-    cmp.set_defaults(handler=_cmd_eval_compare)
+COMMANDS_GROUP = "podium.commands"
+"""The entry-point group of command plugins. Each entry point names an `AddCommands`."""
+
+Handler = Callable[[argparse.Namespace], int]
+"""What a command runs: the parsed arguments in, the exit code out (set as `handler` default)."""
+
+AddCommands = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+"""A plugin: adds its commands to `podium`'s subcommands (argparse's subparsers action), each
+with a `Handler` as its `handler` default. It may extend a built-in command, found in the
+action's `choices` (podium.evals adds `--record` to `run`, wrapping its handler)."""
+
+
+def _plugged_in(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from importlib.metadata import entry_points
+
+    for plugin in sorted(entry_points(group=COMMANDS_GROUP), key=lambda p: p.name):
+        add: AddCommands = plugin.load()
+        add(sub)
 
 
 def _memory_parser(sub: Any) -> None:
@@ -332,8 +206,7 @@ def _memory_store(args: argparse.Namespace) -> Any:
 
 
 def _cmd_memory_search(args: argparse.Namespace) -> int:
-    from podium.memory import MemoryStoreError, search_memory
-    from podium.memory._prompt import provenance
+    from podium.memory import MemoryStoreError, provenance, search_memory
 
     with _memory_store(args) as store:
         try:
@@ -383,8 +256,6 @@ def _podium(args: argparse.Namespace) -> Podium:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    if args.record:
-        return _record_run(args, args.goal, args.record, workflow="other", show=not args.json)
     podium = _podium(args)
     if args.json:
         result = podium.run(args.goal, run_id=args.run_id)
@@ -395,96 +266,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ._progress import follow
 
     return asyncio.run(follow(podium.astream(args.goal, run_id=args.run_id)))
-
-
-def _record_run(
-    args: argparse.Namespace, goal: str, out: Path, *, workflow: str, show: bool
-) -> int:
-    """Run live through a recording cassette, then write the scenario and cassette."""
-    import asyncio
-
-    from podium.evals import Cassette, CassetteModel, scenario_from_run
-    from podium.evals._record import portable_config
-
-    from .._api import Podium
-    from .._config import PodiumConfig
-    from ..models._model import LiteLLMBackend
-    from ..storage._store import new_run_id
-    from ._progress import follow
-
-    config = PodiumConfig.load(args.config)
-    model = CassetteModel(Cassette(source="recorded"), "record", LiteLLMBackend(config.models))
-    podium = Podium(config, model=model, tool_wrapper=model.wrap_tool)
-    run_id = getattr(args, "run_id", None) or new_run_id()
-    if show:
-        asyncio.run(follow(podium.astream(goal, run_id=run_id)))
-        result = podium.store.get(run_id).result
-    else:
-        result = podium.run(goal, run_id=run_id)
-    if result is None:
-        print("error: the run ended without a result; nothing recorded", file=sys.stderr)
-        return 1
-    scenario = scenario_from_run(
-        result,
-        model.cassette,
-        out,
-        workflow=cast("Workflow", workflow),
-        config=portable_config(config),
-        models={"cheap": config.models.cheap, "frontier": config.models.frontier},
-    )
-    if not show:
-        print(result.model_dump_json(indent=2))
-    print(
-        f"recorded scenario {scenario.name!r} -> {scenario.path} (cassette {scenario.cassette_path})"
-    )
-    return 0 if result.status == "completed" else 1
-
-
-def _cmd_eval_record(args: argparse.Namespace) -> int:
-    return _record_run(args, args.goal, args.out, workflow=args.workflow, show=True)
-
-
-def _cmd_eval_run(args: argparse.Namespace) -> int:
-    import asyncio
-    import json
-
-    from podium.evals import EvalOptions, run_suite
-    from podium.evals._console import print_report
-
-    options = EvalOptions(
-        mode=args.mode, speed=args.speed, trials=args.trials, concurrency=max(1, args.concurrency)
-    )
-    report = asyncio.run(run_suite(args.paths, options))
-    print_report(report)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"-> {args.json_out}")
-    if args.html_out:
-        from podium.evals._html import render_html
-
-        args.html_out.parent.mkdir(parents=True, exist_ok=True)
-        args.html_out.write_text(render_html(report), encoding="utf-8")
-        print(f"-> {args.html_out}")
-    return 0 if report["failed"] == 0 else 1
-
-
-def _cmd_eval_compare(args: argparse.Namespace) -> int:
-    import json
-
-    from podium.evals import compare, load_report
-    from podium.evals._console import print_comparison
-
-    comparison = compare(
-        load_report(args.base),
-        load_report(args.new),
-        cost_tolerance=args.cost_tolerance,
-        latency_tolerance=args.latency_tolerance,
-    )
-    print_comparison(comparison)
-    if args.json_out:
-        args.json_out.write_text(json.dumps(comparison.as_dict(), indent=2) + "\n", "utf-8")
-    return 1 if comparison.regressions else 0
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -677,102 +458,6 @@ def _graph(plan: Plan) -> str:
     return " → ".join(waves)
 
 
-def _cmd_bench_dag(args: argparse.Namespace) -> int:
-    from podium.evals.bench.dag import run_dag_bench
-
-    report: dict[str, Any] = run_dag_bench(
-        json_out=args.json_out, latency_s=args.latency_ms / 1000, repeat=args.repeat
-    )
-    ok = report["makespan_over_critical_path"] <= 1.10 and report["overhead_ms_per_task"] <= 5.0
-    return 0 if ok else 1
-
-
-def _cmd_bench_routing(args: argparse.Namespace) -> int:
-    from podium.evals.bench.routing import run_routing_bench
-    from podium.evals.bench.routing_workload import WorkloadError
-
-    try:
-        report = run_routing_bench(json_out=args.json_out, workload=args.workload)
-    except WorkloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0 if report["targets_met"] else 1
-
-
-def _cmd_bench_local_model(args: argparse.Namespace) -> int:
-    from podium.evals.bench.local_model import GOALS, VALID_PLAN_RATE_TARGET, run_local_model_bench
-
-    if not 1 <= args.goals <= len(GOALS):
-        print(f"error: --goals must be between 1 and {len(GOALS)}", file=sys.stderr)
-        return 2
-    report = run_local_model_bench(json_out=args.json_out, goals=args.goals)
-    return 0 if report["valid_plan_rate"] >= VALID_PLAN_RATE_TARGET else 1
-
-
-def _cmd_bench_embedded(args: argparse.Namespace) -> int:
-    from podium.evals.bench.embedded import (
-        DEFAULT_GOALS,
-        GoalsFileError,
-        load_goals,
-        run_embedded_bench,
-    )
-
-    goals_file = args.goals or DEFAULT_GOALS
-    if args.limit is not None and args.limit < 1:
-        print("error: --limit must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        load_goals(goals_file)  # a bad file is reported before the model loads
-    except GoalsFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    report = run_embedded_bench(json_out=args.json_out, goals_file=goals_file, limit=args.limit)
-    return 0 if all(report["targets_met"].values()) else 1
-
-
-def _cmd_bench_memory(args: argparse.Namespace) -> int:
-    from podium.evals.bench.memory import run_memory_bench
-
-    report = run_memory_bench(args.json_out)
-    print(f"-> {args.json_out}")
-    return 0 if report["target_met"] and report["plan_cache_target_met"] else 1
-
-
-def _cmd_bench_durability(args: argparse.Namespace) -> int:
-    from podium.evals.bench.durability import run_durability_bench
-
-    backends = tuple(args.backend or ("sqlite", "postgres"))
-    report = run_durability_bench(args.json_out, kills=args.kills, backends=backends)
-    print(f"-> {args.json_out}")
-    return 0 if report["target_met"] else 1
-
-
-def _cmd_bench_guards(args: argparse.Namespace) -> int:
-    from podium.evals.bench.guards import run_guards_bench
-
-    report = run_guards_bench(args.json_out)
-    print(f"-> {args.json_out}")
-    return 0 if report["target_met"] else 1
-
-
-def _cmd_bench_ray(args: argparse.Namespace) -> int:
-    from podium.evals.bench.ray_executor import run_ray_bench
-
-    report = run_ray_bench(
-        args.json_out, width=args.tasks, task_cpu_s=args.task_cpu_s, workers=args.workers
-    )
-    return 0 if report["target_met"] else 1
-
-
-def _cmd_bench_peers(args: argparse.Namespace) -> int:
-    from podium.evals.bench.peers import run_peers_bench
-
-    report = run_peers_bench(
-        json_out=args.json_out, md_out=args.md_out, latency_s=args.latency_ms / 1000, only=args.only
-    )
-    return 0 if all(report["targets_met"].values()) else 1
-
-
 def _serve_parsers(sub: Any) -> None:
     serve = sub.add_parser(
         "serve", help="the HTTP server: runs API with live events, OpenAI endpoint, web chat"
@@ -837,16 +522,3 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from ._chat import run_chat
 
     return run_chat(_podium(args))
-
-
-def _cmd_bench_serve(args: argparse.Namespace) -> int:
-    from podium.evals.bench.serve import run_serve_bench
-
-    report = run_serve_bench(
-        json_out=args.json_out,
-        runs=args.runs,
-        latency_ms=args.latency_ms,
-        concurrency=args.concurrency,
-        workers=args.workers,
-    )
-    return 0 if report["targets_met"] else 1

@@ -30,8 +30,9 @@ from podium.memory import (
     MemoryStoreError,
     PlanMatch,
     format_hits,
+    provenance,
+    trim_to_budget,
 )
-from podium.memory._prompt import provenance, trim_to_budget
 from podium.tools import JSONValue, ToolError
 
 from .._errors import PlanValidationError

@@ -311,7 +311,7 @@ class RunService:
         podium = self.podium(request.profile)
         limit = podium.config.planner.max_goal_chars
         goal = goal_with_context(request.goal, request.conversation, max_chars=limit)
-        goal = podium._check_goal(goal)  # GoalError -> 400 before anything is queued
+        goal = podium.check_goal(goal)  # GoalError -> 400 before anything is queued
         self._make_room()
         now = time.time()
         record = RunRecord(
