@@ -17,7 +17,7 @@ answer is read, not only its status:
 - median_run_s: median wall seconds per run. Target 60 on a 2-core machine; printed with the
   floor measured in the same run (one constrained tool-call turn) and the ratio to it.
 
-The goals file (`evals/workloads/embedded_goals.yaml`, or `--goals FILE`) is YAML:
+The goals file (`evals/bench/workloads/embedded_goals.yaml`, or `--goals FILE`) is YAML:
 
     goals:
       - id: sales-1                  # unique

@@ -1,6 +1,6 @@
 """The routing benchmark's workload file: tasks, their graders, recorded answers per tier, prices.
 
-The format is described, with an example, in evals/ROUTING_WORKLOAD.md.
+The format is described, with an example, in evals/bench/ROUTING_WORKLOAD.md.
 """
 
 from __future__ import annotations
