@@ -74,7 +74,7 @@ if TYPE_CHECKING:
         serving_window,
     )
     from .models._usage import Usage
-    from .serve._server import create_app, serve
+    from .server._server import create_app, serve
     from .storage._store import RunRecord, RunStore, new_run_id
 
 _EXPORTS: dict[str, str] = {
@@ -141,8 +141,8 @@ _EXPORTS: dict[str, str] = {
     "validate_plan": ".engine._plan",
     "new_run_id": ".storage._store",
     "serving_window": ".models._model",
-    "create_app": ".serve._server",
-    "serve": ".serve._server",
+    "create_app": ".server._server",
+    "serve": ".server._server",
     "ServerConfig": "._config",
 }
 

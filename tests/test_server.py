@@ -16,13 +16,13 @@ from serve_support import ScriptedBackend, podium_for
 
 from podium.runtime import ConfigError, Podium, create_app
 from podium.runtime.cli import main
-from podium.runtime.serve._conversation import (
+from podium.runtime.server._conversation import (
     CONTEXT_HEADER,
     Turn,
     goal_with_context,
     split_messages,
 )
-from podium.runtime.serve._server import check_binding, resolve_tokens
+from podium.runtime.server._server import check_binding, resolve_tokens
 
 ALICE, BOB = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef"
 
@@ -122,7 +122,7 @@ async def test_submit_and_follow_in_one_request(client: httpx.AsyncClient) -> No
 
 
 async def test_a_quiet_stream_sends_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
-    from podium.runtime.serve import _server
+    from podium.runtime.server import _server
 
     monkeypatch.setattr(_server, "HEARTBEAT_S", 0.01)
     log = _server.RunLog()

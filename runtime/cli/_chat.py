@@ -23,7 +23,7 @@ from podium.policies import Redactor
 from .._errors import PodiumError
 from ..engine._events import RunEvent
 from ..models._usage import Usage
-from ..serve._conversation import Turn, goal_with_context
+from ..server._conversation import Turn, goal_with_context
 from ._progress import ProgressView
 
 if TYPE_CHECKING:

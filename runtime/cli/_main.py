@@ -479,7 +479,7 @@ def _serve_parsers(sub: Any) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .._config import PodiumConfig
-    from ..serve._server import bind, check_binding, create_app, resolve_tokens, serve
+    from ..server._server import bind, check_binding, create_app, resolve_tokens, serve
 
     config = PodiumConfig.load(args.config)
     updates = {

@@ -4,5 +4,6 @@ events over SSE (`_server`), the OpenAI-compatible endpoint (`_openai`), multi-t
 
 An interface: it drives runs through the `Podium` façade's public methods. May import the
 façade and everything below it; never `podium.runtime.cli` or `podium.evals`.
-`create_app` and `serve` are exported by `podium.runtime`.
+`create_app` and `serve` are exported by `podium.runtime`. (The folder is not called `serve`:
+a sub-package of that name would replace the `podium.runtime.serve` function once imported.)
 """

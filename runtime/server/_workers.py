@@ -254,7 +254,7 @@ async def _pipe_streams(
 
 
 class ProcessExecutor:
-    """Runs in a child process (`python -m podium.runtime.serve._workers READ_FD WRITE_FD`).
+    """Runs in a child process (`python -m podium.runtime.server._workers READ_FD WRITE_FD`).
 
     The child gets `factory` (pickled) first, then ("start", Job) and ("cancel", run_id)
     messages; it answers with batches of ("event", run_id, json) and ("done", run_id).
@@ -284,7 +284,7 @@ class ProcessExecutor:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "podium.runtime.serve._workers",
+            "podium.runtime.server._workers",
             str(down_read),
             str(up_write),
             pass_fds=(down_read, up_write),
@@ -375,7 +375,7 @@ async def _child(read_fd: int, write_fd: int) -> None:
     factory: PodiumFactory = await _read_frame(reader)
     podiums: dict[str | None, Podium] = {None: factory(None)}  # the default, built now
     gc.collect()
-    gc.freeze()  # its ~250,000 objects out of every collection's walk (runtime/serve/_server.py)
+    gc.freeze()  # its ~250,000 objects out of every collection's walk (runtime/server/_server.py)
     writer.write(_frame([("ready",)]))
     running: dict[str, asyncio.Task[None]] = {}
     batch: list[tuple[Any, ...]] = []

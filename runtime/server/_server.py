@@ -2,7 +2,7 @@
 
 The server's event loop answers HTTP and streams events; it holds the bounded queue of runs and
 starts up to `[server] concurrency` of them at once on an executor (a thread, or worker
-processes: runtime/serve/_workers.py). Every run's events are kept in a log in memory (seq 0, 1, ...)
+processes: runtime/server/_workers.py). Every run's events are kept in a log in memory (seq 0, 1, ...)
 so any number of subscribers see all of them, from the start or from the last one they saw.
 Every run belongs to the tenant of the API key that made it; other tenants get 404 for it.
 
@@ -13,8 +13,8 @@ Every run belongs to the tenant of the API key that made it; other tenants get 4
     POST /runs/{id}/cancel, /runs/{id}/resume
     POST /runs/{id}/escalations/{esc_id}    approve | reject | edit | answer, then the run continues
     GET  /agents, /healthz, /openapi.json
-    POST /v1/chat/completions, GET /v1/models   (runtime/serve/_openai.py)
-    GET  /                                  the web chat page (runtime/serve/web/)
+    POST /v1/chat/completions, GET /v1/models   (runtime/server/_openai.py)
+    GET  /                                  the web chat page (runtime/server/web/)
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ class RunService:
     """The server's runs: submission, the bounded queue, cancellation, event logs.
 
     Everything here runs on the server's event loop; the runs execute elsewhere (a thread or
-    worker processes, see runtime/serve/_workers.py) and report back through `on_event`/`on_done`."""
+    worker processes, see runtime/server/_workers.py) and report back through `on_event`/`on_done`."""
 
     factory: PodiumFactory
     settings: ServerConfig
