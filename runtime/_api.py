@@ -55,15 +55,12 @@ from ._store import (
     storing,
     this_process,
 )
-from ._supervisor import (
-    RunContext,
-    budget_stopped_result,
-    build_supervisor,
-    parse_clarification,
-    plan_only,
-    waiting_result,
-)
+from ._supervisor import build_supervisor
 from ._usage import Usage
+from .engine.context import RunContext
+from .engine.escalation import parse_clarification
+from .engine.planning import plan_only
+from .engine.results import budget_stopped_result, finished_result, waiting_result
 
 if TYPE_CHECKING:
     from podium.memory import MemoryStore
@@ -495,15 +492,17 @@ class Podium:
                     workflow.ainvoke(start, graph_config), self.config.budget.max_wall_s
                 )
                 if "__interrupt__" in raw:
-                    raw = waiting_result(ctx, raw["__interrupt__"]).model_dump(mode="json")
+                    result = waiting_result(ctx, raw["__interrupt__"])
+                else:
+                    result = finished_result(ctx, raw)
             except asyncio.CancelledError:
                 self._finish_cancelled(ctx, emit)
                 raise
             except TimeoutError:
-                raw = budget_stopped_result(
+                result = budget_stopped_result(
                     ctx,
                     f"budget exceeded: wall_time limit of {self.config.budget.max_wall_s:g} seconds reached",
-                ).model_dump(mode="json")
+                )
             except PlanError as exc:
                 self._finish_failed(run_id, exc)
                 emit(
@@ -516,7 +515,6 @@ class Podium:
                     )
                 )
                 raise
-        result = RunResult.model_validate(raw)
         if ctx.memory is not None and result.status == "completed":
             result = await _remembered(ctx.memory, goal, result)
         with self._storing():
