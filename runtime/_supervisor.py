@@ -10,6 +10,9 @@ inputs. Two things follow:
   resume every finished task returns its checkpointed result instead of running again.
 Re-planning waits until the tasks already under way have settled (failed inputs make their
 dependents skip at once), so that each re-plan sees the same results in a replay.
+
+This module binds the run to LangGraph and reads as the algorithm; each step lives in
+`podium.runtime.engine`, one module per concept.
 """
 
 from __future__ import annotations

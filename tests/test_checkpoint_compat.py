@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from checkpoint_fixture import FIXTURE, RESUMED, RUN_ID, podium
 
-from podium.runtime import RunEvent
+from podium.runtime import RunEvent, TaskResult
+from podium.runtime._result import FailureKind
 
 
 async def test_a_run_checkpointed_before_the_engine_split_resumes_where_it_stopped(
@@ -32,3 +35,25 @@ async def test_a_run_checkpointed_before_the_engine_split_resumes_where_it_stopp
     assert result.tasks["s"].approved_by == "human" and result.tasks["r"].guard == "refrain"
     restored = {e.task_id for e in events if e.kind == "task_completed" and e.restored}
     assert restored == {"a", "c"}
+
+
+@pytest.mark.parametrize(
+    ("stored", "kind"),
+    [
+        (
+            {"status": "skipped", "error": "budget exceeded: calls limit of 3 model calls reached"},
+            FailureKind.BUDGET,
+        ),
+        (
+            {"status": "failed", "error": "guard: refrain: banned word", "guard": "refrain"},
+            FailureKind.GUARD,
+        ),
+        ({"status": "skipped", "error": "input(s) ['a'] did not complete"}, None),
+        ({"status": "completed", "output": "done"}, None),
+    ],
+)
+def test_results_checkpointed_before_failure_kinds_read_as_their_kind(
+    stored: dict[str, Any], kind: FailureKind | None
+) -> None:
+    task = {"id": "t", "agent": "writer", "instruction": "do t", "inputs": []}
+    assert TaskResult.model_validate({"task": task, **stored}).failure is kind
