@@ -113,7 +113,7 @@ class Ladder:
     rungs: Sequence[Rung]
     chat: TaskChat
     prompting: Prompting
-    started: float = field(default_factory=time.time)
+    started: float
     routes: list[Route] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
 
