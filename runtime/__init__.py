@@ -61,7 +61,15 @@ if TYPE_CHECKING:
         ToolCalled,
     )
     from .engine._plan import Plan, Task, Tier, validate_plan
-    from .engine._result import Escalation, PlanResult, RunResult, RunStatus, TaskResult, TaskStatus
+    from .engine._result import (
+        Escalation,
+        FailureKind,
+        PlanResult,
+        RunResult,
+        RunStatus,
+        TaskResult,
+        TaskStatus,
+    )
     from .engine._routing import RoutingPolicy, Rung
     from .models._model import (
         AssistantMessage,
@@ -85,6 +93,7 @@ _EXPORTS: dict[str, str] = {
     "ErrorCode": "._errors",
     "Escalation": ".engine._result",
     "EscalationRaised": ".engine._events",
+    "FailureKind": ".engine._result",
     "GuardChecked": ".engine._events",
     "ToolCalled": ".engine._events",
     "GoalError": "._errors",
@@ -156,6 +165,7 @@ __all__ = [
     "ErrorCode",
     "Escalation",
     "EscalationRaised",
+    "FailureKind",
     "GoalError",
     "GuardChecked",
     "LiteLLMBackend",

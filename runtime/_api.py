@@ -27,22 +27,19 @@ from ._errors import (
     RunStateError,
     did_you_mean,
 )
+from .engine._context import RunContext
 from .engine._effects import EFFECTS_FILE, EffectJournal
+from .engine._escalation import parse_clarification
 from .engine._events import RunEvent, RunFinished, RunStarted
 from .engine._executor import TaskExecutor
 from .engine._memory import RunMemory
+from .engine._planning import plan_only
 from .engine._playbooks import Playbooks, load_playbooks
 from .engine._policy import audit_writer, check_goal_policy
 from .engine._result import PlanResult, RunResult, RunStatus
+from .engine._results import budget_stopped_result, finished_result, waiting_result
 from .engine._routing import RoutingPolicy
-from .engine._supervisor import (
-    RunContext,
-    budget_stopped_result,
-    build_supervisor,
-    parse_clarification,
-    plan_only,
-    waiting_result,
-)
+from .engine._supervisor import build_supervisor
 from .executors._select import make_executor
 from .models._model import (
     LiteLLMBackend,
@@ -499,15 +496,17 @@ class Podium:
                     workflow.ainvoke(start, graph_config), self.config.budget.max_wall_s
                 )
                 if "__interrupt__" in raw:
-                    raw = waiting_result(ctx, raw["__interrupt__"]).model_dump(mode="json")
+                    result = waiting_result(ctx, raw["__interrupt__"])
+                else:
+                    result = finished_result(ctx, raw)
             except asyncio.CancelledError:
                 self._finish_cancelled(ctx, emit)
                 raise
             except TimeoutError:
-                raw = budget_stopped_result(
+                result = budget_stopped_result(
                     ctx,
                     f"budget exceeded: wall_time limit of {self.config.budget.max_wall_s:g} seconds reached",
-                ).model_dump(mode="json")
+                )
             except PlanError as exc:
                 self._finish_failed(run_id, exc)
                 emit(
@@ -520,7 +519,6 @@ class Podium:
                     )
                 )
                 raise
-        result = RunResult.model_validate(raw)
         if ctx.memory is not None and result.status == "completed":
             result = await _remembered(ctx.memory, goal, result)
         with self._storing():

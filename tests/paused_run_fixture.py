@@ -10,6 +10,7 @@ and is committed as made: `test_paused_run_fixture.py` resumes it with today's c
 finish it without running the finished tasks again. LangGraph finds a task's checkpointed result
 by the task's name and call order, so the test fails if a refactor changes either. Remake the
 fixture only when a change to the stored format is deliberate (and say so in the commit).
+`checkpoint_fixture.py` keeps a second stored run, paused after a re-plan at a guard's refusal.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from podium.policies import Action, Verdict
 
@@ -22,6 +23,24 @@ which; its completed tasks stay checkpointed, so resuming it continues where it 
 
 
 MAX_RECORDED_RESULT_CHARS = 20_000
+
+
+class FailureKind(StrEnum):
+    """Why a task did not complete, as data: readers branch on it, never on the error's words."""
+
+    BUDGET = "budget"
+    """The run's budget stopped it before or during a try (skipped: not the task's fault)."""
+    UPSTREAM = "upstream"
+    """A task it takes as input did not complete (skipped)."""
+    GUARD = "guard"
+    """A guard refused the output of its last try (`TaskResult.guard` says how)."""
+    MODEL = "model"
+    """A model call of its last try failed (`ModelError`: provider, retries, fallbacks spent)."""
+    AGENT = "agent"
+    """The agent loop of its last try gave no acceptable answer within its steps."""
+    ERROR = "error"
+    """Anything else its last try raised; on Ray every other failure reads so (its exception
+    travels as text)."""
 
 
 class ToolCallRecord(BaseModel):
@@ -61,6 +80,8 @@ class TaskResult(BaseModel):
     data: Any = None
     """The parsed output when the task has an output schema."""
     error: str | None = None
+    failure: FailureKind | None = None
+    """Why it did not complete (None when it did)."""
     attempts: int = 0
     model: str | None = None
     usage: Usage = Usage()
@@ -82,6 +103,19 @@ class TaskResult(BaseModel):
     """Repairs of form the model's JSON replies needed (see `podium.agents.loads_lenient`)."""
     tool_calls: tuple[ToolCallRecord, ...] = ()
     """The tool calls of the attempt whose output was accepted, in order."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _failure_of_older_results(cls, data: Any) -> Any:
+        """A result checkpointed before failures had a kind: a refusal is read from `guard`, and
+        a budget stop (the one kind a run's ending turns on) from what BudgetExceeded wrote."""
+        if not isinstance(data, dict) or "failure" in data or data.get("status") == "completed":
+            return data
+        if data.get("guard") is not None:
+            return {**data, "failure": FailureKind.GUARD}
+        if str(data.get("error") or "").startswith("budget exceeded"):
+            return {**data, "failure": FailureKind.BUDGET}
+        return data
 
     @property
     def duration_s(self) -> float:
