@@ -408,6 +408,16 @@ class Podium:
             http_allowlist=tuple(tools.http.allowlist),
             run_id=run_id,
             outbox=(tools.outbox or self.config.storage.data_dir / "outbox").resolve(),
+            look_up_named=self._looks_up_named(),
+        )
+
+    def _looks_up_named(self) -> bool:
+        """Whether tool-first agents are shown what their task names first (`[run] lookups`)."""
+        mode = self.config.run.lookups
+        return mode == "on" or (
+            mode == "auto"
+            and isinstance(self.model, LiteLLMBackend)
+            and all(is_local_model(d.model) for d in self.config.models.deployments_for("cheap"))
         )
 
     def _context(self, run_id: str, goal: str, emit: EventHandler, tenant: str) -> RunContext:

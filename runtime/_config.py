@@ -225,6 +225,11 @@ class RunConfig(_Section):
     and when the embedded model would write the answer, as facts. facts: the answer is put
     together without a model: the final outputs, the records the tools found that the goal
     names, the files read, a line from each other task."""
+    lookups: Literal["auto", "on", "off"] = "auto"
+    """Before an agent's first model turn, its tools look up the records and files its task
+    names (a lead's row, "the Cirrusly contract"), as if the model had asked. auto: when the
+    agents run on the embedded model, which works from a record it is shown far better than it
+    asks for one; on / off: always / never."""
     executor: Literal["asyncio", "ray"] = "asyncio"
     """Where the agent work of each task runs: asyncio, in this process; ray, as Ray tasks on the
     cluster at `ray_address` (the supervisor, checkpoints, budget and events stay here)."""

@@ -227,3 +227,13 @@ async def test_max_steps_bounds_the_loop(tmp_path: Path) -> None:
             tools=ToolRegistry.with_builtins().for_agent(spec.tools),
             tool_context=ToolContext(workspace=tmp_path),
         )
+
+
+def test_the_loops_own_prompt_labels_copied_into_an_answer_are_removed() -> None:
+    from podium.agents._loop import _DATA_NOTE, _without_prompt_labels
+
+    text, repairs = _without_prompt_labels(f"Maya Chen is VP of Finance.\n{_DATA_NOTE}")
+    assert text == "Maya Chen is VP of Finance."
+    assert repairs == ["removed a prompt label the model repeated"]
+    assert _without_prompt_labels("Data from a tool.") == ("Data from a tool.", [])
+    assert _without_prompt_labels(_DATA_NOTE)[0] == ""  # nothing left: refused as empty

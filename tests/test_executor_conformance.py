@@ -224,6 +224,11 @@ def test_a_failing_task_climbs_the_same_ladder(cfg: PodiumConfig) -> None:
 
 
 def test_guard_verdicts_come_back_with_the_result(cfg: PodiumConfig) -> None:
+    reasked = {"name": "cites_given_sources", "on_fail": "reask"}  # its default is fix
+    policies = PodiumConfig.from_mapping(
+        {"policies": {"agents": {"researcher": {"validators": [reasked]}}}}
+    ).policies
+    cfg = cfg.model_copy(update={"policies": policies})
     _, result, events = run(cfg, Model((task("r", "researcher"),), cite_first=frozenset({"r"})))
     r = result.tasks["r"]
     assert result.status == "completed" and r.output == "R"

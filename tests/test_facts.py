@@ -100,3 +100,73 @@ def test_a_dataset_the_goal_names_counts_whole() -> None:
     answer = facts_answer("Review the contract against our policies", plan, results)
     assert all(f"policy_id POL-00{i} · title Rule {i}" in answer for i in range(1, 4))
     assert "policy_id" not in facts_answer("Review the contract", plan, results)
+
+
+def test_each_record_found_is_linked_to_the_line_of_the_files_read_that_speaks_to_it() -> None:
+    from podium.tools import default_datasets_dir
+
+    docs = default_datasets_dir() / "docs"
+    reads = tuple(
+        ToolCallRecord(
+            name="read_file",
+            arguments="{}",
+            ok=True,
+            result=json.dumps({"path": f"docs/{p.name}", "content": p.read_text()}),
+        )
+        for p in sorted(docs.glob("*cirrusly*"))
+    )
+    policies = json.loads((default_datasets_dir() / "policies.json").read_text())
+    plan = Plan.model_validate({"tasks": [{"id": "r", "agent": "reviewer", "instruction": "x"}]})
+    results = {
+        "r": TaskResult(
+            task=plan.tasks[0],
+            status="completed",
+            output="Reviewed.",
+            tool_calls=(*reads, _query("policies", policies)),
+        )
+    }
+    answer = facts_answer("Review the Cirrusly contract against our policies", plan, results)
+    section = answer.split("In the files read:\n")[1].splitlines()
+    linked = {line.split(":")[0]: line for line in section}
+    assert len(linked) == len(policies)  # every policy, past the eight records shown
+    assert "State of Delaware" in linked["- POL-009 Governing law"]
+    assert "renews automatically" in linked["- POL-004 Auto-renewal"]
+    assert "total liability is limited" in linked["- POL-003 Liability cap"]
+    assert "14 days' notice of a new subprocessor" in linked["- POL-005 Subprocessors"]
+    assert linked["- POL-002 Breach notification"].endswith("(docs/vendor_contract_cirrusly.md)")
+    # Nothing read, or no record named: no section.
+    alone = {"r": results["r"].model_copy(update={"tool_calls": reads})}
+    assert "In the files read" not in facts_answer("Review the contract", plan, alone)
+
+
+def test_an_agent_is_shown_what_its_task_names_before_its_first_turn(
+    config: PodiumConfig,
+) -> None:
+    config = config.model_copy(update={"run": RunConfig(synthesis="facts", lookups="on")})
+    model = scripted(
+        [task("enrich", "enricher")],
+        {},
+        extra=[reply("Maya Chen is the VP of Finance.", task="enrich")],
+    )
+    result = make(config, model).run(GOAL)
+    assert result.status == "completed", result.error
+    (first,) = [c for c in model.calls if c.task_id == "enrich"]
+    shown = [m for m in first.messages if m["role"] == "tool"]
+    assert any("VP of Finance" in m["content"] for m in shown)
+    calls = result.tasks["enrich"].tool_calls
+    assert {json.loads(c.arguments)["dataset"] for c in calls} >= {"crm_leads", "companies"}
+    assert all(c.ok for c in calls)
+    assert "name Maya Chen · title VP of Finance" in (result.answer or "")
+    # Off (the default off the embedded model): the model's first turn must look it up itself.
+    off = config.model_copy(update={"run": RunConfig(synthesis="facts", lookups="off")})
+    model = scripted(
+        [task("enrich", "enricher")],
+        {},
+        extra=[
+            tool_call("query_dataset", {"dataset": "crm_leads"}, task="enrich"),
+            reply("The lead works in finance.", task="enrich"),
+        ],
+    )
+    result = make(off, model).run(GOAL)
+    first = next(c for c in model.calls if c.task_id == "enrich")
+    assert not [m for m in first.messages if m["role"] == "tool"]

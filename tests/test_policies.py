@@ -95,7 +95,7 @@ def test_podium_validators_find_and_fix_what_they_name() -> None:
         ),
         "See https://northwind.example/about and https://evil.example/x": (
             "cites_given_sources",
-            None,
+            "See https://northwind.example/about and",
         ),
         "Hi <img src=x onerror=alert(1)> there": ("safe_html", "Hi  there"),
         "We kill it; skills matter": ("ban_list", "We **** it; skills matter"),
@@ -153,6 +153,15 @@ def verdicts(events: list[RunEvent]) -> list[tuple[str, str]]:
     return [(e.subject, e.action) for e in events if isinstance(e, GuardChecked)]
 
 
+def citations_reasked(config: PodiumConfig) -> PodiumConfig:
+    """`config` with the researcher's invented citations re-asked (their default is fix)."""
+    ref = {"name": "cites_given_sources", "on_fail": "reask"}
+    policies = PodiumConfig.from_mapping(
+        {"policies": {"agents": {"researcher": {"validators": [ref]}}}}
+    ).policies
+    return config.model_copy(update={"policies": policies})
+
+
 def test_reask_re_asks_the_same_agent_with_the_validator_message(config: PodiumConfig) -> None:
     model = scripted(
         [task("r", "researcher")],
@@ -162,7 +171,7 @@ def test_reask_re_asks_the_same_agent_with_the_validator_message(config: PodiumC
             reply("Northwind has 40 staff.", task="r"),
         ],
     )
-    result, _ = events_of(make(config, model), "Research Northwind")
+    result, _ = events_of(make(citations_reasked(config), model), "Research Northwind")
     assert result.status == "completed"
     assert result.tasks["r"].output == "Northwind has 40 staff."
     assert result.tasks["r"].attempts == 1  # the re-ask is inside the same try
@@ -182,7 +191,7 @@ def test_reask_exhausted_escalates_the_tier_then_succeeds(config: PodiumConfig) 
             reply("Northwind has 40 staff.", task="r", tier="frontier"),
         ],
     )
-    result, _ = events_of(make(config, model), "Research Northwind")
+    result, _ = events_of(make(citations_reasked(config), model), "Research Northwind")
     r = result.tasks["r"]
     assert result.status == "completed" and r.output == "Northwind has 40 staff."
     assert [(x.tier, x.outcome) for x in r.routes] == [

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from podium.tools import (
     GROUNDING_KEY,
+    MAX_LOOKUPS,
     VARIANTS_KEY,
     Choices,
     JSONValue,
@@ -660,3 +661,35 @@ def test_the_variants_narrow_to_what_the_task_names() -> None:
         "query_dataset", ToolContext(workspace=Path("."), task_text="hi"), variants=True
     )
     assert len(plain[VARIANTS_KEY]) == 6 and plain[VARIANTS_KEY][0]["required"] == ["dataset"]
+
+
+def test_lookups_are_the_calls_the_task_text_settles(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    for name in ("vendor_contract_cirrusly.md", "vendor_contract_acme.md", "review_notes.md"):
+        (tmp_path / "docs" / name).write_text("x")
+
+    def lookups(text: str, tool_name: str = "query_dataset") -> list[dict[str, Any]]:
+        ctx = ToolContext(workspace=tmp_path, task_text=text)
+        return REGISTRY.get(tool_name).lookups(ctx)
+
+    # A record named as written: its lookup; the longer name, not a name inside it.
+    assert lookups("Screen Ravi Patel for the Senior Backend Engineer opening") == [
+        {"dataset": "candidates", "where": {"name": "Ravi Patel"}},
+        {"dataset": "candidates", "where": {"current_title": "Senior Backend Engineer"}},
+        {"dataset": "job_openings", "where": {"title": "Senior Backend Engineer"}},
+    ]
+    # A source named with no record of it: the source whole; a word is not a source.
+    assert lookups("Check it against the policies dataset") == [{"dataset": "policies"}]
+    assert lookups("find candidates and policies") == []
+    # Files whose name holds a proper name of the text; not the sentence's first word.
+    assert lookups("Review the Cirrusly contract", "read_file") == [
+        {"path": "docs/vendor_contract_cirrusly.md"}
+    ]
+    assert lookups("Review it", "read_file") == []
+    assert lookups("Summarise docs/review_notes.md", "read_file") == [
+        {"path": "docs/review_notes.md"}
+    ]
+    # At most MAX_LOOKUPS; a tool without choices looks nothing up.
+    many = " ".join(f"C-30{n:02d}" for n in range(1, 20))
+    assert len(lookups(f"Compare {many}")) == MAX_LOOKUPS
+    assert lookups("Priya Nair", "calculator") == []

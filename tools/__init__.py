@@ -1,6 +1,6 @@
 """Podium's tool seam (Tool, ToolContext, ToolRegistry) and its offline built-in tools."""
 
-from ._choices import GROUNDING_KEY, VARIANTS_KEY, Choices, ChoicesFn, for_provider
+from ._choices import GROUNDING_KEY, MAX_LOOKUPS, VARIANTS_KEY, Choices, ChoicesFn, for_provider
 from ._core import JSONValue, Tool, ToolContext, ToolError, default_datasets_dir, tool
 from ._datasets import dataset_choices
 from ._memory import MemoryAccess
@@ -24,6 +24,7 @@ from ._results import (
 __all__ = [
     "DEFAULT_MAX_RESULT_TOKENS",
     "GROUNDING_KEY",
+    "MAX_LOOKUPS",
     "MIN_RESULT_TOKENS",
     "OFFLOAD_LABEL",
     "READ_RESULT",

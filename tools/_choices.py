@@ -78,35 +78,22 @@ def _narrowed(variants: Sequence[Choices], task_text: str) -> list[tuple[Choices
     if not task_text.strip():
         return [(v, None) for v in variants]
 
-    def named(value: JSONValue) -> bool:
-        # As written: "Lead" (a level) is not named by "qualify the lead", nor is a category in
-        # lower case ("urgent", "email") by any text: proper names and ids narrow, words not.
-        return (
-            isinstance(value, str)
-            and len(value) >= MIN_NAMED_CHARS
-            and value != value.lower()
-            and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", task_text) is not None
-        )
-
-    def named_as_source(value: JSONValue) -> bool:
-        # A dataset or file named as one ("crm_leads", "the companies dataset"), not the word
-        # "candidates" in "find candidates".
-        if not isinstance(value, str):
-            return False
-        tail = r"(?!\w)" if re.search(r"[_./-]", value) else r"\s+(?:dataset|table|file)\b"
-        return re.search(rf"(?<!\w){re.escape(value)}{tail}", task_text, re.I) is not None
-
     chosen = [
         v
         for v in variants
-        if any("." not in p and len(vs) == 1 and named_as_source(vs[0]) for p, vs in v.items())
+        if any(
+            "." not in p and len(vs) == 1 and _named_as_source(vs[0], task_text)
+            for p, vs in v.items()
+        )
     ] or list(variants)
     narrowed: list[tuple[Choices, str | None]] = []
     for variant in chosen:
         entries: dict[str, Sequence[JSONValue]] = {
             p: hits
             for p, vs in variant.items()
-            if "." in p and not p.endswith(".*") and (hits := [x for x in vs if named(x)])
+            if "." in p
+            and not p.endswith(".*")
+            and (hits := [x for x in vs if _named(x, task_text)])
         }
         # The mapping takes only the named entries: a small model adds a guessed filter
         # ("stage": "Contacted") that misses the record otherwise.
@@ -122,6 +109,114 @@ def _narrowed(variants: Sequence[Choices], task_text: str) -> list[tuple[Choices
         narrowed.append(({**kept, **keys, **entries}, next(iter(entries), None)))
     with_entries: list[tuple[Choices, str | None]] = [(v, r) for v, r in narrowed if r]
     return with_entries or narrowed
+
+
+MAX_LOOKUPS = 6
+"""Most calls `lookups` makes for one task: the records and files its text names, not a crawl."""
+
+
+def lookups(variants: Sequence[Choices], task_text: str) -> list[dict[str, JSONValue]]:
+    """The calls whose every argument the task's text settles, for the runtime to make before a
+    small model's first turn (see `Tool.lookups`), so what the task names is in its prompt
+    whether or not the model would have asked:
+
+    - a record the text names (a key value such as "Hiro Tanaka" or "POL-005", as written):
+      that record's lookup, `{"dataset": "candidates", "where": {"name": "Hiro Tanaka"}}`;
+    - a source the text names with no record of it named ("the policies dataset"): the source;
+    - a choice of an argument with many values (a workspace file) that the text names as a
+      source, or whose name holds a proper name of the text ("the Cirrusly contract" names
+      docs/vendor_contract_cirrusly.md): that choice.
+    """
+    if not task_text.strip():
+        return []
+    names = _proper_names(task_text)
+    calls: list[dict[str, JSONValue]] = []
+    # Where the text names its sources ("in the crm_leads dataset"), only those: Quillpath
+    # Health's support tickets are not what "look up Priya Nair in crm_leads" asks for.
+    sources = [
+        v
+        for v in variants
+        if any(
+            "." not in p and len(vs) == 1 and _named_as_source(vs[0], task_text)
+            for p, vs in v.items()
+        )
+    ]
+    for variant in sources or variants:
+        fixed = {p: vs[0] for p, vs in variant.items() if "." not in p and len(vs) == 1}
+        records = [
+            (argument, entry, hit)
+            for path, values in variant.items()
+            if "." in path and not path.endswith(".*")
+            for argument, _, entry in [path.partition(".")]
+            for hit in values
+            if _named(hit, task_text)
+        ]
+        records = [
+            r for r in records if not _within_other(r[2], [h for *_, h in records], task_text)
+        ]
+        calls.extend({**fixed, argument: {entry: hit}} for argument, entry, hit in records)
+        if not records and fixed and any(_named_as_source(v, task_text) for v in fixed.values()):
+            calls.append(dict(fixed))
+        for path, values in variant.items():
+            if "." in path or len(values) < 2:
+                continue
+            calls.extend(
+                {**fixed, path: v}
+                for v in values
+                if _named_as_source(v, task_text) or _names_in(v) & names
+            )
+    unique = {repr(sorted(c.items(), key=lambda kv: kv[0])): c for c in calls}
+    return list(unique.values())[:MAX_LOOKUPS]
+
+
+def _named(value: JSONValue, text: str) -> bool:
+    """`value` written in `text` as it is written in the data. As written: "Lead" (a level) is not
+    named by "qualify the lead", nor is a category in lower case ("urgent", "email") by any
+    text: proper names and ids narrow, words not."""
+    return (
+        isinstance(value, str)
+        and len(value) >= MIN_NAMED_CHARS
+        and value != value.lower()
+        and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text) is not None
+    )
+
+
+def _within_other(hit: JSONValue, hits: Sequence[JSONValue], text: str) -> bool:
+    """`hit` is named only inside a longer hit ("Backend Engineer" in "Senior Backend Engineer")."""
+    count = _occurrences(hit, text)
+    return any(
+        other != hit and _occurrences(hit, str(other)) and _occurrences(other, text) == count
+        for other in hits
+    )
+
+
+def _occurrences(value: JSONValue, text: str) -> int:
+    return len(re.findall(rf"(?<!\w){re.escape(str(value))}(?!\w)", text))
+
+
+def _named_as_source(value: JSONValue, text: str) -> bool:
+    """A dataset or file named as one ("crm_leads", "the companies dataset"), not the word
+    "candidates" in "find candidates"."""
+    if not isinstance(value, str):
+        return False
+    tail = r"(?!\w)" if re.search(r"[_./-]", value) else r"\s+(?:dataset|table|file)\b"
+    return re.search(rf"(?<!\w){re.escape(value)}{tail}", text, re.I) is not None
+
+
+_PROPER_NAME = re.compile(r"(?<=[\w,;:)] )[A-Z][A-Za-z]{3,}")
+"""A capitalised word inside a sentence (not its first word: "Review the ..." names nothing)."""
+
+
+def _proper_names(text: str) -> set[str]:
+    return {m.group().casefold() for m in _PROPER_NAME.finditer(text)}
+
+
+def _names_in(value: JSONValue) -> set[str]:
+    """The words of a file name ("docs/vendor_contract_cirrusly.md": vendor, contract, cirrusly)."""
+    if not isinstance(value, str):
+        return set()
+    stem = value.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return {w.casefold() for w in re.split(r"[\W_]+", stem) if len(w) > MIN_NAMED_CHARS}
 
 
 def for_provider(tool_schema: Mapping[str, Any], *, variants: bool) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, get_type_hints
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from ._choices import GROUNDING_KEY, ChoicesError, ChoicesFn, grounding
+from ._choices import GROUNDING_KEY, ChoicesError, ChoicesFn, grounding, lookups
 
 if TYPE_CHECKING:
     from ._memory import MemoryAccess
@@ -54,6 +54,10 @@ class ToolContext:
     task_text: str = ""
     """The task's instruction and goal: grounded choices narrow to the values it names (a
     dataset, a lead), for a decoder that can only pick among them (see `_choices`)."""
+    look_up_named: bool = False
+    """Before the model's first turn, the agent's tools look up what `task_text` names
+    (`Tool.lookups`): on for a small model, which reads a record it is shown far better than it
+    asks for one."""
     idempotency_key: str = ""
     """Set per call by the agent loop: derived from run, task, the call's place in the task and
     its arguments, so the same call made again after a crash carries the same key. A
@@ -118,6 +122,24 @@ class Tool:
             if grounded is not None:
                 entry[GROUNDING_KEY] = grounded
         return entry
+
+    def lookups(self, ctx: ToolContext) -> list[dict[str, JSONValue]]:
+        """The calls of this tool that `ctx.task_text` settles (a record or file it names; see
+        `podium.tools._choices.lookups`), each valid for the tool's arguments."""
+        if self.choices is None:
+            return []
+        try:
+            variants = self.choices(ctx)
+        except Exception:  # a missing folder, an unreadable file: nothing to look up
+            return []
+        calls = []
+        for arguments in lookups(variants, ctx.task_text):
+            try:
+                self._validate(arguments)
+            except ToolError:
+                continue  # the tool needs more than the text settles
+            calls.append(arguments)
+        return calls
 
     async def invoke(self, raw_args: Mapping[str, Any] | str, ctx: ToolContext) -> JSONValue:
         """Validate `raw_args` (a mapping or the JSON string a model emitted) and run the tool."""

@@ -44,6 +44,7 @@ def facts_answer(goal: str, plan: Plan, results: Mapping[str, TaskResult]) -> st
     files = list(dict.fromkeys(p for c in calls if (p := _file_read(c))))
     if files:
         parts.append("Files read: " + ", ".join(files))
+    parts.append(clauses_section(goal, calls))
     others = [t for t in order if t.id not in sinks and results[t.id].output]
     if others:
         lines = [
@@ -69,6 +70,120 @@ def found_section(named_in: str, calls: list[ToolCallRecord]) -> str:
     return FOUND + "\n" + "\n".join(f"- {r}" for r in records) if records else ""
 
 
+def clauses_section(goal: str, calls: list[ToolCallRecord]) -> str:
+    """For each record found that the goal names (a policy), the line of the files read that
+    speaks to it most (the contract's clause), so a review carries the evidence as well as the
+    rule: "POL-009 Governing law: 8.1 This Agreement is governed by the laws of ... Delaware"."""
+    lines = [line for c in calls for line in _file_lines(c)]
+    if not lines:
+        return ""
+    rows = [row for _, row in _found_rows(goal.casefold(), calls)]
+    weight = _rarity([words for _, _, words in lines])
+    found = []
+    for row in rows:
+        wanted = _words(" ".join(str(v) for v in row.values()))
+        label = " ".join(str(v) for v in list(row.values())[:2])
+        named = _words(label)
+        # A line on the record's subject first (its title's words: "liability" for "Liability
+        # cap"), then most words shared, the rarer first among equals.
+        scored = [
+            (
+                bool(named & words),
+                len(wanted & words),
+                sum(weight[w] for w in wanted & words),
+                path,
+                text,
+            )
+            for path, text, words in lines
+        ]
+        best = max(scored, key=lambda s: s[:3], default=None)
+        if best is None or best[1] < MIN_SHARED_WORDS:
+            continue
+        found.append(f"- {label}: {_one_line(best[4])} ({best[3]})")
+    found = list(dict.fromkeys(found))[:MAX_CLAUSES]
+    return "In the files read:\n" + "\n".join(found) if found else ""
+
+
+MAX_CLAUSES = 12
+"""Records linked to a line at most: a review of every policy (eleven bundled) cites each."""
+MIN_SHARED_WORDS = 2
+"""Words a record and a line must share (beyond the commonest) to be linked."""
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "may",
+        "must",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "the",
+        "their",
+        "this",
+        "that",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "within",
+        "without",
+    ]
+)
+
+
+def _file_lines(call: ToolCallRecord) -> list[tuple[str, str, frozenset[str]]]:
+    """(path, line, its words with its section heading's) for each line of a file read."""
+    result = _json(call.result)
+    if call.name != "read_file" or not isinstance(result, dict):
+        return []
+    path, content = str(result.get("path", "")), str(result.get("content", ""))
+    heading, lines = "", []
+    for raw in content.splitlines():
+        line = raw.strip()
+        if line.startswith("#"):
+            heading = line.lstrip("# ")
+        elif len(line) > 20:
+            lines.append((path, line, _words(f"{heading} {line}")))
+    return lines
+
+
+def _words(text: str) -> frozenset[str]:
+    """Words, folded to a short stem ("governed", "governing" → "gover"; "laws" → "law")."""
+    return frozenset(
+        w.rstrip("s")[:5]
+        for w in re.findall(r"[a-z][a-z-]+", text.casefold())
+        if w not in _STOP and len(w) > 2
+    )
+
+
+def _rarity(lines: list[frozenset[str]]) -> dict[str, float]:
+    """A word's weight: rarer across the lines, more telling (1 / lines holding it)."""
+    counts: dict[str, int] = {}
+    for words in lines:
+        for w in words:
+            counts[w] = counts.get(w, 0) + 1
+    return {w: 1.0 / n for w, n in counts.items()}
+
+
 def _output(results: Mapping[str, TaskResult], t: Task) -> str:
     return (results[t.id].output or "").strip()
 
@@ -79,20 +194,8 @@ def _one_line(text: str) -> str:
 
 
 def _records(goal: str, calls: list[ToolCallRecord]) -> list[str]:
-    """Rows the dataset tool returned that the goal names: a cell value found in the goal, or
-    any row of a dataset the goal names ("against our policies": the policies)."""
-    wanted = goal.casefold()
-    rows: list[tuple[str, dict[str, Any]]] = []
-    for call in calls:
-        result = _json(call.result)
-        if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
-            continue
-        dataset = str(result.get("dataset") or call.name)
-        whole = _mentions(dataset.replace("_", " "), wanted) or _mentions(dataset, wanted)
-        for row in result["rows"]:
-            if isinstance(row, dict) and (whole or _named(row, wanted)):
-                items = {k: v for k, v in row.items() if v not in (None, "", [])}
-                rows.append((dataset, items))
+    """Rows the dataset tool returned that the goal names, as lines (see `_found_rows`)."""
+    rows = _found_rows(goal.casefold(), calls)
     # A projection of a row found whole says nothing more: keep the fullest.
     kept = [
         (d, r)
@@ -104,6 +207,23 @@ def _records(goal: str, calls: list[ToolCallRecord]) -> list[str]:
     ]
     lines = [f"{d}: " + " · ".join(f"{k} {_value(v)}" for k, v in r.items()) for d, r in kept]
     return list(dict.fromkeys(lines))[:MAX_RECORDS]
+
+
+def _found_rows(wanted: str, calls: list[ToolCallRecord]) -> list[tuple[str, dict[str, Any]]]:
+    """Rows the dataset tool returned that `wanted` (folded) names: a cell value found in it,
+    or any row of a dataset it names ("against our policies": the policies)."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for call in calls:
+        result = _json(call.result)
+        if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
+            continue
+        dataset = str(result.get("dataset") or call.name)
+        whole = _mentions(dataset.replace("_", " "), wanted) or _mentions(dataset, wanted)
+        for row in result["rows"]:
+            if isinstance(row, dict) and (whole or _named(row, wanted)):
+                items = {k: v for k, v in row.items() if v not in (None, "", [])}
+                rows.append((dataset, items))
+    return rows
 
 
 def _within(row: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
