@@ -28,16 +28,21 @@ endif
 UV_INSTALL := $(UV) pip install --python $(BIN)/python --no-deps --require-hashes \
 	$(TORCH_SOURCE) --build-constraints requirements/build.txt
 
-.PHONY: run test lint typecheck pytest smoke doctor bench install install-local lock check-lock preflight clean
+.PHONY: run test lint layers typecheck pytest smoke doctor bench install install-local lock check-lock preflight clean
 
 run: preflight $(VENV)/.installed-run smoke
 	$(BIN)/podium run "$(GOAL)"
 
-test: check-lock $(VENV)/.installed-dev smoke lint typecheck pytest
+test: check-lock $(VENV)/.installed-dev smoke lint layers typecheck pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The architecture's arrows (pyproject.toml, [tool.importlinter]): layers, no runtime -> evals,
+# no test doubles or dev-only packages in production code, no other package's private modules.
+layers: $(VENV)/.installed-dev
+	$(BIN)/lint-imports --no-cache
 
 # mypy cannot follow setuptools' editable finder for renamed packages, so it reads a
 # symlink tree that mirrors the installed layout (podium/runtime -> runtime, ...).

@@ -35,7 +35,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from podium.policies import Redactor
 from podium.runtime import (
     AssistantMessage,
-    ErrorCode,
     ModelBackend,
     ModelError,
     ModelRequest,
@@ -49,6 +48,8 @@ from podium.runtime import (
 from podium.runtime import Usage as RunUsage
 from podium.tools import JSONValue, Tool, ToolContext, ToolError
 
+from ._errors import EvalErrorCode
+
 CASSETTE_VERSION = 1
 CassetteMode = Literal["record", "replay", "replay-or-record"]
 CASSETTE_MODES: tuple[CassetteMode, ...] = get_args(CassetteMode)
@@ -59,13 +60,13 @@ CassetteSource = Literal["recorded", "scripted", "hand-written"]
 class CassetteError(PodiumError):
     """A cassette file that cannot be used: missing, corrupt, or from another format version."""
 
-    code = ErrorCode.CASSETTE
+    code = EvalErrorCode.CASSETTE
 
 
 class CassetteMiss(ModelError):
     """Strict replay met a request that the cassette has no (more) recordings of."""
 
-    code = ErrorCode.REPLAY_MISS
+    code = EvalErrorCode.REPLAY_MISS
 
 
 class Entry(BaseModel):

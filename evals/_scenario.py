@@ -17,7 +17,9 @@ from pydantic import (
 )
 
 from podium.agents import AgentSpec
-from podium.runtime import ErrorCode, PodiumConfig, PodiumError, RunStatus, Tier
+from podium.runtime import PodiumConfig, PodiumError, RunStatus, Tier
+
+from ._errors import EvalErrorCode
 
 SCENARIO_VERSION = 1
 Workflow = Literal["sales", "recruiting", "research", "support", "compliance", "other"]
@@ -28,7 +30,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 class ScenarioError(PodiumError):
     """A scenario file that cannot be used; the message names the file and the field."""
 
-    code = ErrorCode.SCENARIO
+    code = EvalErrorCode.SCENARIO
 
 
 class _Strict(BaseModel):

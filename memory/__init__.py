@@ -35,7 +35,14 @@ from ._errors import (
     MemoryWriteRefused,
 )
 from ._plans import PlanCache
-from ._prompt import PROMPT_LABELS, UNTRUSTED_CLOSE, UNTRUSTED_OPEN, format_hits
+from ._prompt import (
+    PROMPT_LABELS,
+    UNTRUSTED_CLOSE,
+    UNTRUSTED_OPEN,
+    format_hits,
+    provenance,
+    trim_to_budget,
+)
 from ._record import CollectionLoss
 from ._scope import MemoryScope
 from ._store import MemoryStore, Redact
@@ -78,6 +85,8 @@ __all__ = [
     "format_hits",
     "memory_stats",
     "open_store",
+    "provenance",
     "render_stats",
     "search_memory",
+    "trim_to_budget",
 ]

@@ -16,9 +16,7 @@ from podium.agents import AgentRegistry, AgentSpec
 from podium.policies import BudgetTracker, Redactor, redact_logs
 from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
 
-from ._checkpoints import SharedCheckpointer
 from ._config import PodiumConfig
-from ._effects import EFFECTS_FILE, EffectJournal
 from ._errors import (
     AgentError,
     ConfigError,
@@ -29,10 +27,21 @@ from ._errors import (
     RunStateError,
     did_you_mean,
 )
-from ._events import RunEvent, RunFinished, RunStarted
-from ._executor import TaskExecutor, make_executor
-from ._memory import RunMemory
-from ._model import (
+from .engine._context import RunContext
+from .engine._effects import EFFECTS_FILE, EffectJournal
+from .engine._escalation import parse_clarification
+from .engine._events import RunEvent, RunFinished, RunStarted
+from .engine._executor import TaskExecutor
+from .engine._memory import RunMemory
+from .engine._planning import plan_only
+from .engine._playbooks import Playbooks, load_playbooks
+from .engine._policy import audit_writer, check_goal_policy
+from .engine._result import PlanResult, RunResult, RunStatus
+from .engine._results import budget_stopped_result, finished_result, waiting_result
+from .engine._routing import RoutingPolicy
+from .engine._supervisor import build_supervisor
+from .executors._select import make_executor
+from .models._model import (
     LiteLLMBackend,
     ModelBackend,
     ModelSeam,
@@ -40,11 +49,9 @@ from ._model import (
     memory_budget,
     memory_min_score,
 )
-from ._playbooks import Playbooks, load_playbooks
-from ._policy import audit_writer, check_goal_policy
-from ._result import PlanResult, RunResult, RunStatus
-from ._routing import RoutingPolicy
-from ._store import (
+from .models._usage import Usage
+from .storage._checkpoints import SharedCheckpointer
+from .storage._store import (
     RunRecord,
     RunStore,
     new_run_id,
@@ -55,15 +62,6 @@ from ._store import (
     storing,
     this_process,
 )
-from ._supervisor import (
-    RunContext,
-    budget_stopped_result,
-    build_supervisor,
-    parse_clarification,
-    plan_only,
-    waiting_result,
-)
-from ._usage import Usage
 
 if TYPE_CHECKING:
     from podium.memory import MemoryStore
@@ -213,7 +211,7 @@ class Podium:
         tenant: str | None = None,
     ) -> RunResult:
         """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`)."""
-        goal = self._check_goal(goal)
+        goal = self.check_goal(goal)
         await self.executor.start()  # a Ray cluster that cannot be reached fails here, not mid-run
         now = time.time()
         record = RunRecord(
@@ -253,7 +251,7 @@ class Podium:
         return _run_sync(self.aplan(goal))
 
     async def aplan(self, goal: str, *, on_event: EventHandler | None = None) -> PlanResult:
-        goal = self._check_goal(goal)
+        goal = self.check_goal(goal)
         ctx = self._context(new_run_id(), goal, on_event or _ignore, self.config.memory.tenant)
         started = time.perf_counter()
         plan, usage, attempts = await plan_only(ctx)
@@ -350,7 +348,10 @@ class Podium:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _check_goal(self, goal: str) -> str:
+    def check_goal(self, goal: str) -> str:
+        """The goal as a run will hold it (stripped, secrets masked), or GoalError: empty, over
+        `planner.max_goal_chars`, or blocked by the input policy. Runs check their goal; an
+        interface calls this to refuse a goal before queueing it (`podium serve`: a 400)."""
         goal = goal.strip()
         limit = self.config.planner.max_goal_chars
         if not goal:
@@ -505,15 +506,17 @@ class Podium:
                     workflow.ainvoke(start, graph_config), self.config.budget.max_wall_s
                 )
                 if "__interrupt__" in raw:
-                    raw = waiting_result(ctx, raw["__interrupt__"]).model_dump(mode="json")
+                    result = waiting_result(ctx, raw["__interrupt__"])
+                else:
+                    result = finished_result(ctx, raw)
             except asyncio.CancelledError:
                 self._finish_cancelled(ctx, emit)
                 raise
             except TimeoutError:
-                raw = budget_stopped_result(
+                result = budget_stopped_result(
                     ctx,
                     f"budget exceeded: wall_time limit of {self.config.budget.max_wall_s:g} seconds reached",
-                ).model_dump(mode="json")
+                )
             except PlanError as exc:
                 self._finish_failed(run_id, exc)
                 emit(
@@ -526,7 +529,6 @@ class Podium:
                     )
                 )
                 raise
-        result = RunResult.model_validate(raw)
         if ctx.memory is not None and result.status == "completed":
             result = await _remembered(ctx.memory, goal, result)
         with self._storing():

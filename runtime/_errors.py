@@ -11,10 +11,9 @@ Two families, as in pydantic-ai: signals the model sees, and run errors.
     ├── RunStateError                a run cannot do what was asked (resume a finished run)
     ├── StorageError                 the run store's database cannot be reached or used
     ├── ModelError                   the model seam failed (provider error, no scripted step)
-    │   ├── UnexpectedModelBehavior  the model answered, but not in a usable form
-    │   └── CassetteMiss             (podium.evals) strict replay has no recording of a call
-    ├── ScenarioError                (podium.evals) a scenario or report file is wrong
-    └── CassetteError                (podium.evals) a cassette is missing, corrupt or too old
+    │   └── UnexpectedModelBehavior  the model answered, but not in a usable form
+    └── ...                          podium.evals adds its own, with its own codes
+                                     (podium.evals.EvalErrorCode): the runtime knows nothing of it
 
     PlanValidationError(ValueError)  a plan broke a rule; the message is fed back to the planner
 """
@@ -39,9 +38,6 @@ class ErrorCode(StrEnum):
     MODEL = "model_error"
     MODEL_BEHAVIOR = "model_behavior"
     GOAL = "goal_invalid"
-    SCENARIO = "scenario_invalid"
-    CASSETTE = "cassette_invalid"
-    REPLAY_MISS = "replay_miss"
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,8 @@ class PlanAttempt:
 class PodiumError(Exception):
     """Base of every error Podium raises on purpose."""
 
-    code: ErrorCode = ErrorCode.MODEL
+    code: StrEnum = ErrorCode.MODEL
+    """The runtime's codes are `ErrorCode`s; a package built on it (podium.evals) brings its own."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -110,7 +107,7 @@ class StorageError(PodiumError):
 
 
 class ModelError(PodiumError):
-    code = ErrorCode.MODEL
+    code: StrEnum = ErrorCode.MODEL  # typed as the base's: podium.evals' CassetteMiss has its own
 
 
 class UnexpectedModelBehavior(ModelError):

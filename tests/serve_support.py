@@ -128,7 +128,7 @@ if __name__ == "__main__":
             app, host="127.0.0.1", port=0, on_ready=lambda port: print(f"PORT {port}", flush=True)
         )
     elif mode == "chat":
-        from podium.runtime._chat import run_chat
+        from podium.runtime.cli._chat import run_chat
 
         raise SystemExit(run_chat(podium_for(Path(data_dir), float(rest[0]) if rest else 0.0)))
     else:

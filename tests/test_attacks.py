@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podium.evals.attacks import ALLOWED_TOOL_ATTACKS, ATTACKS, run_suite, summary
+from podium.evals.bench.attacks import ALLOWED_TOOL_ATTACKS, ATTACKS, run_suite, summary
 
 
 def test_every_attack_is_stopped_and_the_work_still_gets_done() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from podium.evals.bench_embedded import (
+from podium.evals.bench.embedded import (
     DEFAULT_GOALS,
     WORKFLOWS,
     GoalRun,

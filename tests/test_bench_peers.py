@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from podium.evals.bench_peers import run_peers_bench
-from podium.evals.peer_raw_langgraph import run_raw_langgraph
-from podium.evals.peer_workloads import all_workloads, mixed
+from podium.evals.bench.peer_raw_langgraph import run_raw_langgraph
+from podium.evals.bench.peer_workloads import all_workloads, mixed
+from podium.evals.bench.peers import run_peers_bench
 from podium.runtime import cli
 
 
@@ -71,3 +71,15 @@ def test_peers_bench_as_a_function_honours_only(tmp_path: Path) -> None:
     )
     assert [w["name"] for w in report["workloads"]] == ["support"]
     assert "speedup_vs_sequential_wide" not in report
+
+
+def test_the_dev_only_peer_is_imported_only_when_it_runs() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, podium.evals, podium.evals.bench.peers, podium.evals.bench.cli\n"
+        "print('langgraph_supervisor' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from podium.evals.bench_routing import build_report, simulate
-from podium.evals.routing_workload import (
+from podium.evals.bench.routing import build_report, simulate
+from podium.evals.bench.routing_workload import (
     ContainsGrader,
     ExactGrader,
     JsonFieldsGrader,

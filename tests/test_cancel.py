@@ -25,7 +25,7 @@ async def test_cancel_stops_a_run_and_resume_continues_it(tmp_path: Path) -> Non
     assert not podium.cancel("r1")  # no longer running
     # The resumed run writes at once: a write lock kept by the cancelled run (a cancelled
     # checkpoint write outliving its connection) would make this wait and fail "database is
-    # locked". Before the fix in runtime/_checkpoints.py this failed 9 runs in 10.
+    # locked". Before the fix in runtime/storage/_checkpoints.py this failed 9 runs in 10.
     done = await podium.aresume("r1")
     assert done.status == "completed" and done.answer and done.answer.startswith("Summary")
     assert [c.task_id for c in model.calls].count("a") == 1  # not run again

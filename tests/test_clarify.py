@@ -24,7 +24,7 @@ from podium.runtime import (
     RunStateError,
     create_app,
 )
-from podium.runtime._planner import (
+from podium.runtime.engine._planner import (
     MAX_QUESTION_CHARS,
     ParsedPlan,
     PlannerQuestion,
@@ -32,7 +32,7 @@ from podium.runtime._planner import (
     plan_messages,
     plan_schema,
 )
-from podium.runtime._result import Clarification
+from podium.runtime.engine._result import Clarification
 from podium.runtime.testing import FunctionModel, ScriptedModel, plan_reply, reply
 
 AGENTS = ["researcher", "writer"]
@@ -408,7 +408,7 @@ async def test_http_answers_the_question_with_text(
 def test_cli_approve_answers_with_text_and_refuses_a_bare_approve(
     config: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from podium.runtime import cli
+    from podium.runtime.cli import _main as cli
 
     podium = Podium(planner(config), model=asking([{"question": "Which region?"}]))
     monkeypatch.setattr(cli, "_podium", lambda args: podium)
@@ -422,8 +422,8 @@ def test_cli_approve_answers_with_text_and_refuses_a_bare_approve(
 
 
 def test_an_answer_decision_is_refused_for_other_escalations(config: PodiumConfig) -> None:
-    from podium.runtime._result import Escalation, RunResult
-    from podium.runtime._store import RunRecord
+    from podium.runtime.engine._result import Escalation, RunResult
+    from podium.runtime.storage._store import RunRecord
 
     podium = Podium(config, model=asking([]))
     pending = Escalation(id="approval-t1-abc", reason="approval", question="send it?")
@@ -443,7 +443,7 @@ def test_the_chat_asks_for_words(config: PodiumConfig, tmp_path: Path) -> None:
 
     from rich.console import Console
 
-    from podium.runtime._chat import ChatSession
+    from podium.runtime.cli._chat import ChatSession
 
     replies = iter(["", "reject", "  EMEA "])
     chat = ChatSession(

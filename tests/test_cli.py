@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import scripted, task
 
-from podium.runtime import Podium, PodiumConfig, RunResult, cli
+from podium.runtime import Podium, PodiumConfig, RunResult
+from podium.runtime.cli import _main as cli
 
 PLAN = [task("a", "researcher"), task("b", "researcher"), task("c", "writer", ["a", "b"])]
 OUTPUTS = {"a": "alpha", "b": "beta", "c": "the final answer"}
@@ -104,10 +107,10 @@ def test_outputs_and_answer_print_brackets_as_written() -> None:
 
     from rich.console import Console
 
-    from podium.runtime._events import PlanCreated, TaskCompleted, ToolCalled
-    from podium.runtime._plan import Plan
-    from podium.runtime._progress import ProgressView
-    from podium.runtime._usage import Usage
+    from podium.runtime.cli._progress import ProgressView
+    from podium.runtime.engine._events import PlanCreated, TaskCompleted, ToolCalled
+    from podium.runtime.engine._plan import Plan
+    from podium.runtime.models._usage import Usage
 
     plan = Plan.model_validate({"tasks": [{"id": "t1", "agent": "writer", "instruction": "x"}]})
     view = ProgressView()
@@ -139,3 +142,24 @@ def test_outputs_and_answer_print_brackets_as_written() -> None:
     text = out.getvalue()
     assert "Dear [user_name]" in text and "… (+" in text  # cut, and the cut is marked
     assert str(view.sources()) == "sources · t1: query_dataset crm_leads"
+
+
+def test_eval_and_bench_commands_plug_in_and_record_wraps_run(
+    scripted_cli: Podium, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from podium.evals import cli as eval_cli
+
+    recorded: list[tuple[str, Path, str]] = []
+
+    def record(args: Any, goal: str, out: Path, *, workflow: str, show: bool) -> int:
+        recorded.append((goal, out, workflow))
+        return 0
+
+    monkeypatch.setattr(eval_cli, "_record_run", record)
+    assert cli.main(["run", "--record", "s.yaml", "a goal"]) == 0
+    assert recorded == [("a goal", Path("s.yaml"), "other")]
+    assert cli.main(["run", "--json", "--run-id", "plain", "a goal"]) == 0  # no --record: a run
+    assert json.loads(capsys.readouterr().out)["run_id"] == "plain"
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    assert "dag" in capsys.readouterr().out

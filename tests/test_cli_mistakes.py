@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from conftest import scripted, task
 
-from podium.runtime import Podium, PodiumConfig, cli
-from podium.runtime._store import FileRunStore, RunRecord
+from podium.runtime import Podium, PodiumConfig
+from podium.runtime.cli import _main as cli
+from podium.runtime.storage._store import FileRunStore, RunRecord
 
 PODIUM = [sys.executable, "-m", "podium.runtime.cli"]
 PROVIDERS = ["openai", "anthropic", "gemini", "ollama", "mistral", "deepseek", "bedrock"]
@@ -257,7 +258,7 @@ def scripted_cli(config: PodiumConfig, monkeypatch: pytest.MonkeyPatch) -> Podiu
 def fail_at(
     monkeypatch: pytest.MonkeyPatch, stage: str, error: Callable[[], BaseException]
 ) -> None:
-    from podium.runtime import _store
+    from podium.runtime.storage import _store
 
     if stage == "record":
         monkeypatch.setattr(FileRunStore, "save", lambda self, record: _raise(error()))

@@ -16,7 +16,7 @@ from podium.runtime import (
     Podium,
     PodiumConfig,
 )
-from podium.runtime._model import LiteLLMBackend
+from podium.runtime.models._model import LiteLLMBackend
 from podium.runtime.testing import FunctionModel, ScriptedModel, UnexpectedModelCall, reply
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from podium.runtime import PodiumConfig
-from podium.runtime import _doctor as doctor
-from podium.runtime._local_model import VERIFIED_LLAMA_CPP
+from podium.runtime.cli import _doctor as doctor
+from podium.runtime.models._local_model import VERIFIED_LLAMA_CPP
 
 
 def _config(tmp_path: Path, **models: str) -> PodiumConfig:

@@ -50,7 +50,7 @@ INPUT = re.compile(r"<input from='(\w+)'[^>]*>\n(.*?)\n</input>", re.S)  # fence
 def ray_cluster() -> Iterator[str]:
     """A local Ray, started once and shut down after this module (the rest of the suite runs
     without its processes); returns its address for drivers in other processes."""
-    from podium.runtime._ray import connect
+    from podium.runtime.executors._ray import connect
 
     ray = connect(
         RunConfig(
@@ -379,7 +379,7 @@ def test_a_scripted_model_is_refused_with_a_way_out(config: PodiumConfig, ray_cl
 def test_the_ray_bench_writes_its_ratios(ray_cluster: str, tmp_path: Path) -> None:
     import json
 
-    from podium.evals.bench_ray import run_ray_bench
+    from podium.evals.bench.ray_executor import run_ray_bench
 
     report = run_ray_bench(tmp_path / "ray.json", width=4, task_cpu_s=0.01, workers=2)
     assert json.loads((tmp_path / "ray.json").read_text()) == report
@@ -389,7 +389,7 @@ def test_the_ray_bench_writes_its_ratios(ray_cluster: str, tmp_path: Path) -> No
 
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_an_unreachable_cluster_is_a_clear_config_error() -> None:
-    from podium.runtime._ray import _check_reachable
+    from podium.runtime.executors._ray import _check_reachable
 
     with pytest.raises(ConfigError, match="cannot be reached"):
         _check_reachable("127.0.0.1:1")

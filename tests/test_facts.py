@@ -9,9 +9,9 @@ from conftest import make, scripted, task
 
 from podium.runtime import PodiumConfig
 from podium.runtime._config import RunConfig
-from podium.runtime._facts import FOUND, facts_answer
-from podium.runtime._plan import Plan
-from podium.runtime._result import TaskResult, ToolCallRecord
+from podium.runtime.engine._facts import FOUND, facts_answer
+from podium.runtime.engine._plan import Plan
+from podium.runtime.engine._result import TaskResult, ToolCallRecord
 from podium.runtime.testing import reply, tool_call
 
 GOAL = "Qualify the lead Maya Chen at Brightforge Analytics and draft a first email"

@@ -22,7 +22,7 @@ import pytest
 
 from podium.agents import loads_lenient
 from podium.runtime import ModelRequest, Podium, PodiumConfig
-from podium.runtime._model import LiteLLMBackend
+from podium.runtime.models._model import LiteLLMBackend
 
 pytestmark = [
     pytest.mark.integration,
@@ -50,7 +50,7 @@ class Server:
     """`python -m llama_cpp.server` on a loopback port, started and stopped by the test."""
 
     def __init__(self, log: Path) -> None:
-        from podium.runtime._local_model import gguf_path
+        from podium.runtime.models._local_model import gguf_path
 
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}/v1"

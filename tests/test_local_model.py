@@ -8,7 +8,7 @@ import pytest
 
 from podium.agents import AgentRegistry
 from podium.runtime import ModelRequest, ModelsConfig, Podium, PodiumConfig
-from podium.runtime._model import LiteLLMBackend
+from podium.runtime.models._model import LiteLLMBackend
 
 pytestmark = [
     pytest.mark.integration,
@@ -79,7 +79,7 @@ def test_the_grammar_keeps_raw_control_characters_out_of_json_strings() -> None:
     # inside a string on every release from 0.3.16 to 0.3.36 before the rule was narrowed.
     import json
 
-    from podium.runtime._local_model import _Engine
+    from podium.runtime.models._local_model import _Engine
 
     schema = {
         "type": "object",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from podium.runtime._local_model import _as_tool_message
+from podium.runtime.models._local_model import _as_tool_message
 
 
 def test_a_tool_call_becomes_a_tool_call() -> None:
@@ -38,7 +38,7 @@ def test_an_answer_cut_off_keeps_the_text_that_arrived() -> None:
 def test_a_grounded_tool_gives_the_grammar_one_branch_per_dataset() -> None:
     from pathlib import Path
 
-    from podium.runtime._local_model import grammar_for, tool_choice_schema
+    from podium.runtime.models._local_model import grammar_for, tool_choice_schema
     from podium.tools import ToolContext, ToolRegistry, for_provider
 
     registry = ToolRegistry.with_builtins()
@@ -59,7 +59,7 @@ def test_a_grounded_tool_gives_the_grammar_one_branch_per_dataset() -> None:
 
 def test_only_an_all_embedded_setup_sends_variants() -> None:
     from podium.runtime._config import ModelsConfig
-    from podium.runtime._model import LiteLLMBackend
+    from podium.runtime.models._model import LiteLLMBackend
 
     local = "podium-local/smollm2-135m"
     assert LiteLLMBackend(ModelsConfig(cheap=local, frontier=local))._variants
@@ -69,7 +69,7 @@ def test_only_an_all_embedded_setup_sends_variants() -> None:
 
 async def test_a_llama_cpp_server_gets_its_dialect() -> None:
     from podium.runtime._config import ModelsConfig
-    from podium.runtime._model import LiteLLMBackend, ModelRequest
+    from podium.runtime.models._model import LiteLLMBackend, ModelRequest
 
     sent: list[dict[str, object]] = []
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from podium.runtime._local_model import KNOWN_BAD_LLAMA_CPP, VERIFIED_LLAMA_CPP
+from podium.runtime.models._local_model import KNOWN_BAD_LLAMA_CPP, VERIFIED_LLAMA_CPP
 
 ROOT = Path(__file__).resolve().parents[1]
 REQ = ROOT / "requirements"

@@ -82,7 +82,7 @@ def test_concurrent_runs_share_one_backend_and_one_memory_store(
     reason="embedded model not installed (make install-local)",
 )
 async def test_concurrent_calls_share_the_embedded_model_safely() -> None:
-    from podium.runtime._model import LiteLLMBackend
+    from podium.runtime.models._model import LiteLLMBackend
 
     local = "podium-local/smollm2-135m"
     backend = LiteLLMBackend(ModelsConfig(cheap=local, frontier=local))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from podium.evals.bench_memory import render, run_memory_bench
+from podium.evals.bench.memory import render, run_memory_bench
 
 
 def test_memory_bench_reports_throughput_and_latency(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from podium.evals import peer_workloads as pw
-from podium.evals.peer_langgraph_supervisor import CallLog, run_langgraph_supervisor
-from podium.evals.peer_workloads import PeerTask, PeerWorkload
+from podium.evals.bench import peer_workloads as pw
+from podium.evals.bench.peer_langgraph_supervisor import CallLog, run_langgraph_supervisor
+from podium.evals.bench.peer_workloads import PeerTask, PeerWorkload
 
 CHAIN = PeerWorkload(
     "chain3",

@@ -8,7 +8,7 @@ import pytest
 from conftest import make, task
 
 from podium.runtime import PlanError, PlanValidationError, PodiumConfig, validate_plan
-from podium.runtime._planner import parse_plan
+from podium.runtime.engine._planner import parse_plan
 from podium.runtime.testing import ScriptedModel, plan_reply, reply
 
 AGENTS = ["researcher", "writer"]

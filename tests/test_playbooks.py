@@ -13,7 +13,7 @@ from conftest import make, task
 from podium.agents import AgentRegistry
 from podium.runtime import PodiumConfig
 from podium.runtime._errors import ConfigError
-from podium.runtime._playbooks import Playbooks, load_playbooks
+from podium.runtime.engine._playbooks import Playbooks, load_playbooks
 from podium.runtime.testing import ScriptedModel, plan_reply, reply
 
 AGENTS = AgentRegistry.builtin().names()
@@ -250,7 +250,7 @@ def test_podium_playbooks_lists_them_and_names_skipped_files(tmp_path: Path) -> 
 
 def test_on_the_embedded_planner_a_goal_naming_records_fills_the_playbook_from_the_data() -> None:
     from podium.memory import MiniLMEmbedder
-    from podium.runtime._playbooks import data_columns
+    from podium.runtime.engine._playbooks import data_columns
     from podium.tools import ToolContext
 
     column = data_columns(ToolContext(workspace=Path(".")))

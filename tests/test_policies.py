@@ -757,7 +757,7 @@ def test_a_human_can_add_instructions_and_the_task_runs_again(config: PodiumConf
     ],
 )
 def test_no_debris_refuses_machinery_for_an_answer(debris: str) -> None:
-    from podium.runtime._policy import PROMPT_FENCES
+    from podium.runtime.engine._policy import PROMPT_FENCES
 
     verdict, output = guard("no_debris").check(
         debris, target="task", subject="t1", metadata={"fences": PROMPT_FENCES}

@@ -30,8 +30,8 @@ from podium.runtime import (
     ToolCall,
     serving_window,
 )
-from podium.runtime._local_model import CONTEXT_TOKENS, MAX_TOKENS, _fit
-from podium.runtime._model import LiteLLMBackend, prompt_room
+from podium.runtime.models._local_model import CONTEXT_TOKENS, MAX_TOKENS, _fit
+from podium.runtime.models._model import LiteLLMBackend, prompt_room
 from podium.runtime.testing import FunctionModel
 from podium.tools import (
     OFFLOAD_LABEL,

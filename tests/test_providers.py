@@ -13,7 +13,7 @@ from podium.runtime import (
     PodiumConfig,
     UnexpectedModelBehavior,
 )
-from podium.runtime._model import LiteLLMBackend
+from podium.runtime.models._model import LiteLLMBackend
 from podium.runtime.testing import Fault, FaultyProvider
 
 HI = ModelRequest(messages=({"role": "user", "content": "hi"},))

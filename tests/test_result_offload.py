@@ -29,7 +29,7 @@ from podium.runtime import (
     ToolCall,
     ToolCalled,
 )
-from podium.runtime._model import result_budget, tier_window
+from podium.runtime.models._model import result_budget, tier_window
 from podium.runtime.testing import FunctionModel
 from podium.tools import (
     DEFAULT_MAX_RESULT_TOKENS,

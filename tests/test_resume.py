@@ -77,7 +77,7 @@ async def test_resuming_an_unknown_run_says_how_to_find_runs(tmp_path: Path) -> 
 
 async def test_a_run_that_failed_planning_cannot_be_resumed(tmp_path: Path) -> None:
     podium = worker_podium(tmp_path / "data", tmp_path / "log")
-    from podium.runtime._store import RunRecord
+    from podium.runtime.storage._store import RunRecord
 
     podium.store.save(
         RunRecord(

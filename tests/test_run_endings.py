@@ -28,10 +28,10 @@ from podium.runtime import (
     RunEvent,
     RunFinished,
     StorageError,
-    cli,
 )
 from podium.runtime._errors import RunStateError
-from podium.runtime._store import (
+from podium.runtime.cli import _main as cli
+from podium.runtime.storage._store import (
     FileRunStore,
     RunOwner,
     RunRecord,
@@ -194,7 +194,7 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Fault]]:
     LangGraph's checkpoint writes."""
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    from podium.runtime import _store
+    from podium.runtime.storage import _store
 
     armed: list[Fault] = []
     save, switch, put_writes = (
@@ -340,7 +340,7 @@ def sleeper() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def start_ticks(pid: int) -> int | None:
-    from podium.runtime._store import _started
+    from podium.runtime.storage._store import _started
 
     return _started(pid)
 
@@ -494,7 +494,7 @@ async def test_a_run_records_its_owner_while_it_runs(config: PodiumConfig) -> No
 
 def test_this_process_is_the_owner_a_forked_child_is_not() -> None:
     script = (
-        "import json; from podium.runtime._store import this_process;"
+        "import json; from podium.runtime.storage._store import this_process;"
         "print(this_process().model_dump_json())"
     )
     out = subprocess.run(

@@ -294,7 +294,7 @@ CACHED_PLAN = [
 )
 def test_trivial_plan_adaptation(goal: str, instructions: list[str] | None) -> None:
     from podium.runtime import Plan
-    from podium.runtime._memory import substitute_plan
+    from podium.runtime.engine._memory import substitute_plan
 
     plan = Plan.model_validate({"tasks": CACHED_PLAN})
     adapted = substitute_plan(CACHED_GOAL, goal, plan, ["enricher", "writer"], 10)
@@ -363,7 +363,7 @@ def test_configured_pii_is_redacted_before_it_is_remembered(tmp_path: Path) -> N
 
 def test_memory_budget_is_sized_to_the_smallest_context_window() -> None:
     from podium.runtime._config import Deployment, ModelsConfig
-    from podium.runtime._model import context_window, memory_budget, memory_min_score
+    from podium.runtime.models._model import context_window, memory_budget, memory_min_score
 
     local = "podium-local/smollm2-135m"
     assert context_window(Deployment(tier="cheap", model=local)) == 4096

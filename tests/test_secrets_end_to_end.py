@@ -270,7 +270,7 @@ def test_log_records_of_any_logger_are_masked(caplog: pytest.LogCaptureFixture) 
 @pytest.mark.parametrize("seed", [7, 8])
 def test_chat_line_history_keeps_no_secret(tmp_path: Path, seed: int) -> None:
     readline = pytest.importorskip("readline")
-    from podium.runtime._chat import _line_history
+    from podium.runtime.cli._chat import _line_history
 
     secrets = _secrets(seed)
     path = tmp_path / "chat" / "input_history"

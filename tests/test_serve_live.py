@@ -148,7 +148,7 @@ def test_the_podium_serve_command(tmp_path: Path) -> None:
 
 
 def test_the_serve_benchmark_reports_both_ways_of_following(tmp_path: Path) -> None:
-    from podium.evals.bench_serve import run_serve_bench
+    from podium.evals.bench.serve import run_serve_bench
 
     out = tmp_path / "serve.json"
     report = run_serve_bench(json_out=out, runs=12, latency_ms=5, workers=1)

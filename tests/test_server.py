@@ -15,9 +15,14 @@ import pytest
 from serve_support import ScriptedBackend, podium_for
 
 from podium.runtime import ConfigError, Podium, create_app
-from podium.runtime._conversation import CONTEXT_HEADER, Turn, goal_with_context, split_messages
-from podium.runtime._server import check_binding, resolve_tokens
 from podium.runtime.cli import main
+from podium.runtime.server._conversation import (
+    CONTEXT_HEADER,
+    Turn,
+    goal_with_context,
+    split_messages,
+)
+from podium.runtime.server._server import check_binding, resolve_tokens
 
 ALICE, BOB = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef"
 
@@ -117,7 +122,7 @@ async def test_submit_and_follow_in_one_request(client: httpx.AsyncClient) -> No
 
 
 async def test_a_quiet_stream_sends_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
-    from podium.runtime import _server
+    from podium.runtime.server import _server
 
     monkeypatch.setattr(_server, "HEARTBEAT_S", 0.01)
     log = _server.RunLog()
@@ -209,7 +214,7 @@ async def test_cancel_a_running_run_then_resume_it(
         # That the resumed run completes without redoing a and b is tested through the Python
         # API (tests/test_cancel.py): here, under CPU load, a resume after a cancel sometimes
         # finds SQLite's write lock still held by the process and fails after the busy timeout
-        # (an open problem, see the notes in runtime/_checkpoints.py).
+        # (an open problem, see the notes in runtime/storage/_checkpoints.py).
 
 
 async def test_the_queue_is_bounded_and_a_queued_run_can_be_cancelled(tmp_path: Path) -> None:
@@ -425,7 +430,7 @@ def test_earlier_turns_are_bounded_context() -> None:
 
 
 async def test_runs_execute_in_worker_processes(tmp_path: Path) -> None:
-    from podium.evals.bench_serve import scripted_podium
+    from podium.evals.bench.serve import scripted_podium
 
     # A module-level factory with plain arguments can be sent to the worker processes.
     factory = functools.partial(scripted_podium, tmp_path / "data", 0.02, 8, 2)

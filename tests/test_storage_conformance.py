@@ -232,7 +232,7 @@ def test_processes_starting_at_once_create_the_tables_once(postgres_server: str)
     from psycopg import sql
     from psycopg.conninfo import make_conninfo
 
-    from podium.runtime._postgres import PostgresRunStore
+    from podium.runtime.storage._postgres import PostgresRunStore
 
     name = "podium_setup_race"
     with psycopg.connect(postgres_server, autocommit=True) as admin:

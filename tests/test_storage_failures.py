@@ -27,10 +27,10 @@ from podium.runtime import (
     RunEvent,
     RunFinished,
     StorageError,
-    cli,
 )
-from podium.runtime._memory import RunMemory
-from podium.runtime._store import storage_failure, storing
+from podium.runtime.cli import _main as cli
+from podium.runtime.engine._memory import RunMemory
+from podium.runtime.storage._store import storage_failure, storing
 from podium.runtime.testing import FunctionModel, Reply, ScriptedModel, plan_reply, reply
 
 DATA = Path("/srv/podium-data")

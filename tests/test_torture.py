@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from podium.evals.torture import run_torture
+from podium.evals.bench.torture import run_torture
 
 ZERO = ("duplicated_tasks", "duplicated_side_effects", "lost_runs", "wrong_answers")
 
@@ -30,8 +30,8 @@ def test_crash_torture_on_postgres(tmp_path: Path, postgres_url: str) -> None:
 def test_the_effect_journal_answers_a_finished_call_without_running_it(tmp_path: Path) -> None:
     import asyncio
 
-    from podium.evals.torture_worker import Log, init_ledger, tools
-    from podium.runtime._effects import EffectJournal, journaled
+    from podium.evals.bench.torture_worker import Log, init_ledger, tools
+    from podium.runtime.engine._effects import EffectJournal, journaled
     from podium.tools import ToolContext
 
     ledger = tmp_path / "ledger.sqlite"
@@ -48,7 +48,7 @@ def test_the_effect_journal_answers_a_finished_call_without_running_it(tmp_path:
 
 @pytest.mark.parametrize("torn", [True, False])
 def test_a_torn_journal_line_means_run_again(tmp_path: Path, torn: bool) -> None:
-    from podium.runtime._effects import EffectJournal
+    from podium.runtime.engine._effects import EffectJournal
 
     path = tmp_path / "effects.jsonl"
     path.write_text(

@@ -1,0 +1,215 @@
+"""Live progress for the terminal: the plan as a tree, each task's state, time and tokens."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from ..engine._events import RunEvent
+from ..engine._plan import Plan
+
+_STYLE = {
+    "waiting": "dim",
+    "running": "yellow",
+    "completed": "green",
+    "failed": "red",
+    "skipped": "magenta",
+    "retrying": "yellow",
+}
+
+
+@dataclass
+class _TaskView:
+    state: str = "waiting"
+    started: float | None = None
+    elapsed: float | None = None
+    tokens: int = 0
+    note: str = ""
+    output: str = ""
+    model: str = ""
+    route: str = ""
+    sources: list[str] = field(default_factory=list)
+    """What its tool calls read: "query_dataset crm_leads", "read_file docs/contract.md"."""
+
+
+@dataclass
+class ProgressView:
+    """Folds run events into what the screen shows."""
+
+    goal: str = ""
+    plan: Plan | None = None
+    revision: int = 0
+    playbook: str | None = None
+    """Which playbook the plan came from, and how (from the first PlanCreated)."""
+    tasks: dict[str, _TaskView] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    answer: str | None = None
+    status: str = "running"
+    error: str | None = None
+    tokens: int = 0
+    cost_usd: float = 0.0
+    escalations: list[tuple[str, str]] = field(default_factory=list)
+    """(escalation id, question) raised by the run; pending when status is waiting_for_human."""
+
+    def apply(self, event: RunEvent) -> None:
+        match event.kind:
+            case "run_started":
+                self.goal = event.goal
+            case "plan_created":
+                self.plan, self.revision = event.plan, event.revision
+                self.playbook = event.playbook or self.playbook
+                for t in event.plan.tasks:
+                    self.tasks.setdefault(t.id, _TaskView())
+            case "plan_rejected":
+                self.error = f"plan attempt {event.attempt} rejected: {'; '.join(event.problems)}"
+            case "task_started":
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                view.state, view.started = "running", time.monotonic()
+                view.note = f"{event.tier}: {event.reason}" if event.reason else event.tier
+                view.route = " → ".join(filter(None, [view.route, event.tier]))
+            case "task_completed":
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                view.state, view.elapsed, view.tokens = (
+                    "completed",
+                    event.duration_s,
+                    event.usage.total_tokens,
+                )
+                view.note = "restored from checkpoint" if event.restored else ""
+                view.output, view.model = event.output, event.model or ""
+                self.tokens += event.usage.total_tokens
+                self.cost_usd += event.usage.cost_usd
+            case "task_failed":
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                view.state = "retrying" if event.will_retry else "failed"
+                view.note = event.error[:80]
+            case "task_skipped":
+                self.tasks.setdefault(event.task_id, _TaskView()).state = "skipped"
+            case "replanned":
+                self.error = f"re-planned ({event.reason[:80]})"
+            case "guard_verdict" if event.failures and event.target == "task":
+                view = self.tasks.setdefault(event.subject, _TaskView())
+                names = ", ".join(f.validator for f in event.failures)
+                view.note = f"guard {event.action}: {names}"
+            case "tool_called" if event.decision in ("denied", "rejected"):
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                view.note = f"{event.tool} {event.decision}: {event.reason[:60]}"
+            case "tool_called" if event.ok:
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                source = _source(event.tool, event.arguments)
+                if source not in view.sources:
+                    view.sources.append(source)
+            case "escalation":
+                self.escalations.append((event.escalation_id, event.question))
+            case "run_finished":
+                self.status, self.answer, self.error = event.status, event.answer, event.error
+                self.tokens, self.cost_usd = event.usage.total_tokens, event.usage.cost_usd
+
+    def outputs(self, limit: int = 160) -> Table:
+        """Each task's output in a line or two, in plan order (`podium show`, --json: whole)."""
+        table = Table(
+            "task", "agent", "tiers", "output", title="task outputs", title_justify="left"
+        )
+        for t in self.plan.topological_order() if self.plan else []:
+            view = self.tasks.get(t.id, _TaskView())
+            flat = " ".join(view.output.split())
+            cut = len(flat) > limit
+            text = Text(flat[:limit] if cut else flat)  # Text: brackets in outputs are not markup
+            if cut:
+                text.append(f" … (+{len(flat) - limit} chars)", style="dim")
+            table.add_row(t.id, t.agent, view.route, text)
+        return table
+
+    def sources(self) -> Text | None:
+        """What the answer rests on: each task's tool reads, in plan order."""
+        parts = [
+            f"{t.id}: {', '.join(self.tasks[t.id].sources)}"
+            for t in (self.plan.topological_order() if self.plan else [])
+            if t.id in self.tasks and self.tasks[t.id].sources
+        ]
+        return Text("sources · " + " · ".join(parts), style="dim") if parts else None
+
+    def render(self) -> Panel:
+        tree = Tree(
+            Text(f"plan (revision {self.revision})" if self.plan else "planning…", style="bold")
+        )
+        if self.plan:
+            for t in self.plan.topological_order():
+                view = self.tasks.get(t.id, _TaskView())
+                elapsed = (
+                    view.elapsed
+                    if view.elapsed is not None
+                    else (time.monotonic() - view.started if view.started else 0.0)
+                )
+                label = Text.assemble(
+                    (f"{t.id} ", "bold"),
+                    (f"[{t.agent}] ", "cyan"),
+                    (view.state, _STYLE.get(view.state, "")),
+                    f"  {elapsed:.1f}s  {view.tokens} tok",
+                    (f"  ← {', '.join(t.inputs)}" if t.inputs else "", "dim"),
+                    (f"  {view.note}" if view.note else "", "dim"),
+                )
+                tree.add(label)
+        footer = Text(
+            f"{time.monotonic() - self.started:.1f}s elapsed · {self.tokens} tokens · ${self.cost_usd:.4f}",
+            style="dim",
+        )
+        parts: list[Text | Tree] = [tree, footer]
+        if self.playbook:
+            parts.insert(1, Text(f"playbook {self.playbook}", style="dim"))
+        if self.error and self.status == "running":
+            parts.append(Text(self.error, style="yellow"))
+        return Panel(Group(*parts), title=Text(self.goal[:70] or "podium"), border_style="blue")
+
+
+def _source(tool: str, arguments: str) -> str:
+    """A tool call as a source: its name and the dataset, file or URL it read."""
+    try:
+        args = json.loads(arguments)
+    except json.JSONDecodeError:
+        args = None
+    if isinstance(args, dict):
+        for key in ("dataset", "path", "url", "folder", "query"):
+            if isinstance(args.get(key), str):
+                return f"{tool} {args[key]}"
+    return tool
+
+
+async def follow(events: AsyncIterator[RunEvent], console: Console | None = None) -> int:
+    """Show a run live, then its answer. Returns the process exit code."""
+    console = console or Console()
+    view = ProgressView()
+    with Live(view.render(), console=console, refresh_per_second=8, transient=False) as live:
+        async for event in events:
+            view.apply(event)
+            live.update(view.render())
+    if not console.is_terminal:
+        console.print()  # piped, the last frame ends without one: the table would glue to it
+    if view.plan is not None:
+        console.print(view.outputs())
+    if view.status == "completed":
+        console.print(Panel(Text(view.answer or ""), title="answer", border_style="green"))
+        if (sources := view.sources()) is not None:
+            console.print(sources)
+        return 0
+    if view.status == "waiting_for_human":
+        for escalation_id, question in view.escalations:
+            console.print(
+                f"[yellow]waiting for a human[/yellow] ({escalation_id}): {escape(question)}"
+            )
+        console.print(
+            "answer with `podium approve RUN_ID [ESCALATION_ID]` (or --reject, --edit TEXT; "
+            "the planner's question: --answer TEXT)"
+        )
+        return 3
+    console.print(f"[red]run {view.status}[/red]: {escape(view.error or '')}")
+    return 1

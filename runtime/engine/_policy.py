@@ -1,0 +1,383 @@
+"""The run's policies at work: output guards, the tool gate, taint, approvals and the audit trail.
+
+`RunPolicies` is built once per run; `TaskPolicy` is what one task's agent loop sees (the
+`LoopPolicy` of podium.agents). Everything here runs in the runtime, outside the model's
+reach: the model can ask for a tool, and can write an answer, but whether the call runs and
+whether the answer goes on is decided here.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from podium.agents import PROMPT_LABELS, AgentSpec, Review, ToolUse
+from podium.memory import PROMPT_LABELS as MEMORY_PROMPT_LABELS
+from podium.policies import (
+    AUDIT_FILE,
+    AuditLog,
+    GuardFailure,
+    OutputGuard,
+    PoliciesConfig,
+    Redactor,
+    Taint,
+    ToolGate,
+    ValidatorRef,
+    Verdict,
+    check_goal,
+)
+from podium.tools import Tool
+
+from .._errors import GoalError
+from ._events import EscalationRaised, GuardChecked, RunEvent, ToolCalled
+
+Emit = Callable[[RunEvent], None]
+ARGUMENT_PREVIEW_CHARS = 500
+_SECRETS = Redactor()
+"""Secrets only (no PII kinds): what questions and events may never hold."""
+RUNTIME_NAMES = ("planner", "supervisor", "synthesizer", "runtime")
+"""Names an output may try to give orders to besides the agents."""
+
+
+@functools.lru_cache(maxsize=256)
+def cached_guard(name: str, refs: tuple[ValidatorRef, ...]) -> OutputGuard:
+    """Guards are built once per validator list and shared (a Guard is thread-safe to reuse)."""
+    return OutputGuard(name, refs)
+
+
+def guard_event(run_id: str, verdict: Verdict) -> GuardChecked:
+    return GuardChecked(
+        run_id=run_id,
+        target=verdict.target,
+        subject=verdict.subject,
+        agent=verdict.agent,
+        action=verdict.action,
+        passed=verdict.passed,
+        failures=verdict.failures,
+        duration_ms=round(verdict.duration_ms, 3),
+        attempt=verdict.attempt,
+    )
+
+
+def check_goal_policy(goal: str, config: PoliciesConfig) -> list[str]:
+    """Problems with the goal under `[policies.input]`; raises GoalError when they block it."""
+    findings = check_goal(goal, config.input)
+    problems = [f"{f.kind}: {f.excerpt!r}" for f in findings]
+    blocking = [
+        p
+        for f, p in zip(findings, problems, strict=True)
+        if f.kind == "denied" or config.input.injection == "block"
+    ]
+    if blocking:
+        raise GoalError(
+            "the goal was refused by the input guard ("
+            + "; ".join(blocking)
+            + '): rephrase it as a plain request, or set `[policies.input] injection = "warn"`'
+        )
+    return problems
+
+
+def audit_writer(run_dir: Path, config: PoliciesConfig) -> Callable[[RunEvent], None] | None:
+    """An event consumer that appends each event to the run's audit.jsonl (redacted), or None."""
+    if not config.audit:
+        return None
+    log = AuditLog(run_dir / AUDIT_FILE, Redactor(pii=frozenset(config.redact_pii)))
+
+    def write(event: RunEvent) -> None:
+        data = event.model_dump(mode="json", exclude={"run_id", "at"})
+        kind = data.pop("kind")
+        if kind == "plan_created":
+            plan = data.pop("plan")
+            data["tasks"] = [
+                {"id": t["id"], "agent": t["agent"], "inputs": t["inputs"], "tier": t.get("tier")}
+                for t in plan["tasks"]
+            ]
+        elif kind in ("task_completed", "run_finished"):
+            for key in ("output", "answer"):
+                if isinstance(data.get(key), str) and len(data[key]) > 2000:
+                    data[key] = data[key][:2000] + "…"
+        log.record(kind, run_id=event.run_id, **data)
+
+    return write
+
+
+@dataclass
+class RunPolicies:
+    """One run's policy state: its tool gate (counters), guards and escalation setting."""
+
+    config: PoliciesConfig
+    run_id: str
+    emit: Emit
+    agent_names: tuple[str, ...]
+    gate: ToolGate = field(init=False)
+    verdicts: list[Verdict] = field(default_factory=list)
+    """Goal, plan and answer verdicts (task verdicts live in their TaskResult)."""
+    answered: frozenset[str] = frozenset()
+    """Escalations the resume under way answers: the run passes their questions again on its
+    way to the answers, and does not announce them again (no second escalation_raised)."""
+    accepted: dict[str, str] = field(default_factory=dict)
+    """Task outputs the guards accepted in this process, by task id, as soon as accepted: tasks
+    running side by side see each other's before either has settled (`no_debris`)."""
+
+    def __post_init__(self) -> None:
+        self.gate = ToolGate(self.config)
+        self.redactor = Redactor(pii=frozenset(self.config.redact_pii))
+
+    def raise_escalation(self, event: EscalationRaised) -> None:
+        """Announce a question for a human, unless this pass brings its answer."""
+        if event.escalation_id not in self.answered:
+            self.emit(event)
+
+    @property
+    def directive_targets(self) -> tuple[str, ...]:
+        return self.agent_names + RUNTIME_NAMES
+
+    def check_goal(self, goal: str) -> Verdict:
+        """The goal's verdict (a blocked goal never gets here: `Podium.arun` refused it)."""
+        findings = check_goal(goal, self.config.input)
+        verdict = Verdict(
+            target="goal",
+            subject="goal",
+            action="noted" if findings else "pass",
+            failures=tuple(
+                GuardFailure(validator=f"input:{f.kind}", on_fail="noop", message=f.excerpt)
+                for f in findings
+            ),
+        )
+        self.verdicts.append(verdict)
+        self.emit(guard_event(self.run_id, verdict))
+        return verdict
+
+    def agent_guard(self, spec: AgentSpec) -> OutputGuard:
+        return cached_guard(
+            f"agent:{spec.name}", self.config.validators_for(spec.name, spec.validators)
+        )
+
+    def check_run_output(
+        self,
+        target: str,
+        text: str,
+        *,
+        metadata: Mapping[str, Any],
+        attempt: int = 1,
+    ) -> tuple[Verdict, str | None]:
+        """Guard the plan or the final answer; the verdict is emitted and kept."""
+        refs = self.config.planner_validators if target == "plan" else self.config.answer_validators
+        guard = cached_guard(target, refs)
+        verdict, output = guard.check(
+            text,
+            target="plan" if target == "plan" else "answer",
+            subject=target,
+            metadata={"agents": self.directive_targets, "fences": PROMPT_FENCES, **metadata},
+            attempt=attempt,
+        )
+        self.verdicts.append(verdict)
+        self.emit(guard_event(self.run_id, verdict))
+        return verdict, output
+
+
+PROMPT_FENCES = (*PROMPT_LABELS, *MEMORY_PROMPT_LABELS)
+"""Labels the prompts wrap data in: an output that repeats one is debris (`no_debris`)."""
+
+
+class TaskPolicy:
+    """The LoopPolicy of one task attempt: gate every tool call, track taint, guard every answer."""
+
+    def __init__(
+        self,
+        run: RunPolicies,
+        spec: AgentSpec,
+        task_id: str,
+        *,
+        trusted: Iterable[str],
+        untrusted: Iterable[str],
+        approve: Callable[[dict[str, Any]], Any] | None,
+        siblings: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
+        self.run, self.spec, self.task_id = run, spec, task_id
+        self.siblings = siblings
+        """The other tasks' accepted outputs by id, read when an answer is judged."""
+        self.max_reasks = run.config.max_reasks
+        self.taint = Taint()
+        self.taint.add_trusted(spec.system_prompt, *trusted)
+        self.taint.add_untrusted(*untrusted)
+        self.sources: list[str] = [*trusted, *untrusted]
+        self.verdicts: list[Verdict] = []
+        self._approve = approve
+        self._checked: dict[tuple[str, str], tuple[Any, str, tuple[str, ...], tuple[str, ...]]] = {}
+        self._guard = run.agent_guard(spec)
+
+    async def authorize(self, name: str, tool: Tool | None, arguments: str) -> str | None:
+        try:
+            parsed: Any = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError:
+            parsed = arguments
+        check = self.run.gate.check(
+            agent=self.spec.name,
+            card_tools=self.spec.tools,
+            card_scopes=self.spec.scopes,
+            tool=name,
+            known=tool is not None,
+            needs=tool.scopes if tool else (),
+            side_effects=tool.side_effects if tool else False,
+            carries_untrusted=(
+                self.taint.carried_by_argument(parsed, tool.content_args)
+                if tool and tool.side_effects
+                else {}
+            ),
+            content_args=tool.content_args if tool else (),
+        )
+        decision, reason = check.decision, check.reason
+        if decision == "allowed" and tool is not None and _writes_memory(tool):
+            refused = self._guard_memory_note(parsed)
+            if refused:
+                decision, reason = "denied", refused
+        if decision == "needs_approval":
+            decision, reason = self._ask_human(name, arguments)
+        if decision in ("allowed", "approved"):
+            self._checked[(name, arguments)] = (decision, reason, check.needed, check.granted)
+            return None  # the event is written once the call has run (see observe)
+        self.run.emit(
+            ToolCalled(
+                run_id=self.run.run_id,
+                task_id=self.task_id,
+                agent=self.spec.name,
+                tool=name,
+                decision=decision,
+                reason=reason,
+                needed=check.needed,
+                granted=check.granted,
+                arguments=arguments[:ARGUMENT_PREVIEW_CHARS],
+            )
+        )
+        return reason
+
+    def _guard_memory_note(self, arguments: Any) -> str | None:
+        """An agent's note to shared memory is its output too: it passes the agent's guard."""
+        text = arguments.get("text") if isinstance(arguments, Mapping) else None
+        if not isinstance(text, str):
+            return None  # the tool's own argument check will refuse it
+        verdict, _ = self._guard.check(
+            text,
+            target="task",
+            subject=self.task_id,
+            agent=self.spec.name,
+            metadata=self._metadata(),
+        )
+        self.verdicts.append(verdict)
+        self.run.emit(guard_event(self.run.run_id, verdict))
+        if verdict.action in ("pass", "noted"):
+            return None
+        return (
+            f"the note was refused by the output guard ({verdict.message}); write it without that"
+        )
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "system_prompt": self.spec.system_prompt,
+            "sources": self.sources,
+            "agents": tuple(n for n in self.run.directive_targets if n != self.spec.name),
+            # What this task was told when an answer was refused: a small model echoes it back,
+            # whole or its start ("no_debris: the output is a broken fragment of JSON:").
+            "fences": (*PROMPT_FENCES, *(e for v in self.verdicts for e in _refusal_echoes(v))),
+            "siblings": {k: v for k, v in self.siblings().items() if k != self.task_id},
+        }
+
+    def _ask_human(self, tool: str, arguments: str) -> tuple[Any, str]:
+        if self._approve is None or self.run.config.escalation != "human":
+            return "denied", (
+                f"{tool!r} needs a human's approval and none is asked in this run "
+                '(`[policies] escalation = "fail"`)'
+            )
+        digest = hashlib.sha256(f"{self.task_id}|{tool}|{arguments}".encode()).hexdigest()[:12]
+        shown = _SECRETS.redact(arguments)  # stored with the run; the human sees whom it is for
+        question = f"Agent {self.spec.name!r} (task {self.task_id!r}) wants to call {tool!r} with {shown[:ARGUMENT_PREVIEW_CHARS]}"
+        self.run.raise_escalation(
+            EscalationRaised(
+                run_id=self.run.run_id,
+                escalation_id=f"approval-{self.task_id}-{digest}",
+                reason="approval",
+                task_id=self.task_id,
+                agent=self.spec.name,
+                question=question,
+            )
+        )
+        answer = self._approve(
+            {
+                "id": f"approval-{self.task_id}-{digest}",
+                "reason": "approval",
+                "task_id": self.task_id,
+                "agent": self.spec.name,
+                "question": question,
+                "tool": tool,
+                "arguments": shown,
+            }
+        )
+        if _approved(answer):
+            return "approved", "a human approved the call"
+        note = answer.get("message") if isinstance(answer, Mapping) else None
+        return "rejected", "a human rejected the call: do without it" + (
+            f" (they say: {note})" if note else ""
+        )
+
+    def observe(self, tool: Tool, use: ToolUse) -> None:
+        if use.ok and not _writes_memory(tool):
+            # External results and memory reads alike are data from outside the run's control.
+            self.taint.add_untrusted(use.result)
+            self.sources.append(use.result)
+        decision, reason, needed, granted = self._checked.pop(
+            (tool.name, use.arguments), ("allowed", "scopes granted", (), ())
+        )
+        self.run.emit(
+            ToolCalled(
+                run_id=self.run.run_id,
+                task_id=self.task_id,
+                agent=self.spec.name,
+                tool=tool.name,
+                decision=decision,
+                reason=reason,
+                needed=needed,
+                granted=granted,
+                arguments=use.arguments[:ARGUMENT_PREVIEW_CHARS],
+                ok=use.ok,
+            )
+        )
+
+    def review(self, text: str, attempt: int) -> Review:
+        verdict, output = self._guard.check(
+            text,
+            target="task",
+            subject=self.task_id,
+            agent=self.spec.name,
+            metadata=self._metadata(),
+            attempt=attempt,
+        )
+        self.verdicts.append(verdict)
+        self.run.emit(guard_event(self.run.run_id, verdict))
+        if verdict.passed and output is not None:
+            self.run.accepted[self.task_id] = output
+        return Review(verdict=verdict, output=output)
+
+
+def _refusal_echoes(verdict: Verdict) -> tuple[str, ...]:
+    """The starts of what a refused answer was told, with and without the validator's name."""
+    if verdict.passed:
+        return ()
+    return tuple(
+        t[:40] for f in verdict.failures for t in (f"{f.validator}: {f.message}", f.message)
+    )
+
+
+def _writes_memory(tool: Tool) -> bool:
+    return not tool.external and "memory:write" in tool.scopes
+
+
+def _approved(answer: Any) -> bool:
+    if isinstance(answer, Mapping):
+        return str(answer.get("decision", "")).lower() in ("approve", "approved", "yes")
+    return str(answer).lower() in ("approve", "approved", "yes", "true")

@@ -1,0 +1,262 @@
+"""What a run leaves behind: per-task results and the run's outcome."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from podium.policies import Action, Verdict
+
+from ..models._usage import Usage
+from ._plan import Plan, Task, Tier
+
+TaskStatus = Literal["completed", "failed", "skipped"]
+RunStatus = Literal[
+    "queued", "running", "completed", "failed", "budget_exceeded", "waiting_for_human", "cancelled"
+]
+"""waiting_for_human: paused at an escalation (a LangGraph interrupt); answering it resumes the run.
+queued: accepted by the HTTP server, waiting for a free slot. cancelled: stopped before its end,
+on request or by what the run cannot help (its process died, the disk filled up): its error says
+which; its completed tasks stay checkpointed, so resuming it continues where it stopped."""
+
+
+MAX_RECORDED_RESULT_CHARS = 20_000
+
+
+class FailureKind(StrEnum):
+    """Why a task did not complete, as data: readers branch on it, never on the error's words."""
+
+    BUDGET = "budget"
+    """The run's budget stopped it before or during a try (skipped: not the task's fault)."""
+    UPSTREAM = "upstream"
+    """A task it takes as input did not complete (skipped)."""
+    GUARD = "guard"
+    """A guard refused the output of its last try (`TaskResult.guard` says how)."""
+    MODEL = "model"
+    """A model call of its last try failed (`ModelError`: provider, retries, fallbacks spent)."""
+    AGENT = "agent"
+    """The agent loop of its last try gave no acceptable answer within its steps."""
+    ERROR = "error"
+    """Anything else its last try raised; on Ray every other failure reads so (its exception
+    travels as text)."""
+
+
+class ToolCallRecord(BaseModel):
+    """One tool call a task's accepted attempt made: what it asked and what came back
+    (secrets masked, long results cut with a marker)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    arguments: str
+    ok: bool
+    result: str
+
+
+class Route(BaseModel):
+    """One try of a task: which tier and model answered, why that tier, and how it went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempt: int
+    tier: Tier
+    model: str | None
+    reason: str
+    outcome: Literal["completed", "failed", "stopped"]
+    error: str | None = None
+
+
+class TaskResult(BaseModel):
+    """The outcome of one task, as checkpointed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: Task
+    status: TaskStatus
+    output: str | None = None
+    """The agent's final text (JSON text when the task has an output schema)."""
+    data: Any = None
+    """The parsed output when the task has an output schema."""
+    error: str | None = None
+    failure: FailureKind | None = None
+    """Why it did not complete (None when it did)."""
+    attempts: int = 0
+    model: str | None = None
+    usage: Usage = Usage()
+    started_at: float | None = None
+    finished_at: float | None = None
+    routes: tuple[Route, ...] = ()
+    """Every try, in order: the routing decisions and what came of them."""
+    verdicts: tuple[Verdict, ...] = ()
+    """Every guard verdict on this task's answers, in order."""
+    guard: Action | None = None
+    """Set when a guard refused the task's last answer: the action that ended it."""
+    rejected_output: str | None = None
+    """The last refused answer, kept for a human to judge; never passed to other agents."""
+    tainted: bool = False
+    """The agent saw untrusted data (tool results, memory), so its output carries it."""
+    approved_by: str | None = None
+    """"human" when a person approved or edited the output at an escalation."""
+    repairs: tuple[str, ...] = ()
+    """Repairs of form the model's JSON replies needed (see `podium.agents.loads_lenient`)."""
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    """The tool calls of the attempt whose output was accepted, in order."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _failure_of_older_results(cls, data: Any) -> Any:
+        """A result checkpointed before failures had a kind: a refusal is read from `guard`, and
+        a budget stop (the one kind a run's ending turns on) from what BudgetExceeded wrote."""
+        if not isinstance(data, dict) or "failure" in data or data.get("status") == "completed":
+            return data
+        if data.get("guard") is not None:
+            return {**data, "failure": FailureKind.GUARD}
+        if str(data.get("error") or "").startswith("budget exceeded"):
+            return {**data, "failure": FailureKind.BUDGET}
+        return data
+
+    @property
+    def duration_s(self) -> float:
+        if self.started_at is None or self.finished_at is None:
+            return 0.0
+        return self.finished_at - self.started_at
+
+
+class PlanResult(BaseModel):
+    """A plan made without running it (`Podium.plan`)."""
+
+    plan: Plan
+    usage: Usage
+    attempts: int
+    """Planner calls it took to get a valid plan."""
+    seconds: float
+
+
+class PlaybookUse(BaseModel):
+    """Which playbook gave a run its first plan, how, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    mode: Literal["filled", "adapted"]
+    """filled: the playbook's plan with the goal's slot values, no planner call; adapted: the
+    planner was given the playbook's plan as a template."""
+    reason: str
+    """Why it matched, in words (the template it read as, or the similarity)."""
+    slots: dict[str, str] = {}
+    """The slot values taken from the goal (filled by template)."""
+    similarity: float | None = None
+    """Cosine similarity of the goal to the closest template, when matched by meaning."""
+    source: str = ""
+
+
+class PlanCacheUse(BaseModel):
+    """How a run's first plan came from the plan cache (shared memory)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: Literal["reused", "adapted"]
+    """reused: the cached plan with the goal's changed words substituted, and no planner call;
+    adapted: the planner was given the cached plan as a template."""
+    similarity: float
+    """Cosine similarity of the two goals' embeddings (0..1)."""
+    cached_goal: str
+    cached_run_id: str | None = None
+
+
+class Escalation(BaseModel):
+    """A question the run put to a human; answering it (by id) resumes the run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    reason: Literal["approval", "guard", "supervisor", "clarify"]
+    """approval: a tool call; guard: a refused output; clarify: the planner's question about
+    the goal, answered with text (see `parse_clarification`)."""
+    question: str
+    task_id: str | None = None
+    agent: str | None = None
+    payload: dict[str, Any] = {}
+
+
+class Clarification(BaseModel):
+    """The planner's question about the goal and the human's answer, given to every later plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    answer: str
+
+
+class RunResult(BaseModel):
+    """Everything a run produced; `model_dump_json()` is what `podium run --json` prints."""
+
+    run_id: str
+    goal: str
+    status: RunStatus
+    answer: str | None = None
+    plan: Plan | None = None
+    """The final task graph."""
+    plan_revisions: int = 0
+    tasks: dict[str, TaskResult] = {}
+    """Every task that ran, by id, including ones a re-plan removed."""
+    usage: Usage = Usage()
+    started_at: float
+    finished_at: float | None = None
+    error: str | None = None
+    playbook: PlaybookUse | None = None
+    """Set when the first plan came from a playbook (filled, or adapted by the planner)."""
+    plan_cache: PlanCacheUse | None = None
+    """Set when the first plan came from the plan cache; None when the planner planned afresh."""
+    warnings: list[str] = []
+    """Things that went wrong without failing the run (shared memory unavailable, ...)."""
+    verdicts: list[Verdict] = []
+    """Guard verdicts on the goal, the plans and the final answer (task verdicts are in `tasks`)."""
+    escalations: list[Escalation] = []
+    """Questions waiting for a human when status is waiting_for_human."""
+    clarifications: list[Clarification] = []
+    """The planner's questions the human answered, and their answers, oldest first."""
+
+    @property
+    def all_verdicts(self) -> list[Verdict]:
+        """Every guard verdict of the run: goal, plans, tasks, answer."""
+        tasks = [v for r in self.tasks.values() for v in r.verdicts]
+        return (
+            [v for v in self.verdicts if v.target in ("goal", "plan")]
+            + tasks
+            + [v for v in self.verdicts if v.target == "answer"]
+        )
+
+    def output(self, task_id: str) -> str | None:
+        return self.tasks[task_id].output
+
+    @property
+    def answer_guarded(self) -> bool:
+        """The answer passed its guard (not only a human's approval)."""
+        last = next((v for v in reversed(self.verdicts) if v.target == "answer"), None)
+        return self.status == "completed" and last is not None and last.passed
+
+    @property
+    def accepted_throughout(self) -> bool:
+        """Completed with every task's output accepted by its guard (none failed, skipped or
+        approved by a human on the way) and the answer passing its guard: a plan to reuse.
+        Not when the human clarified the goal: the plan answers more than the goal's words."""
+        return (
+            self.answer_guarded
+            and not self.clarifications
+            and all(r.status == "completed" and r.approved_by is None for r in self.tasks.values())
+        )
+
+    @property
+    def routing(self) -> list[tuple[str, Route]]:
+        """Every routing decision of the run: (task id, route), in task order."""
+        return [(task_id, route) for task_id, r in self.tasks.items() for route in r.routes]
+
+    def usage_by_agent(self) -> dict[str, Usage]:
+        """Tokens, calls and cost summed per agent (planning and synthesis are the run's own)."""
+        totals: dict[str, Usage] = {}
+        for r in self.tasks.values():
+            totals[r.task.agent] = totals.get(r.task.agent, Usage()) + r.usage
+        return totals

@@ -1,0 +1,89 @@
+"""Review: once the tasks under way have settled, finish, or re-plan what failed (or, with
+`[run] review = "each_round"`, let the planner grow a plan that completed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from podium.policies import BudgetExceeded
+
+from .._errors import PlanError
+from ._context import GraphTasks, Progress, RunContext
+from ._events import PlanCreated, Replanned
+from ._plan import Plan
+from ._planning import Declined, make_plan
+from ._result import FailureKind
+
+
+@dataclass(frozen=True)
+class Finish:
+    status: Literal["completed", "failed", "budget_exceeded"]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Replan:
+    reason: str
+    purpose: Literal["replan", "review"] = "replan"
+    """replan: replace what failed; review: all done, may the plan grow before finishing?"""
+
+
+Decision = Finish | Replan
+
+
+def review(ctx: RunContext, progress: Progress) -> Decision:
+    """What the supervisor does once the tasks under way have settled."""
+    plan, results, replans_used = progress.plan, ctx.results, progress.revision
+    max_replans, mode = ctx.config.planner.max_replans, ctx.config.run.review
+    for r in results.values():
+        if r.failure is FailureKind.BUDGET:
+            return Finish("budget_exceeded", r.error)
+    unfinished = [t.id for t in plan.tasks if results[t.id].status != "completed"]
+    if not unfinished:
+        if mode == "each_round" and replans_used < max_replans:
+            return Replan("review: every task has completed", purpose="review")
+        return Finish("completed")
+    failed = [t.id for t in plan.tasks if results[t.id].status == "failed"]
+    reason = "; ".join(f"{i}: {results[i].error}" for i in failed) or "tasks did not complete"
+    if replans_used >= max_replans:
+        return Finish(
+            "failed",
+            f"tasks {unfinished} did not complete after {replans_used} re-plan(s): {reason}",
+        )
+    return Replan(reason)
+
+
+async def replan(
+    ctx: RunContext, tasks: GraphTasks, progress: Progress, decision: Replan
+) -> Finish | None:
+    """Revise `progress.plan` as `decision` asks; a Finish when the run ends here instead."""
+    try:
+        new_plan, usage = await make_plan(
+            ctx, tasks, progress.revision + 1, progress.plan, decision.purpose
+        )
+    except BudgetExceeded as exc:
+        return Finish("budget_exceeded", str(exc))
+    except PlanError as exc:
+        # A review that cannot improve the plan leaves a completed run completed.
+        if decision.purpose == "review":
+            return Finish("completed")
+        return Finish("failed", f"re-plan failed: {exc.message}")
+    progress.usage += usage
+    if isinstance(new_plan, Declined):  # re-plans are offered no question today
+        return Finish("failed", new_plan.error)
+    if decision.purpose == "review" and set(new_plan.ids) <= set(progress.plan.ids):
+        return Finish("completed")  # the reviewer added nothing: finish
+    progress.revision += 1
+    _announce_revision(ctx, progress.revision, decision.reason, progress.plan, new_plan)
+    progress.plan = new_plan
+    return None
+
+
+def _announce_revision(ctx: RunContext, revision: int, reason: str, old: Plan, new: Plan) -> None:
+    added = tuple(i for i in new.ids if i not in old.ids)
+    removed = tuple(i for i in old.ids if i not in new.ids)
+    ctx.emit(
+        Replanned(run_id=ctx.run_id, revision=revision, reason=reason, added=added, removed=removed)
+    )
+    ctx.emit(PlanCreated(run_id=ctx.run_id, plan=new, revision=revision, repairs=ctx.plan_repairs))

@@ -1,0 +1,234 @@
+"""The OpenAI-compatible face of `podium serve`: /v1/chat/completions runs the last user message
+as a goal, with the conversation before it as context, and answers as a chat completion."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from ..engine._events import RunEvent
+from ..models._usage import Usage
+from ..storage._store import RunRecord
+from ._conversation import split_messages
+from ._server import ApiError, RunService, SubmitRun, Tenant
+
+MODEL = "podium"
+
+
+class ChatCompletionRequest(BaseModel):
+    """The fields Podium reads; others (temperature, tools, ...) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = MODEL
+    """`podium`, or `podium/<profile>` for a `[server.profiles]` entry."""
+    messages: list[dict[str, Any]]
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "podium"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def openai_routes(app: FastAPI, service: RunService) -> None:
+    @app.get("/v1/models", tags=["openai"])
+    async def list_models(tenant: Tenant) -> ModelList:
+        profiles = sorted(service.podium().config.server.profiles)
+        return ModelList(
+            data=[ModelCard(id=m) for m in [MODEL, *(f"{MODEL}/{p}" for p in profiles)]]
+        )
+
+    @app.post(
+        "/v1/chat/completions",
+        tags=["openai"],
+        response_model=None,
+        responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}},
+    )
+    async def chat_completions(
+        body: ChatCompletionRequest, tenant: Tenant
+    ) -> JSONResponse | StreamingResponse:
+        """Run the last user message as a goal; `stream: true` streams progress, then the answer."""
+        profile = _profile(body.model, sorted(service.podium().config.server.profiles))
+        if profile is False:
+            raise ApiError(
+                404,
+                "model_not_found",
+                f"no model {body.model!r}: use {MODEL!r} or '{MODEL}/<profile>' (GET /v1/models)",
+            )
+        try:
+            request, turns = split_messages(body.messages)
+        except ValueError as exc:
+            raise ApiError(400, "invalid_messages", str(exc)) from None
+        record = await service.submit(
+            SubmitRun(goal=request, conversation=turns, profile=profile or None), tenant
+        )
+        created = int(time.time())
+        if body.stream:
+            usage_chunk = bool((body.stream_options or {}).get("include_usage"))
+            chunks = _stream(service, record, tenant, body.model, created, usage_chunk)
+            return StreamingResponse(
+                chunks,
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        async for _ in service.events(record.run_id, tenant).follow():
+            pass
+        done = service.record(record.run_id, tenant)
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{done.run_id}",
+                "object": "chat.completion",
+                "created": created,
+                "model": body.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": final_text(done)},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": _usage(done),
+                "podium": _extension(done),
+            }
+        )
+
+
+def _profile(model: str, profiles: list[str]) -> str | Literal[False]:
+    """ "" for the default configuration, the profile's name, or False for an unknown model."""
+    if model == MODEL:
+        return ""
+    prefix, _, name = model.partition("/")
+    return name if prefix == MODEL and name in profiles else False
+
+
+async def _stream(
+    service: RunService,
+    record: RunRecord,
+    tenant: str,
+    model: str,
+    created: int,
+    usage_chunk: bool,
+) -> AsyncIterator[bytes]:
+    where = service.settings.progress
+    base = {
+        "id": f"chatcmpl-{record.run_id}",
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+    }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return _data({**base, "choices": [choice], **extra})
+
+    yield chunk({"role": "assistant", "content": ""})
+    run_log = service.events(record.run_id, tenant)
+    async for arrived in run_log.follow():
+        if arrived is None:
+            yield b": keep-alive\n\n"
+            continue
+        for seq in arrived if where != "none" else ():
+            line = progress_line(run_log.event(seq))
+            if line and where == "reasoning":
+                yield chunk({"reasoning_content": line + "\n"})
+            elif line:
+                yield chunk({"content": line + "\n"})
+    done = service.record(record.run_id, tenant)
+    text = final_text(done)
+    yield chunk({"content": ("\n" + text) if where == "content" else text})
+    yield chunk({}, "stop", podium=_extension(done))
+    if usage_chunk:
+        yield _data({**base, "choices": [], "usage": _usage(done)})
+    yield b"data: [DONE]\n\n"
+
+
+def _data(payload: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+
+
+def _usage(record: RunRecord) -> dict[str, int]:
+    """Real token counts: every model call of the run (planner, tasks, synthesis) added up."""
+    usage = record.result.usage if record.result else Usage()
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def _extension(record: RunRecord) -> dict[str, Any]:
+    result = record.result
+    return {
+        "run_id": record.run_id,
+        "status": record.status,
+        "escalations": [
+            e.model_dump(include={"id", "reason", "question", "task_id", "agent"})
+            for e in (result.escalations if result and record.status == "waiting_for_human" else [])
+        ],
+        "links": {"run": f"/runs/{record.run_id}", "events": f"/runs/{record.run_id}/events"},
+    }
+
+
+def final_text(record: RunRecord) -> str:
+    """What the assistant says: the answer, or what stopped the run and how to go on."""
+    result = record.result
+    if record.status == "completed" and result is not None:
+        return result.answer or ""
+    if record.status == "waiting_for_human" and result is not None:
+        questions = "\n".join(f"- `{e.id}`: {e.question}" for e in result.escalations)
+        first = result.escalations[0].id if result.escalations else "ID"
+        return (
+            f"Run `{record.run_id}` is waiting for a human before it can go on:\n{questions}\n\n"
+            f'Answer with `POST /runs/{record.run_id}/escalations/{first}` and {{"decision": '
+            f'"approve"}} (or "reject", or "edit" with "output"), on the web page, or with '
+            f"`podium approve {record.run_id} {first}`; then `GET /runs/{record.run_id}/result`."
+        )
+    return f"Run `{record.run_id}` ended {record.status}: {record.error or 'no answer'}"
+
+
+def progress_line(event: RunEvent) -> str | None:
+    """One line a person can follow, for the events worth a line."""
+    match event.kind:
+        case "run_started":
+            return f"run {event.run_id} {'resumed' if event.resumed else 'started'}"
+        case "plan_created":
+            steps = "; ".join(
+                f"{t.id} [{t.agent}]" + (f" after {', '.join(t.inputs)}" if t.inputs else "")
+                for t in event.plan.topological_order()
+            )
+            return f"plan{f' (revision {event.revision})' if event.revision else ''}: {steps}"
+        case "task_started":
+            return f"▶ {event.task_id} [{event.agent}] on {event.tier}"
+        case "task_completed":
+            by = f", {event.model}" if event.model else ""
+            return (
+                f"✓ {event.task_id} [{event.agent}]{by}: {event.usage.total_tokens} tokens, "
+                f"{event.duration_s:.1f}s"
+            )
+        case "task_failed":
+            retry = " (retrying)" if event.will_retry else ""
+            return f"✗ {event.task_id} [{event.agent}]{retry}: {event.error[:160]}"
+        case "task_skipped":
+            return f"- {event.task_id} skipped: {event.reason[:160]}"
+        case "replanned":
+            return f"re-planned: {event.reason[:160]}"
+        case "escalation":
+            return f"? {event.escalation_id}: {event.question}"
+        case _:
+            return None
