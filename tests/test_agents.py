@@ -234,6 +234,10 @@ def test_the_loops_own_prompt_labels_copied_into_an_answer_are_removed() -> None
 
     text, repairs = _without_prompt_labels(f"Maya Chen is VP of Finance.\n{_DATA_NOTE}")
     assert text == "Maya Chen is VP of Finance."
-    assert repairs == ["removed a prompt label the model repeated"]
+    assert repairs == ["removed a prompt label or closing fence the model repeated"]
+    assert (
+        _without_prompt_labels("Dear Maya,\nThanks.\n</input>\n</input>")[0]
+        == "Dear Maya,\nThanks."
+    )
     assert _without_prompt_labels("Data from a tool.") == ("Data from a tool.", [])
     assert _without_prompt_labels(_DATA_NOTE)[0] == ""  # nothing left: refused as empty
