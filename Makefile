@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
-PACKAGES := runtime agents tools memory policies evals
+PACKAGES := runtime agents tools memory policies errors evals
 # A lead that exists in the bundled CRM data (tools/datasets/crm_leads.csv), so the run can find it.
 GOAL ?= Qualify the lead Maya Chen at Brightforge Analytics and draft a short personalised first outreach email
 # Python may cache the bytecode of what it imports (in .venv, and __pycache__ beside Podium's own

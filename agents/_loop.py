@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 
 import jsonschema
 
+from podium.errors import PodiumSignal
 from podium.policies import PASSING, Redactor, Verdict
 from podium.tools import (
     DEFAULT_MAX_RESULT_TOKENS,
@@ -32,7 +33,7 @@ from ._json import loads_lenient
 from ._spec import AgentSpec
 
 Message = dict[str, Any]
-"""A chat message in OpenAI's shape."""
+"""A chat message in OpenAI's shape: {"role": ..., "content": ..., ...} (the runtime's too)."""
 
 
 ToolChoice = Literal["auto", "required"]
@@ -51,12 +52,17 @@ class ChatFn(Protocol):
     ) -> Message: ...
 
 
-class AgentLoopError(Exception):
-    """The agent could not produce an acceptable output within its steps."""
+class AgentLoopError(PodiumSignal):
+    """The agent could not produce an acceptable output within its steps (a signal: its text is
+    the task's recorded error)."""
+
+    code = "agent_failed"
 
 
 class GuardRejected(AgentLoopError):
     """The agent's output guard refused its answer and no re-ask is left (or allowed)."""
+
+    code = "guard_rejected"
 
     def __init__(self, verdict: Verdict, rejected: str) -> None:
         super().__init__(f"guard refused the output ({verdict.action}): {verdict.message}")

@@ -11,11 +11,16 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from podium.errors import PodiumSignal
+
 from ._spec import AgentSpec
 
 
-class AgentRegistryError(ValueError):
-    """An agent card is malformed, duplicated or unknown; the message says which and why."""
+class AgentRegistryError(PodiumSignal, ValueError):
+    """An agent card is malformed, duplicated or unknown; the message says which and why (a
+    signal: the runtime reports it as its `AgentError`)."""
+
+    code = "agent_card_invalid"
 
 
 class AgentRegistry:

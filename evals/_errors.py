@@ -18,3 +18,5 @@ class EvalErrorCode(StrEnum):
     SCENARIO = "scenario_invalid"
     CASSETTE = "cassette_invalid"
     REPLAY_MISS = "replay_miss"
+    BENCH_INPUT = "bench_input_invalid"
+    """A benchmark's input file (goals, workload) is unreadable or malformed."""

@@ -1,13 +1,14 @@
-"""The memory store's exception tree.
+"""The memory store's exception tree, on the base every Podium exception shares.
 
-    MemoryStoreError                 every error podium.memory raises on purpose
-    ├── MemoryConfigError            MemoryConfig or the arguments naming a store are wrong
-    ├── MemoryBackendError           Chroma failed or could not be reached
-    ├── EmbeddingError               the embedding model could not be loaded or called
-    ├── EmbeddingMismatchError       the store was written with another embedding
-    ├── MemoryScopeError             a scope asked for a namespace it does not have
-    ├── MemoryLimitError             an entry or a namespace is over its size limit
-    └── MemoryWriteRefused           a write broke a hygiene rule (untrusted over trusted)
+    PodiumError (podium.errors)
+    └── MemoryStoreError             every error podium.memory raises on purpose
+        ├── MemoryConfigError        MemoryConfig or the arguments naming a store are wrong
+        ├── MemoryBackendError       Chroma failed or could not be reached
+        ├── EmbeddingError           the embedding model could not be loaded or called
+        ├── EmbeddingMismatchError   the store was written with another embedding
+        ├── MemoryScopeError         a scope asked for a namespace it does not have
+        ├── MemoryLimitError         an entry or a namespace is over its size limit
+        └── MemoryWriteRefused       a write broke a hygiene rule (untrusted over trusted)
 
 `MemoryStoreError` is not Python's built-in `MemoryError`, which means out of RAM.
 """
@@ -15,6 +16,8 @@
 from __future__ import annotations
 
 from enum import StrEnum
+
+from podium.errors import PodiumError
 
 
 class MemoryErrorCode(StrEnum):
@@ -29,17 +32,10 @@ class MemoryErrorCode(StrEnum):
     WRITE_REFUSED = "memory_write_refused"
 
 
-class MemoryStoreError(Exception):
+class MemoryStoreError(PodiumError):
     """Base of every error podium.memory raises on purpose."""
 
-    code: MemoryErrorCode = MemoryErrorCode.BACKEND
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}"
+    code = MemoryErrorCode.BACKEND
 
 
 class MemoryConfigError(MemoryStoreError):

@@ -7,11 +7,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+from podium.errors import PodiumSignal
+
 Limit = Literal["usd", "tokens", "calls", "wall_time"]
 
 
-class BudgetExceeded(Exception):
-    """A run budget is spent: no new model call may start. Carries which limit and the figures."""
+class BudgetExceeded(PodiumSignal):
+    """A run budget is spent: no new model call may start. Carries which limit and the figures.
+
+    A signal: its text is the stopped task's and the run's recorded error."""
+
+    code = "budget_exceeded"
 
     def __init__(self, limit: Limit, spent: float, allowed: float) -> None:
         self.limit = limit

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from podium.errors import PodiumSignal
+
 from ._redact import Redactor
 
 OnFail = Literal["reask", "fix", "filter", "refrain", "exception", "noop"]
@@ -44,8 +46,11 @@ SEVERITY: Mapping[OnFail, int] = {
 _REDACT = Redactor()
 
 
-class GuardConfigError(ValueError):
-    """A validator reference is malformed or names an unknown validator."""
+class GuardConfigError(PodiumSignal, ValueError):
+    """A validator reference is malformed or names an unknown validator (a signal: pydantic
+    folds its text into the configuration's error)."""
+
+    code = "guard_config_invalid"
 
 
 class ValidatorRef(BaseModel):

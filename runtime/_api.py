@@ -27,6 +27,7 @@ from ._errors import (
     RunStateError,
     did_you_mean,
 )
+from .engine import _plan_cache as plan_cache
 from .engine._context import RunContext
 from .engine._effects import EFFECTS_FILE, EffectJournal
 from .engine._escalation import parse_clarification
@@ -35,7 +36,13 @@ from .engine._executor import TaskExecutor
 from .engine._memory import RunMemory
 from .engine._planning import plan_only
 from .engine._playbooks import Playbooks, load_playbooks
-from .engine._policy import audit_writer, check_goal_policy
+from .engine._policy import (
+    CheckedGoal,
+    audit_writer,
+    check_goal_input,
+    check_goal_policy,
+    goal_verdict,
+)
 from .engine._result import PlanResult, RunResult, RunStatus
 from .engine._results import budget_stopped_result, finished_result, waiting_result
 from .engine._routing import RoutingPolicy
@@ -211,34 +218,43 @@ class Podium:
         tenant: str | None = None,
     ) -> RunResult:
         """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`)."""
-        goal = self.check_goal(goal)
+        tenant = tenant or self.config.memory.tenant
+        queued = self._queued_record(run_id, goal, tenant) if run_id is not None else None
+        checked = None if queued is not None else self.check_goal(goal)
         await self.executor.start()  # a Ray cluster that cannot be reached fails here, not mid-run
-        now = time.time()
-        record = RunRecord(
-            run_id=run_id or new_run_id(),
-            goal=goal,
-            status="running",
-            created_at=now,
-            updated_at=now,
-            tenant=tenant or self.config.memory.tenant,
-            owner=this_process(),
-        )
+        if queued is not None:
+            record = queued  # queued by a server: its goal was checked then; keep its profile
+        else:
+            assert checked is not None
+            now = time.time()
+            record = RunRecord(
+                run_id=run_id or new_run_id(),
+                goal=checked.goal,
+                goal_verdict=checked.verdict,
+                status="running",
+                created_at=now,
+                updated_at=now,
+                tenant=tenant,
+                owner=this_process(),
+            )
         with self._storing():  # a full or read-only disk: said in one line; no run started
-            if run_id is not None and (queued := self._queued_record(run_id, record)) is not None:
-                record = queued  # queued by a server: keep when it was submitted and its profile
             self.store.save(record)
         return await self._cancellable(record, on_event or _ignore, resumed=False)
 
-    def _queued_record(self, run_id: str, new: RunRecord) -> RunRecord | None:
-        """The stored record of `run_id` if it waits in a queue for exactly this run, running now."""
+    def _queued_record(self, run_id: str, goal: str, tenant: str) -> RunRecord | None:
+        """The stored record of `run_id` if it waits in a queue for exactly this run (its goal
+        checked when it was queued), running now."""
         try:
-            stored = self.store.get(run_id)
+            with self._storing():
+                stored = self.store.get(run_id)
         except RunNotFoundError:
             return None
-        if stored.status != "queued" or (stored.goal, stored.tenant) != (new.goal, new.tenant):
+        if stored.status != "queued" or stored.goal_verdict is None:
+            return None
+        if (stored.goal, stored.tenant) != (goal, tenant):
             return None
         return stored.model_copy(
-            update={"status": "running", "updated_at": new.updated_at, "owner": new.owner}
+            update={"status": "running", "updated_at": time.time(), "owner": this_process()}
         )
 
     async def astream(self, goal: str, *, run_id: str | None = None) -> AsyncIterator[RunEvent]:
@@ -251,7 +267,7 @@ class Podium:
         return _run_sync(self.aplan(goal))
 
     async def aplan(self, goal: str, *, on_event: EventHandler | None = None) -> PlanResult:
-        goal = self.check_goal(goal)
+        goal = self.check_goal(goal).goal
         ctx = self._context(new_run_id(), goal, on_event or _ignore, self.config.memory.tenant)
         started = time.perf_counter()
         plan, usage, attempts = await plan_only(ctx)
@@ -348,26 +364,14 @@ class Podium:
 
     # -- internals ---------------------------------------------------------------------
 
-    def check_goal(self, goal: str) -> str:
-        """The goal as a run will hold it (stripped, secrets masked), or GoalError: empty, over
-        `planner.max_goal_chars`, or blocked by the input policy. Runs check their goal; an
-        interface calls this to refuse a goal before queueing it (`podium serve`: a 400)."""
-        goal = goal.strip()
-        limit = self.config.planner.max_goal_chars
-        if not goal:
-            raise GoalError("the goal is empty: say what you want done")
-        if len(goal) > limit:
-            raise GoalError(
-                f"the goal is {len(goal)} characters, over the limit of {limit}: shorten it, "
-                "put long material in a workspace file, or raise `planner.max_goal_chars`"
-            )
-        check_goal_policy(goal, self.config.policies)  # raises GoalError when it blocks
-        # A secret in the goal stops here: the run, its records, events, checkpoints, prompts
-        # and recordings only ever hold the masked goal (a tool that needs a credential reads
-        # it from its configuration or the environment, never from the goal).
-        # Secrets only: `[policies] redact_pii` masks the audit log, not the work (a goal that
-        # says whom to email keeps the address).
-        return Redactor().redact(goal)
+    def check_goal(self, goal: str) -> CheckedGoal:
+        """The goal as a run will hold it (stripped, secrets masked) with the input guard's
+        verdict, or GoalError: empty, over `planner.max_goal_chars`, or blocked by the input
+        policy. A run checks its goal once; an interface that refuses a goal before queueing it
+        (`podium serve`: a 400) stores the result in the queued record, and the run uses that."""
+        return check_goal_input(
+            goal, max_chars=self.config.planner.max_goal_chars, config=self.config.policies
+        )
 
     def check_answers(self, record: RunRecord, answers: Mapping[str, Any]) -> None:
         """Refuse, before the run resumes, answers of the wrong kind: the planner's question
@@ -494,7 +498,7 @@ class Podium:
         ctx.policies.answered = answered
         with self._storing():
             ctx.effects = EffectJournal(self.store.run_dir(run_id) / EFFECTS_FILE)
-        ctx.policies.check_goal(goal)
+        ctx.policies.record_goal(record.goal_verdict or goal_verdict(goal, self.config.policies))
         graph_config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
         async with self._checkpointer() as saver:
             workflow = build_supervisor(ctx, saver)
@@ -683,11 +687,8 @@ async def _remembered(memory: RunMemory, goal: str, result: RunResult) -> RunRes
     server went down after the last task), the answer stands, completed and saved, with a
     warning that says what was not kept."""
     try:
-        await memory.run_done(
-            goal,
-            result.answer if result.answer_guarded else None,
-            result.plan if result.accepted_throughout else None,
-        )
+        await memory.run_done(goal, result.answer if result.answer_guarded else None)
+        await plan_cache.keep(memory, goal, result)
     except Exception as exc:  # whatever breaks in memory, the answer is computed
         lost = f"memory did not keep this run's answer and plan ({type(exc).__name__}: {exc})"
         log.warning("run %s: %s", result.run_id, lost)

@@ -1,8 +1,9 @@
-"""Podium's exception tree.
+"""The runtime's exceptions, on the base every Podium exception shares (`podium.errors`).
 
-Two families, as in pydantic-ai: signals the model sees, and run errors.
+Two families, as in pydantic-ai: run errors a person reads, and signals whose text goes on as
+data (the model sees it, a run records it).
 
-    PodiumError                      every error Podium raises on purpose
+    PodiumError (podium.errors)      every error Podium raises on purpose, in any package
     ├── GoalError                    the goal is empty or too large
     ├── ConfigError                  podium.toml or a config object is wrong
     ├── AgentError                   an agent spec is wrong, or an agent is unknown
@@ -12,10 +13,10 @@ Two families, as in pydantic-ai: signals the model sees, and run errors.
     ├── StorageError                 the run store's database cannot be reached or used
     ├── ModelError                   the model seam failed (provider error, no scripted step)
     │   └── UnexpectedModelBehavior  the model answered, but not in a usable form
-    └── ...                          podium.evals adds its own, with its own codes
-                                     (podium.evals.EvalErrorCode): the runtime knows nothing of it
-
-    PlanValidationError(ValueError)  a plan broke a rule; the message is fed back to the planner
+    ├── ...                          podium.memory and podium.evals add their own trees, with
+    │                                their own codes: the runtime knows nothing of evals
+    └── PodiumSignal (podium.errors)
+        └── PlanValidationError      a plan broke a rule; the message is fed back to the planner
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+from podium.errors import PodiumError as PodiumError
+from podium.errors import PodiumSignal as PodiumSignal
 
 
 class ErrorCode(StrEnum):
@@ -38,6 +42,10 @@ class ErrorCode(StrEnum):
     MODEL = "model_error"
     MODEL_BEHAVIOR = "model_behavior"
     GOAL = "goal_invalid"
+    PLAN_RULE = "plan_rule_broken"
+    """A signal: one plan broke a rule (`PlanValidationError`); `PlanError` ends the planning."""
+    ATTEMPT = "attempt_failed"
+    """A signal: a task's try failed in another process (the Ray executor)."""
 
 
 @dataclass(frozen=True)
@@ -46,20 +54,6 @@ class PlanAttempt:
 
     output: str
     problems: tuple[str, ...]
-
-
-class PodiumError(Exception):
-    """Base of every error Podium raises on purpose."""
-
-    code: StrEnum = ErrorCode.MODEL
-    """The runtime's codes are `ErrorCode`s; a package built on it (podium.evals) brings its own."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}"
 
 
 class GoalError(PodiumError):
@@ -107,15 +101,17 @@ class StorageError(PodiumError):
 
 
 class ModelError(PodiumError):
-    code: StrEnum = ErrorCode.MODEL  # typed as the base's: podium.evals' CassetteMiss has its own
+    code: str = ErrorCode.MODEL  # typed as the base's: podium.evals' CassetteMiss has its own
 
 
 class UnexpectedModelBehavior(ModelError):
     code = ErrorCode.MODEL_BEHAVIOR
 
 
-class PlanValidationError(ValueError):
+class PlanValidationError(PodiumSignal, ValueError):
     """A plan broke one or more rules. Each problem names the task and says what to change."""
+
+    code = ErrorCode.PLAN_RULE
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems

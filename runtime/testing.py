@@ -6,6 +6,8 @@
 (an import-linter contract in pyproject.toml keeps it so).
 """
 
+from podium.memory import estimate_tokens
+
 from .models._doubles import (
     Fault,
     FaultyProvider,
@@ -20,7 +22,6 @@ from .models._doubles import (
     reply,
     tool_call,
 )
-from .models._model import estimate_tokens
 
 __all__ = [
     "Fault",

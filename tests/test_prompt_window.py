@@ -40,9 +40,9 @@ from podium.tools import (
     ResultStore,
     Tool,
     ToolContext,
-    estimate_tokens,
     message_tokens,
     prompt_tokens,
+    token_bound,
     tool,
 )
 
@@ -55,7 +55,7 @@ TEMPLATE_TOKENS = 5
 def _received(fitted: list[dict[str, Any]]) -> int:
     """The tokens of a prompt as the embedded model gets it (its text by the shared estimate,
     the template's markers, and the `<|im_start|>assistant\n` its reply starts with)."""
-    return sum(estimate_tokens(m["content"]) + TEMPLATE_TOKENS for m in fitted) + 3
+    return sum(token_bound(m["content"]) + TEMPLATE_TOKENS for m in fitted) + 3
 
 
 _READ_ON = re.compile(r'read_result\(handle="(result-\d+)"(?:, path="([^"]*)")?, offset=(\d+)\)')

@@ -294,7 +294,7 @@ CACHED_PLAN = [
 )
 def test_trivial_plan_adaptation(goal: str, instructions: list[str] | None) -> None:
     from podium.runtime import Plan
-    from podium.runtime.engine._memory import substitute_plan
+    from podium.runtime.engine._plan_cache import substitute_plan
 
     plan = Plan.model_validate({"tasks": CACHED_PLAN})
     adapted = substitute_plan(CACHED_GOAL, goal, plan, ["enricher", "writer"], 10)

@@ -99,6 +99,24 @@ async def test_submit_stream_and_fetch_the_result(client: httpx.AsyncClient) -> 
     assert [f["id"] for f in again] == [len(frames) - 2, len(frames) - 1]
 
 
+async def test_a_served_goal_is_checked_once_when_queued(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import podium.runtime.engine._policy as policy_module
+
+    scans: list[str] = []
+    real = policy_module.check_goal
+    monkeypatch.setattr(
+        policy_module, "check_goal", lambda goal, policy: scans.append(goal) or real(goal, policy)
+    )
+    run_id = await submit(client, "Research A and B and sum them up")
+    frames = await events(client, run_id)
+    assert frames[-1]["data"]["status"] == "completed"
+    assert scans == ["Research A and B and sum them up"]  # not again when the worker runs it
+    verdicts = [f["data"] for f in frames if f["event"] == "guard_verdict"]
+    assert verdicts[0]["target"] == "goal"
+
+
 async def test_submit_and_follow_in_one_request(client: httpx.AsyncClient) -> None:
     goal = {"goal": "Research A and B and sum them up"}
     headers = {"Accept": "text/event-stream"}

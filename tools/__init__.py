@@ -14,11 +14,11 @@ from ._results import (
     ReadResultArgs,
     ResultStore,
     View,
-    estimate_tokens,
     head,
     message_tokens,
     prompt_tokens,
     result_bound,
+    token_bound,
 )
 
 __all__ = [
@@ -44,11 +44,11 @@ __all__ = [
     "builtin_tools",
     "dataset_choices",
     "default_datasets_dir",
-    "estimate_tokens",
     "for_provider",
     "head",
     "message_tokens",
     "prompt_tokens",
     "result_bound",
+    "token_bound",
     "tool",
 ]

@@ -27,6 +27,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from podium.errors import PodiumSignal
+
 if TYPE_CHECKING:
     from ._core import JSONValue, ToolContext
 
@@ -45,8 +47,10 @@ VARIANTS_KEY = "x-podium-variants"
 """In parameters sent to the embedded model: one grounded schema per variant."""
 
 
-class ChoicesError(ValueError):
+class ChoicesError(PodiumSignal, ValueError):
     """A tool's choices name an argument its schema does not have (a bug in the tool)."""
+
+    code = "tool_choices_invalid"
 
 
 def grounding(

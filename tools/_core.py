@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, get_type_hints
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from podium.errors import PodiumSignal
+
 from ._choices import GROUNDING_KEY, ChoicesError, ChoicesFn, grounding, lookups
 
 if TYPE_CHECKING:
@@ -64,8 +66,10 @@ class ToolContext:
     side-effecting tool passes it on (a mail relay, a payments API) to be applied once."""
 
 
-class ToolError(Exception):
+class ToolError(PodiumSignal):
     """A tool call failed in a way the model can fix; the message says what to do next."""
+
+    code = "tool_failed"
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,9 @@ MESSAGE_TOKENS = 16
 five with SmolLM2's), and the `<tool result>` wrapper the embedded model puts on a tool's (ten)."""
 
 
-def estimate_tokens(text: str) -> int:
-    """A bound, not a count: UTF-8 bytes / 3, rounded up.
+def token_bound(text: str) -> int:
+    """A bound on `text`'s tokens, not an estimate: UTF-8 bytes / 3, rounded up (the estimate
+    for budgets and usage is `podium.memory.estimate_tokens`, about 4 characters a token).
 
     The view must fit every model of the tier, whose tokenizers differ and are not all at hand
     (the embedded model's is inside llama.cpp). Three bytes a token over-counts English prose
@@ -59,7 +60,7 @@ def estimate_tokens(text: str) -> int:
 
 
 def message_tokens(message: Mapping[str, Any]) -> int:
-    """`estimate_tokens` of one chat message: its text, its tool calls, and `MESSAGE_TOKENS`."""
+    """`token_bound` of one chat message: its text, its tool calls, and `MESSAGE_TOKENS`."""
     text = str(message.get("content") or "")
     calls = message.get("tool_calls") or []
     if calls:
@@ -69,7 +70,7 @@ def message_tokens(message: Mapping[str, Any]) -> int:
                 for c in calls
             ]
         )
-    return MESSAGE_TOKENS + estimate_tokens(text)
+    return MESSAGE_TOKENS + token_bound(text)
 
 
 def prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
@@ -89,7 +90,7 @@ def result_bound(cap: int, prompt_room: int | None, used: int) -> int:
 
 
 def head(text: str, max_tokens: int) -> str:
-    """The longest start of `text` within `max_tokens` (by `estimate_tokens`), whole characters."""
+    """The longest start of `text` within `max_tokens` (by `token_bound`), whole characters."""
     budget = max(0, max_tokens) * BYTES_PER_TOKEN
     data = text.encode("utf-8")
     if len(data) <= budget:
@@ -151,7 +152,7 @@ class ResultStore:
     """One task attempt's offloaded results, by handle."""
 
     max_tokens: int = DEFAULT_MAX_RESULT_TOKENS
-    """The bound on one tool message, in tokens (`estimate_tokens`)."""
+    """The bound on one tool message, in tokens (`token_bound`)."""
     redact: Callable[[str], str] = lambda text: text
     """Masks secrets before anything is kept (the policies' Redactor)."""
     _kept: dict[str, KeptResult] = field(default_factory=dict)
@@ -166,12 +167,12 @@ class ResultStore:
 
     def fits(self, message: str, bound: int | None = None) -> bool:
         """`message` is within `bound` tokens (the store's `max_tokens` when None)."""
-        return estimate_tokens(message) <= (self.max_tokens if bound is None else bound)
+        return token_bound(message) <= (self.max_tokens if bound is None else bound)
 
     def room(self, wrapper: str, bound: int | None = None) -> int:
         """Tokens left for a view inside a message of at most `bound` tokens (the store's
         `max_tokens` when None) that wraps it in `wrapper` (fence, labels)."""
-        return (self.max_tokens if bound is None else bound) - estimate_tokens(wrapper)
+        return (self.max_tokens if bound is None else bound) - token_bound(wrapper)
 
     def kept_for(self, arguments: str | dict[str, Any]) -> KeptResult:
         """The result a `read_result` call with `arguments` reads (ToolError: bad arguments or
@@ -225,7 +226,7 @@ class ResultStore:
             if shaped is not None:
                 return shaped
         note = _note(kept, _text_read_more(kept, 10**12))
-        body = head(kept.text, fit - estimate_tokens(note) - 1)
+        body = head(kept.text, fit - token_bound(note) - 1)
         note = _note(kept, _text_read_more(kept, len(body)))
         return View(kept, body, note)
 
@@ -252,7 +253,7 @@ class ResultStore:
             )
         end = len(text) if limit is None else min(len(text), offset + limit)
         note = _longest_read_note(kept, path, "characters", offset, len(text))
-        body = head(text[offset:end], fit - estimate_tokens(note) - 1)
+        body = head(text[offset:end], fit - token_bound(note) - 1)
         end = offset + len(body)
         return View(kept, body, _read_note(kept, path, "characters", offset, end, len(text)))
 
@@ -272,7 +273,7 @@ class ResultStore:
             )
         wanted = items[offset : len(items) if limit is None else offset + limit]
         note = _longest_read_note(kept, path, "items", offset, len(items))
-        room = fit - estimate_tokens(note) - 1
+        room = fit - token_bound(note) - 1
         count = _most_that_fit(
             min(len(wanted), _most_items(room)), lambda n: _dumps(wanted[:n]), room
         )
@@ -338,7 +339,7 @@ def _json_view(kept: KeptResult, fit: int) -> View | None:
             return f"{body}\n{_note(kept, _cut_lines(kept, cuts))}"
 
         floor = 1 if longest else 0
-        if estimate_tokens(render(floor)) > fit:
+        if token_bound(render(floor)) > fit:
             continue
         items = _most_that_fit(min(longest, _most_items(fit)), render, fit) if longest else 0
         cuts: dict[str, _Cut] = {}
@@ -389,12 +390,12 @@ def _most_that_fit(upper: int, render: Callable[[int], str], fit: int) -> int:
     """The largest n in [0, upper] whose `render(n)` fits (render grows with n)."""
     # Galloping first: each try renders about n items, so the cost follows what fits, not `upper`.
     low, high = 0, 1
-    while high <= upper and estimate_tokens(render(high)) <= fit:
+    while high <= upper and token_bound(render(high)) <= fit:
         low, high = high, high * 2
     high = min(high - 1, upper)
     while low < high:
         middle = (low + high + 1) // 2
-        if estimate_tokens(render(middle)) <= fit:
+        if token_bound(render(middle)) <= fit:
             low = middle
         else:
             high = middle - 1

@@ -135,7 +135,7 @@ def _cmd_bench_routing(args: argparse.Namespace) -> int:
     try:
         report = run_routing_bench(json_out=args.json_out, workload=args.workload)
     except WorkloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
     return 0 if report["targets_met"] else 1
 
@@ -165,7 +165,7 @@ def _cmd_bench_embedded(args: argparse.Namespace) -> int:
     try:
         load_goals(goals_file)  # a bad file is reported before the model loads
     except GoalsFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
     report = run_embedded_bench(json_out=args.json_out, goals_file=goals_file, limit=args.limit)
     return 0 if all(report["targets_met"].values()) else 1

@@ -40,8 +40,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from podium.evals import EvalErrorCode
 from podium.policies import find_debris
-from podium.runtime import Podium, PodiumConfig, RunResult
+from podium.runtime import Podium, PodiumConfig, PodiumError, RunResult
 from podium.tools import ToolContext, default_datasets_dir
 
 from ._report import machine, write_report
@@ -72,8 +73,10 @@ class GoalsFile(BaseModel):
     goals: tuple[BenchGoal, ...] = Field(min_length=1)
 
 
-class GoalsFileError(ValueError):
+class GoalsFileError(PodiumError, ValueError):
     """The goals file cannot be read; the message says where and what to fix."""
+
+    code = EvalErrorCode.BENCH_INPUT
 
 
 def load_goals(path: Path) -> tuple[BenchGoal, ...]:

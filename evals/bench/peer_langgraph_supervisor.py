@@ -68,9 +68,8 @@ class CallLog:
 
 
 def _prompt_tokens(messages: Sequence[BaseMessage]) -> int:
-    return estimate_tokens(
-        [{"role": _ROLES.get(m.type, m.type), "content": m.content} for m in messages]
-    )
+    prompt = [{"role": _ROLES.get(m.type, m.type), "content": m.content} for m in messages]
+    return estimate_tokens(json.dumps(prompt, default=str))  # as the doubles count a request
 
 
 def _output_tokens(out: AIMessage) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import operator
 import time
 from collections.abc import AsyncIterator
@@ -54,9 +55,8 @@ class LatencyFakeChat(BaseChatModel):
             await asyncio.sleep(self.units * self.latency_s)
         answer = f"output of {messages[-1].content!s:.40}"
         self.calls += 1
-        self.tokens += estimate_tokens(
-            [{"role": m.type, "content": m.content} for m in messages]
-        ) + estimate_tokens(answer)
+        prompt = [{"role": m.type, "content": m.content} for m in messages]
+        self.tokens += estimate_tokens(json.dumps(prompt, default=str)) + estimate_tokens(answer)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=answer))])
 
 

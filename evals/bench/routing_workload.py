@@ -24,11 +24,14 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from podium.agents import AgentRegistry
-from podium.runtime import RoutingConfig, Task, Tier
+from podium.evals import EvalErrorCode
+from podium.runtime import PodiumError, RoutingConfig, Task, Tier
 
 
-class WorkloadError(ValueError):
+class WorkloadError(PodiumError, ValueError):
     """A workload file is unreadable or malformed; the message names the task and the field."""
+
+    code = EvalErrorCode.BENCH_INPUT
 
 
 class _Grader(BaseModel):

@@ -5,8 +5,9 @@ The supervisor (`_supervisor`) is the LangGraph entrypoint and reads as the algo
 dispatch → review → synthesise); it binds the run to LangGraph (the entrypoint and its three
 checkpointed tasks, whose names and call order are what stored runs resume by). The steps are
 modules of one concept each, passing a `RunContext` and typed values: `_context` (the context,
-the tasks, where the run stands, the typed outcomes), `_planning` and `_plan_sources` (playbook,
-plan cache), `_dispatch`, `_attempts` (the ladder), `_review`, `_escalation` (a human's
+the tasks, where the run stands, the typed outcomes), `_planning`, `_plan_sources` (the goal's
+playbook), `_plan_cache` (the plan cache in one home: lookup, reuse, adaptation, what is kept;
+podium.memory holds its store), `_dispatch`, `_attempts` (the ladder), `_review`, `_escalation` (a human's
 answers), `_synthesis`, `_replay` (what a checkpointed step restores) and `_results` (the
 `RunResult`, built once). Around them live the values a run is made of (`_plan`, `_result`,
 `_events`), the planner and playbooks, the run's bindings of the leaf packages (`_memory`,

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from podium.agents import AgentOutput, AgentSpec, Message, Tier, ToolChoice, run_agent
+from podium.errors import PodiumSignal
 from podium.policies import BudgetTracker
 from podium.tools import DEFAULT_MAX_RESULT_TOKENS, Tool, ToolContext
 
+from .._errors import ErrorCode
 from ..models._model import ModelRequest, ModelSeam
 from ..models._usage import Usage
 from ._plan import Task
@@ -109,9 +111,11 @@ def journaled_tools(tools: Sequence[Tool], effects: EffectJournal | None) -> lis
     return [journaled(t, effects) for t in tools]
 
 
-class AttemptFailed(Exception):
+class AttemptFailed(PodiumSignal):
     """A try that failed where the exception itself could not travel (another process): the
     failure as the ladder reports it, "<ExceptionType>: <message>"."""
+
+    code = ErrorCode.ATTEMPT
 
     def __init__(self, description: str) -> None:
         super().__init__(description)

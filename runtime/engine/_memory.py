@@ -1,4 +1,5 @@
-"""The runtime's side of shared memory: what a task sees, what a run leaves behind, the plan cache.
+"""The runtime's side of shared memory: what a task sees and what a run leaves behind (its plan:
+`_plan_cache`).
 
 What a task sees is fixed by the graph, never by timing: the tenant level and the agent's own
 notes (both as they were when the run started or as this run's upstream tasks left them), and
@@ -14,12 +15,10 @@ wrote or reads (its run's namespace, its tenant's memory and plans, the store's 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from podium.agents import ToolUse
 from podium.memory import (
@@ -28,15 +27,13 @@ from podium.memory import (
     MemoryScope,
     MemoryStore,
     MemoryStoreError,
-    PlanMatch,
     format_hits,
     provenance,
     trim_to_budget,
 )
 from podium.tools import JSONValue, ToolError
 
-from .._errors import PlanValidationError
-from ._plan import Plan, Task, validate_plan
+from ._plan import Task
 
 log = logging.getLogger("podium.memory")
 T = TypeVar("T")
@@ -85,7 +82,7 @@ class RunMemory:
         direct = {f"output:{i}" for i in task.inputs}
         k = self.config.top_k
         none: list[MemoryHit] = []
-        hits = await self._safely(
+        hits = await self.safely(
             "search",
             lambda: self.scope(task.agent).search(
                 # Twice what is kept: ties at the cut are then settled by rank_hits, not Chroma.
@@ -107,7 +104,7 @@ class RunMemory:
         """
         scope = self.scope(task.agent)
         limit = self.config.max_entry_chars
-        await self._safely(
+        await self.safely(
             "write",
             lambda: scope.write(
                 _fit(output, limit), namespace="run", task_id=task.id, key=f"output:{task.id}"
@@ -117,37 +114,22 @@ class RunMemory:
         results = [u for u in tool_uses if u.ok and u.name not in _MEMORY_TOOLS]
         for n, use in enumerate(results[:MAX_TOOL_ENTRIES_PER_TASK]):
             text = _fit(f"{use.name}({use.arguments}) returned: {use.result}", limit)
-            await self._safely("write", _tool_write(scope, task.id, n, text), None)
+            await self.safely("write", _tool_write(scope, task.id, n, text), None)
 
-    async def run_done(self, goal: str, answer: str | None, plan: Plan | None) -> None:
-        """A completed run leaves its answer at the tenant level and its plan in the cache."""
-        limit = self.config.max_entry_chars
+    async def run_done(self, goal: str, answer: str | None) -> None:
+        """A completed run leaves its answer at the tenant level (its plan: `_plan_cache.keep`)."""
         if answer:
-            text = _fit(f"Goal: {goal}\nAnswer: {answer}", limit)
-            await self._safely(
+            text = _fit(f"Goal: {goal}\nAnswer: {answer}", self.config.max_entry_chars)
+            await self.safely(
                 "write",
                 lambda: self.scope().write(text, namespace="tenant", key=f"answer:{self.run_id}"),
                 None,
             )
-        if plan is not None and self.config.plan_cache:
-            plan_json = plan.model_dump_json(exclude_defaults=True)
-            await self._safely(
-                "plan cache",
-                lambda: self.store.plan_cache(self.tenant).put(goal, plan_json, run_id=self.run_id),
-                None,
-            )
-
-    async def lookup_plan(self, goal: str) -> PlanMatch | None:
-        if not self.config.plan_cache:
-            return None
-        return await self._safely(
-            "plan cache", lambda: self.store.plan_cache(self.tenant).lookup(goal), None
-        )
 
     def access(self, task: Task, upstream: frozenset[str]) -> TaskMemoryAccess:
         return TaskMemoryAccess(self, task, upstream)
 
-    async def _safely(self, what: str, action: Callable[[], T], default: T) -> T:
+    async def safely(self, what: str, action: Callable[[], T], default: T) -> T:
         try:
             result = await asyncio.to_thread(action)
         except Exception as exc:  # memory is an aid: whatever breaks in it, the run goes on
@@ -219,141 +201,3 @@ def _tool_write(scope: MemoryScope, task_id: str, n: int, text: str) -> Callable
 
 def _fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED
-
-
-# -- the plan cache's trivial adaptation ---------------------------------------------------
-
-_TOKEN = re.compile(r"\w[\w'\u2019.-]*\w|\w|[^\w\s]")
-MAX_EDITS = 4
-MAX_EDITED_TOKENS = 8
-FILLER = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "please",
-        "kindly",
-        "could",
-        "you",
-        "can",
-        "would",
-        "and",
-        "then",
-        "also",
-        "now",
-        "just",
-        "quickly",
-        "me",
-        "us",
-        ",",
-        ".",
-        ";",
-        ":",
-        "!",
-        "?",
-        "(",
-        ")",
-        "-",
-        "\u2013",
-        "\u2014",
-        "'",
-        '"',
-    ]
-)
-"""Words and marks whose addition or removal does not change what a goal asks."""
-MAX_EDGE_TOKENS = 3
-CLAUSE_STARTS = frozenset({"and", "then", "also", "plus", ",", ";", ".", "after", "before"})
-
-
-def substitute_plan(
-    cached_goal: str, goal: str, plan: Plan, agents: Iterable[str], max_tasks: int
-) -> Plan | None:
-    """The cached plan patched with the goal's small edits, when that is all the goal changed.
-
-    The two goals are diffed word by word (case-insensitively). Edits of filler (articles,
-    politeness, punctuation) need nothing. Every other edit (another lead, company or id, an
-    added or dropped word) must be found in the plan's instructions (for an addition: between the
-    words around it) and is applied there. None when the goals differ by more than a few edits,
-    when an edit cannot be placed (the plan does not mention what changed, so the planner must
-    look again), or when the result is not a valid plan: then the planner adapts the template.
-    """
-    old, new = _TOKEN.findall(cached_goal), _TOKEN.findall(goal)
-    matcher = difflib.SequenceMatcher(
-        a=[t.casefold() for t in old], b=[t.casefold() for t in new], autojunk=False
-    )
-    edits = [op for op in matcher.get_opcodes() if op[0] != "equal"]
-    if (
-        len(edits) > MAX_EDITS
-        or sum(max(i2 - i1, j2 - j1) for _, i1, i2, j1, j2 in edits) > MAX_EDITED_TOKENS
-    ):
-        return None
-    instructions = [t.instruction for t in plan.tasks]
-    for _, i1, i2, j1, j2 in edits:
-        if {t.casefold() for t in old[i1:i2] + new[j1:j2]} <= FILLER:
-            continue
-        if not (_small_or_names(old[i1:i2]) and _small_or_names(new[j1:j2])):
-            return (
-                None  # "draft an email" -> "book a call" changes the work: replan from the template
-            )
-        anchor, replacement = _edit(old, new, i1, i2, j1, j2)
-        if not anchor:
-            return None
-        patched = [_replace_span(text, anchor, replacement) for text in instructions]
-        if patched == instructions:
-            return None
-        instructions = patched
-    data: dict[str, Any] = plan.model_dump(mode="json")
-    for task, instruction in zip(data["tasks"], instructions, strict=True):
-        task["instruction"] = instruction
-    try:
-        return validate_plan(data, agents=list(agents), max_tasks=max_tasks)
-    except PlanValidationError:
-        return None
-
-
-def _edit(
-    old: list[str], new: list[str], i1: int, i2: int, j1: int, j2: int
-) -> tuple[list[str], list[str]]:
-    """(what to find in the instructions, what to put there) for one edit of the goal.
-
-    A replacement or removal finds the old words. An addition finds the words around it; at the
-    end of the goal ("... by Friday", "... in German") the word before it, at the start the word
-    after it, provided that word carries meaning (it then names the task the addition is about).
-    """
-    added = new[j1:j2]
-    if i2 > i1:
-        return old[i1:i2], added
-    before, after = old[i1 - 1 : i1], old[i1 : i1 + 1]
-    if before and after:
-        return [*before, *after], [*before, *added, *after]
-    edge = before or after
-    if not edge or edge[0].casefold() in FILLER or len(added) > MAX_EDGE_TOKENS:
-        return [], []
-    if before and added[0].casefold() in CLAUSE_STARTS:
-        return [], []  # "... and book a call" is more work, not a detail of the last task
-    return edge, [*edge, *added] if before else [*added, *edge]
-
-
-def _small_or_names(tokens: list[str]) -> bool:
-    """Two content words at most, or names only (capitalised or with digits: people, companies, ids)."""
-    content = [t for t in tokens if t.casefold() not in FILLER]
-    return len(content) <= 2 or all(t[0].isupper() or any(c.isdigit() for c in t) for t in content)
-
-
-def _replace_span(text: str, span: list[str], replacement: list[str]) -> str:
-    """`span` (tokens, any spacing, any case) replaced by `replacement` everywhere in `text`."""
-    pattern = r"(?<!\w)" + r"\s*".join(re.escape(t) for t in span) + r"(?!\w)"
-    joined = re.sub(r"\s+([,.;:!?)])", r"\1", " ".join(replacement)).replace("( ", "(")
-    return re.sub(pattern, lambda _: joined, text, flags=re.IGNORECASE)
-
-
-def template_message(match: PlanMatch) -> dict[str, Any]:
-    """The planner's hint: a plan that worked for a similar goal, to adapt rather than redo."""
-    return {
-        "role": "user",
-        "content": (
-            f"A similar goal was planned before and its run succeeded.\nThat goal: {match.goal}\n"
-            f"Its plan: {match.plan_json}\nAdapt this plan to the goal above: keep what fits, "
-            "change names and details, add or drop tasks only where the goals differ."
-        ),
-    }

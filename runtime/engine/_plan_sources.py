@@ -1,18 +1,14 @@
-"""Plans that need no planner, or give it a template: the goal's playbook and the plan cache."""
+"""The goal's playbook as a plan step uses it: matched once per run, filled (no planner call), or
+a template for the planner (the plan cache's part is `_plan_cache`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Literal
-
-from podium.memory import PlanMatch
 
 from ._context import PlanStepOutcome, RunContext
-from ._memory import substitute_plan
-from ._plan import Plan
 from ._playbooks import PlaybookMatch, data_columns
-from ._result import PlanCacheUse, PlaybookUse
+from ._result import PlaybookUse
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +49,3 @@ def filled_playbook(match: PlaybookMatch) -> PlanStepOutcome:
 
 def playbook_label(use: PlaybookUse | None) -> str | None:
     return f"{use.name} ({use.mode}: {use.reason})" if use is not None else None
-
-
-def reuse_cached_plan(
-    cached: PlanMatch, goal: str, agents: list[str], max_tasks: int
-) -> PlanStepOutcome | None:
-    """The cached plan with the goal's changed words substituted (the cheapest planner call:
-    none), or None when it does not carry over."""
-    try:
-        plan = Plan.model_validate_json(cached.plan_json)
-    except ValueError:
-        return None
-    reused = substitute_plan(cached.goal, goal, plan, agents, max_tasks)
-    if reused is None:
-        return None
-    return PlanStepOutcome(output=cached.plan_json, plan=reused, cache=cache_use(cached, "reused"))
-
-
-def cache_use(cached: PlanMatch, mode: Literal["reused", "adapted"]) -> PlanCacheUse:
-    return PlanCacheUse(
-        mode=mode,
-        similarity=round(cached.similarity, 4),
-        cached_goal=cached.goal,
-        cached_run_id=cached.run_id,
-    )

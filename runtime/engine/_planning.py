@@ -8,21 +8,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, assert_never
 
+from podium.agents import Message
+from podium.policies import BudgetExceeded
+
 from .._errors import PlanAttempt, PlanError, PlanValidationError, PodiumError
-from ..models._model import Message, ModelRequest, Purpose, is_local_model
+from ..models._model import ModelRequest, Purpose, is_local_model
 from ..models._usage import Usage
+from . import _plan_cache as plan_cache
 from ._context import GraphTasks, PlanStepOutcome, RunContext
 from ._escalation import ask_clarification
 from ._events import PlanCreated, PlanRejected
-from ._memory import template_message
 from ._plan import Plan
-from ._plan_sources import (
-    cache_use,
-    filled_playbook,
-    match_playbook,
-    playbook_label,
-    reuse_cached_plan,
-)
+from ._plan_sources import filled_playbook, match_playbook, playbook_label
 from ._planner import (
     PlannerQuestion,
     parse_planner_reply,
@@ -163,22 +160,20 @@ async def plan_step(
     match = await match_playbook(ctx, names, max_tasks) if purpose == "plan" else None
     if match is not None and match.use.mode == "filled" and not rejected:
         return filled_playbook(match)
-    # A plan cached for the goal's words alone does not answer what the human clarified.
-    looks_up = ctx.memory is not None and purpose == "plan" and not ctx.clarifications
-    cached = await ctx.memory.lookup_plan(ctx.goal) if ctx.memory and looks_up else None
+    cached = await plan_cache.lookup(ctx, purpose)
     if cached is not None and not rejected:
-        reused = reuse_cached_plan(cached, ctx.goal, names, max_tasks)
+        reused = plan_cache.reused(cached, ctx.goal, names, max_tasks)
         if reused is not None:
             return reused
     if cached is not None:
-        template: Message | None = template_message(cached)
+        template: Message | None = plan_cache.template_message(cached)
     else:
         template = playbook_template_message(match) if match is not None else None
     outcome = await _ask_planner(ctx, rejected, _Current.read(current), purpose, template)
     if outcome.plan is None:
         return outcome
     if cached is not None:
-        return outcome.model_copy(update={"cache": cache_use(cached, "adapted")})
+        return outcome.model_copy(update={"cache": plan_cache.use(cached, "adapted")})
     return outcome.model_copy(update={"playbook": match.use if match is not None else None})
 
 
@@ -221,6 +216,8 @@ async def _ask_planner(
     request = _planner_request(ctx, rejected, current, purpose, questions, template)
     try:
         response = await ctx.seam.complete(request)
+    except BudgetExceeded:
+        raise  # a signal for the run (it ends budget_exceeded), not a failed planner call
     except PodiumError as exc:
         return PlanStepOutcome(problems=(f"the planner call failed: {exc.message}",))
     text = response.message.content or ""

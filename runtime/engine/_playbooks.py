@@ -209,7 +209,7 @@ class Playbooks:
         fill_similarity: float,
         adapt_similarity: float,
     ) -> PlaybookMatch | None:
-        from ._memory import substitute_plan
+        from ._plan_cache import substitute_plan
 
         examples = [(p, e) for p in self.playbooks for e in p.example_goals()]
         if self._examples_embedded_by != embed:  # the example goals are embedded once

@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from podium.agents import PROMPT_LABELS, AgentSpec, Review, ToolUse
 from podium.memory import PROMPT_LABELS as MEMORY_PROMPT_LABELS
@@ -22,6 +24,7 @@ from podium.policies import (
     AUDIT_FILE,
     AuditLog,
     GuardFailure,
+    InputFinding,
     OutputGuard,
     PoliciesConfig,
     Redactor,
@@ -64,13 +67,70 @@ def guard_event(run_id: str, verdict: Verdict) -> GuardChecked:
     )
 
 
-def check_goal_policy(goal: str, config: PoliciesConfig) -> list[str]:
-    """Problems with the goal under `[policies.input]`; raises GoalError when they block it."""
-    findings = check_goal(goal, config.input)
-    problems = [f"{f.kind}: {f.excerpt!r}" for f in findings]
+class CheckedGoal(BaseModel):
+    """A goal that passed the input guard, once per run: the text the run holds (stripped,
+    secrets masked) and the verdict its run records. A served run's record keeps it from the
+    moment it is queued, so neither the run nor its resume checks the goal again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    goal: str
+    verdict: Verdict
+
+
+def check_goal_input(goal: str, *, max_chars: int, config: PoliciesConfig) -> CheckedGoal:
+    """The goal's one check, or GoalError: empty, over `max_chars`, or blocked by
+    `[policies.input]`.
+
+    A secret in the goal stops here: the run, its records, events, checkpoints, prompts and
+    recordings only ever hold the masked goal (a tool that needs a credential reads it from its
+    configuration or the environment, never from the goal). Secrets only: `[policies]
+    redact_pii` masks the audit log, not the work (a goal that says whom to email keeps the
+    address)."""
+    goal = goal.strip()
+    if not goal:
+        raise GoalError("the goal is empty: say what you want done")
+    if len(goal) > max_chars:
+        raise GoalError(
+            f"the goal is {len(goal)} characters, over the limit of {max_chars}: shorten it, "
+            "put long material in a workspace file, or raise `planner.max_goal_chars`"
+        )
+    findings = check_goal(goal, config.input)  # the one scan of the run's goal
+    _refuse_blocking(findings, config)
+    return CheckedGoal(goal=_SECRETS.redact(goal), verdict=_verdict_of(findings))
+
+
+def goal_verdict(goal: str, config: PoliciesConfig) -> Verdict:
+    """The verdict of a run stored before its record kept one (`RunRecord.goal_verdict`), when
+    it resumes: its stored goal is the accepted, masked one."""
+    return _verdict_of(check_goal(goal, config.input))
+
+
+def check_goal_policy(text: str, config: PoliciesConfig) -> None:
+    """Refuse, as for a goal, a human's text that the run will read as part of it (the answer
+    to the planner's question): GoalError when `[policies.input]` blocks it."""
+    _refuse_blocking(check_goal(text, config.input), config)
+
+
+def _verdict_of(findings: Sequence[InputFinding]) -> Verdict:
+    """What `[policies.input]` noted in an accepted goal (its excerpts with secrets masked)."""
+    return Verdict(
+        target="goal",
+        subject="goal",
+        action="noted" if findings else "pass",
+        failures=tuple(
+            GuardFailure(
+                validator=f"input:{f.kind}", on_fail="noop", message=_SECRETS.redact(f.excerpt)
+            )
+            for f in findings
+        ),
+    )
+
+
+def _refuse_blocking(findings: Sequence[InputFinding], config: PoliciesConfig) -> None:
     blocking = [
-        p
-        for f, p in zip(findings, problems, strict=True)
+        f"{f.kind}: {_SECRETS.redact(f.excerpt)!r}"
+        for f in findings
         if f.kind == "denied" or config.input.injection == "block"
     ]
     if blocking:
@@ -79,7 +139,6 @@ def check_goal_policy(goal: str, config: PoliciesConfig) -> list[str]:
             + "; ".join(blocking)
             + '): rephrase it as a plain request, or set `[policies.input] injection = "warn"`'
         )
-    return problems
 
 
 def audit_writer(run_dir: Path, config: PoliciesConfig) -> Callable[[RunEvent], None] | None:
@@ -137,21 +196,10 @@ class RunPolicies:
     def directive_targets(self) -> tuple[str, ...]:
         return self.agent_names + RUNTIME_NAMES
 
-    def check_goal(self, goal: str) -> Verdict:
-        """The goal's verdict (a blocked goal never gets here: `Podium.arun` refused it)."""
-        findings = check_goal(goal, self.config.input)
-        verdict = Verdict(
-            target="goal",
-            subject="goal",
-            action="noted" if findings else "pass",
-            failures=tuple(
-                GuardFailure(validator=f"input:{f.kind}", on_fail="noop", message=f.excerpt)
-                for f in findings
-            ),
-        )
+    def record_goal(self, verdict: Verdict) -> None:
+        """The goal's verdict, as `check_goal_input` gave it when the run was started."""
         self.verdicts.append(verdict)
         self.emit(guard_event(self.run_id, verdict))
-        return verdict
 
     def agent_guard(self, spec: AgentSpec) -> OutputGuard:
         return cached_guard(

@@ -130,6 +130,8 @@ async def synthesise(ctx: RunContext, plan: Plan, feedback: str = "") -> Synthes
     )
     try:
         response = await ctx.seam.complete(request)
+    except BudgetExceeded:
+        raise  # a signal for the run (it ends budget_exceeded), not a failed synthesis
     except PodiumError as exc:
         return Synthesis(answer=None, usage=Usage(), error=f"synthesis failed: {exc.message}")
     return Synthesis(answer=response.message.content or "", usage=response.usage, error=None)

@@ -20,6 +20,7 @@ from typing import Any, Literal, NoReturn, assert_never
 from pydantic import BaseModel
 
 from podium.agents import Tier
+from podium.memory import estimate_tokens
 
 from .._errors import ModelError
 from ._model import (
@@ -28,7 +29,6 @@ from ._model import (
     ModelResponse,
     Purpose,
     ToolCall,
-    estimate_tokens,
 )
 from ._usage import Usage
 
@@ -237,7 +237,7 @@ def _respond(
     output = (message.content or "") + "".join(c.arguments for c in message.tool_calls)
     usage = Usage(
         calls=1,
-        input_tokens=estimate_tokens(list(request.messages)),
+        input_tokens=estimate_tokens(json.dumps(list(request.messages), default=str)),
         output_tokens=estimate_tokens(output),
     )
     usage = usage.model_copy(update={"cost_usd": usage.total_tokens * usd_per_token})

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from podium.tools import VARIANTS_KEY, estimate_tokens, head, message_tokens
+from podium.tools import VARIANTS_KEY, head, message_tokens, token_bound
 
 from .._errors import ConfigError
 
@@ -232,7 +232,7 @@ _CUT_NOTE = "\n[…cut short to fit the context window]"
 def _cut(content: str, excess: int) -> str | None:
     """`content` shortened by at least `excess` tokens, or None when too little would be left
     to be worth keeping (a note alone)."""
-    keep = estimate_tokens(content) - excess - estimate_tokens(_CUT_NOTE) - 1
+    keep = token_bound(content) - excess - token_bound(_CUT_NOTE) - 1
     if keep < 64:
         return None
     return head(content, keep) + _CUT_NOTE

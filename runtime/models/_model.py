@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
-from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium.agents import Tier
+from podium.agents import Message, Tier
 from podium.policies import BudgetExceeded, BudgetTracker
 from podium.tools import MIN_RESULT_TOKENS, for_provider
 
@@ -22,8 +20,6 @@ from ._usage import Usage
 
 Purpose = Literal["plan", "replan", "review", "task", "synthesis", "judge"]
 """Why a call is made; `judge` is an evaluation grader's call (podium.evals)."""
-Message = dict[str, Any]
-"""A chat message in OpenAI's shape: {"role": ..., "content": ..., ...}."""
 
 
 class ToolCall(BaseModel):
@@ -457,9 +453,3 @@ def quiet_litellm() -> None:
     # error log lines would repeat them on stderr for every retry and fallback.
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def estimate_tokens(messages: Sequence[Message] | str) -> int:
-    """A deterministic token estimate for doubles (about 4 characters a token)."""
-    text = messages if isinstance(messages, str) else json.dumps(list(messages), default=str)
-    return max(1, len(text) // 4)

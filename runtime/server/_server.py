@@ -77,12 +77,15 @@ API_KEY_ENV = "PODIUM_API_KEY"
 _EVENT = TypeAdapter[RunEvent](RunEvent)
 
 
-class ApiError(Exception):
+class ApiError(PodiumError):
     """An HTTP error with a stable code, answered as {"error": {"code", "message"}}."""
+
+    code = "api_error"
+    """Each instance carries its own: "unauthorized", "invalid_messages", ..."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code = status, code
 
 
 _STATUS_OF: dict[str, int] = {
@@ -311,12 +314,13 @@ class RunService:
         podium = self.podium(request.profile)
         limit = podium.config.planner.max_goal_chars
         goal = goal_with_context(request.goal, request.conversation, max_chars=limit)
-        goal = podium.check_goal(goal)  # GoalError -> 400 before anything is queued
+        checked = podium.check_goal(goal)  # GoalError -> 400 before anything is queued
         self._make_room()
         now = time.time()
         record = RunRecord(
             run_id=new_run_id(),
-            goal=goal,
+            goal=checked.goal,
+            goal_verdict=checked.verdict,
             status="queued",
             created_at=now,
             updated_at=now,
@@ -334,7 +338,7 @@ class RunService:
             )
         finally:
             self._saving -= 1
-        self._enqueue(Job(record.run_id, tenant, request.profile, goal, fresh=True))
+        self._enqueue(Job(record.run_id, tenant, request.profile, checked.goal, fresh=True))
         return record
 
     def log_of(self, record: RunRecord) -> RunLog:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
+from podium.policies import Verdict
+
 from .._errors import ConfigError, RunNotFoundError, StorageError
 from ..engine._result import RunResult, RunStatus
 
@@ -61,6 +63,9 @@ class RunRecord(BaseModel):
     configuration); a server restarted later resumes the run with the same one."""
     owner: RunOwner | None = None
     """The process that set it running (None: records written before owners were kept)."""
+    goal_verdict: Verdict | None = None
+    """The input guard's verdict on the goal, from the run's one goal check (`Podium.check_goal`,
+    when the run was started or queued). None: stored before records kept it."""
 
 
 def new_run_id() -> str:
