@@ -99,7 +99,7 @@ def check_resume(
     if status in ENDED:
         ended, instead = _ENDED_HOW[status]
         why = f" ({error})" if error else ""
-        raise RunStateError(f"run {run_id!r} {ended}{why} and has nothing to resume: {instead}")
+        raise RunStateError(f"run {run_id!r} {ended} and has nothing to resume{why}: {instead}")
     if under_way is not None:
         raise RunStateError(f"run {run_id!r} is {under_way}: wait for it, or cancel it first")
     if answering and status != "waiting_for_human":

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, TypeAdapter
@@ -631,6 +632,15 @@ def create_app(
             {"error": {"code": exc.code, "message": exc.message}}, exc.status, headers
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A body or query the API's models refuse: 422, said in the API's own error shape."""
+        code = ErrorCode.ANSWER if "/escalations/" in request.url.path else "request_invalid"
+        message = "; ".join(_problem(e) for e in exc.errors())
+        if request.url.path.startswith("/v1/"):
+            return openai_error(422, str(code), message)
+        return JSONResponse({"error": {"code": str(code), "message": message}}, 422)
+
     @app.exception_handler(PodiumError)
     async def podium_error(request: Request, exc: PodiumError) -> JSONResponse:
         status = status_of(exc)
@@ -644,6 +654,12 @@ def create_app(
     openai_routes(app, service)
     _page_routes(app)
     return app
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ())[1:])  # past "body" / "query"
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 def pending(result: RunResult) -> list[PendingEscalation]:
