@@ -29,7 +29,7 @@ from ._errors import (
 )
 from .engine._context import RunContext
 from .engine._effects import EFFECTS_FILE, EffectJournal
-from .engine._escalation import HumanAnswer, parse_answer
+from .engine._escalation import Decision, HumanAnswer, parse_answer
 from .engine._events import RunEvent, RunFinished, RunStarted
 from .engine._executor import TaskExecutor
 from .engine._memory import RunMemory
@@ -301,7 +301,10 @@ class Podium:
         )
 
     async def astream_resume(
-        self, run_id: str, *, answers: Mapping[str, Any] | None = None
+        self,
+        run_id: str,
+        *,
+        answers: Mapping[str, HumanAnswer | Mapping[str, Any] | str] | None = None,
     ) -> AsyncIterator[RunEvent]:
         async for event in _stream(
             lambda emit: self.aresume(run_id, on_event=emit, answers=answers)
@@ -400,8 +403,8 @@ class Podium:
             )
         checked = {i: parse_answer(answer, pending[i]) for i, answer in answers.items()}
         for escalation_id, answer in checked.items():
-            if answer.text is None or pending[escalation_id].reason != "clarify":
-                continue
+            if answer.decision is not Decision.ANSWER or answer.text is None:
+                continue  # only the planner's question takes an answer
             limit = self.config.planner.max_goal_chars
             if len(answer.text) > limit:
                 raise GoalError(

@@ -1,21 +1,25 @@
 """A run's status: what each one means, which may follow which, and the one rule for resuming.
 
 Every interface (the Python API, `podium resume` and `podium approve`, the chat, the HTTP
-server and its workers) and the run store ask this module, so they agree:
+server and its workers) and the run store ask this module, so they agree. `MOVES`:
 
-    queued ──► running ──► completed | failed | budget_exceeded        (ended: never resumed)
-      │          │ ▲  ──► waiting_for_human ──► running  (once answered)
-      │          │ │  ──► cancelled ─────────► running  (resumed)
-      └──────────┴─┴───► cancelled, failed
+    queued             -> running, cancelled, failed (its worker broke)
+    running            -> completed, failed, budget_exceeded (ended: nothing follows),
+                          waiting_for_human, cancelled, running (taken up by another process)
+    waiting_for_human  -> running (answered), cancelled
+    cancelled          -> running (resumed)
 
 The resume rule (`check_resume`), the same everywhere:
 - completed, failed, budget_exceeded have ended: resuming is refused (RunStateError, HTTP 409)
   with what to do instead. A finished run's result stays readable; its goal can run again.
 - cancelled resumes: its completed tasks are restored from their checkpoints, not run again.
-- waiting_for_human resumes once its pending escalations are answered (and only then).
-- queued and running are refused while the run is under way (executing in a live process, or
-  in a server's queue): wait for it, or cancel it. A record left queued or running by a process
-  that is gone (a stopped server, a killed process that cannot be checked from here) resumes.
+- waiting_for_human resumes once its pending escalations are answered (and only then); answers
+  to a run in any other status are refused.
+- queued and running are refused while the run is under way (a live process executes it, or a
+  server holds it in its queue): wait for it, or cancel it. A record whose process is seen to be
+  gone reads "cancelled" (`storage.settle_stale`) and resumes; one left queued by a stopped
+  server, or running by a process that cannot be checked from here (another machine, no owner
+  recorded), resumes as well: the caller's call.
 """
 
 from __future__ import annotations
@@ -58,6 +62,11 @@ MOVES: Mapping[RunStatus, frozenset[RunStatus]] = {
     "budget_exceeded": frozenset(),
 }
 """Which status may follow which: every change of a stored record's status is checked here."""
+
+CANCELLABLE: frozenset[RunStatus] = frozenset(
+    s for s, nexts in MOVES.items() if "cancelled" in nexts and s != "cancelled"
+)
+"""What a cancel stops (or withdraws from a queue): a run not at its end and not cancelled yet."""
 
 _ENDED_HOW: Mapping[RunStatus, tuple[str, str]] = {
     "completed": ("completed", "its result stays readable; to do it again, start a new run"),

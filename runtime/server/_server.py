@@ -55,7 +55,7 @@ from .._errors import (
 from ..engine._escalation import Decision, HumanAnswer, decisions_for
 from ..engine._events import RunEvent, RunQueued
 from ..engine._result import Escalation, RunResult
-from ..engine._status import UNDER_WAY, RunStatus, can_move
+from ..engine._status import CANCELLABLE, UNDER_WAY, RunStatus
 from ..models._usage import Usage
 from ..storage._store import RunRecord, new_run_id, settle_stale
 from ._conversation import Turn, goal_with_context
@@ -417,7 +417,7 @@ class RunService:
         elif (running := self._running.get(run_id)) is not None:
             job, executor = running
             executor.cancel(job)  # the run records it; completed tasks stay checkpointed
-        elif can_move(record.status, "cancelled") and record.status != "cancelled":
+        elif record.status in CANCELLABLE:
             self._finish(record, "cancelled", "cancelled: resume it to continue")
         else:
             raise RunStateError(f"run {run_id!r} is {record.status}: there is nothing to cancel")
