@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     )
     from ._errors import (
         AgentError,
+        AnswerError,
         ConfigError,
         ErrorCode,
         GoalError,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         StorageError,
         UnexpectedModelBehavior,
     )
+    from .engine._escalation import Decision, HumanAnswer
     from .engine._events import (
         EscalationRaised,
         GuardChecked,
@@ -67,11 +69,11 @@ if TYPE_CHECKING:
         FailureKind,
         PlanResult,
         RunResult,
-        RunStatus,
         TaskResult,
         TaskStatus,
     )
     from .engine._routing import RoutingPolicy, Rung
+    from .engine._status import RunStatus
     from .models._model import (
         AssistantMessage,
         LiteLLMBackend,
@@ -134,7 +136,10 @@ _EXPORTS: dict[str, str] = {
     "RunQueued": ".engine._events",
     "RunStarted": ".engine._events",
     "RunStateError": "._errors",
-    "RunStatus": ".engine._result",
+    "AnswerError": "._errors",
+    "Decision": ".engine._escalation",
+    "HumanAnswer": ".engine._escalation",
+    "RunStatus": ".engine._status",
     "StorageConfig": "._config",
     "StorageError": "._errors",
     "Task": ".engine._plan",
@@ -160,9 +165,11 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AgentError",
     "AgentsConfig",
+    "AnswerError",
     "AssistantMessage",
     "BudgetConfig",
     "ConfigError",
+    "Decision",
     "Deployment",
     "ErrorCode",
     "Escalation",
@@ -170,6 +177,7 @@ __all__ = [
     "FailureKind",
     "GoalError",
     "GuardChecked",
+    "HumanAnswer",
     "LiteLLMBackend",
     "ModelBackend",
     "ModelError",

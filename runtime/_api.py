@@ -30,7 +30,7 @@ from ._errors import (
 from .engine import _plan_cache as plan_cache
 from .engine._context import RunContext
 from .engine._effects import EFFECTS_FILE, EffectJournal
-from .engine._escalation import parse_clarification
+from .engine._escalation import Decision, HumanAnswer, parse_answer
 from .engine._events import RunEvent, RunFinished, RunStarted
 from .engine._executor import TaskExecutor
 from .engine._memory import RunMemory
@@ -43,9 +43,10 @@ from .engine._policy import (
     check_goal_policy,
     goal_verdict,
 )
-from .engine._result import PlanResult, RunResult, RunStatus
+from .engine._result import PlanResult, RunResult
 from .engine._results import budget_stopped_result, finished_result, waiting_result
 from .engine._routing import RoutingPolicy
+from .engine._status import UNDER_WAY, RunStatus, check_resume
 from .engine._supervisor import build_supervisor
 from .executors._select import make_executor
 from .models._model import (
@@ -253,9 +254,7 @@ class Podium:
             return None
         if (stored.goal, stored.tenant) != (goal, tenant):
             return None
-        return stored.model_copy(
-            update={"status": "running", "updated_at": time.time(), "owner": this_process()}
-        )
+        return stored.moved_to("running", owner=this_process())
 
     async def astream(self, goal: str, *, run_id: str | None = None) -> AsyncIterator[RunEvent]:
         """Events as they happen; the last one is RunFinished. PlanError is raised after its events."""
@@ -275,7 +274,12 @@ class Podium:
             plan=plan, usage=usage, attempts=attempts, seconds=time.perf_counter() - started
         )
 
-    def resume(self, run_id: str, *, answers: Mapping[str, Any] | None = None) -> RunResult:
+    def resume(
+        self,
+        run_id: str,
+        *,
+        answers: Mapping[str, HumanAnswer | Mapping[str, Any] | str] | None = None,
+    ) -> RunResult:
         """Continue a run (blocking); see `aresume` for `answers`."""
         return _run_sync(self.aresume(run_id, answers=answers))
 
@@ -284,56 +288,39 @@ class Podium:
         run_id: str,
         *,
         on_event: EventHandler | None = None,
-        answers: Mapping[str, Any] | None = None,
+        answers: Mapping[str, HumanAnswer | Mapping[str, Any] | str] | None = None,
     ) -> RunResult:
-        """Continue a crashed or stopped run; tasks that completed are restored, not re-run.
+        """Continue a cancelled, crashed or paused run; tasks that completed are restored, not re-run.
 
-        A run waiting for a human continues once `answers` (escalation id -> "approve",
-        "reject", or {"decision": "edit", "output": "..."}) answer its pending escalations; the
-        planner's question (a `clarify` escalation) is answered with text, or "reject"."""
+        Which runs resume is one rule for every interface (`engine/_status.py`): an ended run
+        (completed, failed, budget_exceeded) or one under way elsewhere raises RunStateError. A
+        run waiting for a human continues once `answers` (escalation id -> HumanAnswer, its
+        mapping such as {"decision": "edit", "output": "..."}, or a bare "approve" / "reject")
+        answer its pending escalations; the planner's question (a `clarify` escalation) is
+        answered with text, or "reject". An answer that does not fit raises AnswerError."""
         with self._storing():
-            record = self.store.get(run_id)
-        owner = record.owner
-        if record.status == "running" and owner is not None and owner != this_process():
-            elsewhere = owner_alive(owner)  # None (another machine): as before, the caller's call
-        else:
-            elsewhere = False
-        if elsewhere and owner is not None:
-            raise RunStateError(
-                f"run {run_id!r} is running in another process ({owner.describe()}): wait "
-                "for it, or stop that process and resume it then"
-            )
+            record = settle_stale(self.store, self.store.get(run_id))
+        self.check_resumable(record, answering=bool(answers))
+        checked = self.check_answers(record, answers or {})
         await self.executor.start()
-        if record.status == "waiting_for_human":
-            pending = {e.id: e for e in (record.result.escalations if record.result else [])}
-            unknown = sorted(set(answers or {}) - set(pending))
-            if not answers or unknown:
-                raise RunStateError(
-                    f"run {run_id!r} is waiting for a human: answer escalation(s) "
-                    f"{sorted(pending)}" + (f" (unknown id(s) {unknown})" if unknown else "")
-                )
-            self.check_answers(record, answers)
-            # A human's words are kept like the goal (checkpoints, audit): masked the same way.
-            masked = Redactor().redact_data  # secrets only: `redact_pii` is the audit log's
-            resume = {
-                str(pending[i].payload["interrupt_id"]): masked(answer)
-                for i, answer in answers.items()
-            }
-            return await self._cancellable(
-                record,
-                on_event or _ignore,
-                resumed=True,
-                resume=resume,
-                answered=frozenset(answers),
-            )
-        if record.result is not None and record.status != "cancelled":
-            return record.result  # already finished: resuming is a no-op
-        if record.status == "failed":
-            raise RunStateError(f"run {run_id!r} failed and has nothing to resume: {record.error}")
-        return await self._cancellable(record, on_event or _ignore, resumed=True)
+        if not checked:
+            return await self._cancellable(record, on_event or _ignore, resumed=True)
+        pending = {e.id: e for e in (record.result.escalations if record.result else [])}
+        # A human's words are kept like the goal (checkpoints, audit): masked the same way.
+        masked = Redactor().redact_data  # secrets only: `redact_pii` is the audit log's
+        resume = {
+            str(pending[i].payload["interrupt_id"]): masked(answer.as_resume())
+            for i, answer in checked.items()
+        }
+        return await self._cancellable(
+            record, on_event or _ignore, resumed=True, resume=resume, answered=frozenset(checked)
+        )
 
     async def astream_resume(
-        self, run_id: str, *, answers: Mapping[str, Any] | None = None
+        self,
+        run_id: str,
+        *,
+        answers: Mapping[str, HumanAnswer | Mapping[str, Any] | str] | None = None,
     ) -> AsyncIterator[RunEvent]:
         async for event in _stream(
             lambda emit: self.aresume(run_id, on_event=emit, answers=answers)
@@ -373,35 +360,63 @@ class Podium:
             goal, max_chars=self.config.planner.max_goal_chars, config=self.config.policies
         )
 
-    def check_answers(self, record: RunRecord, answers: Mapping[str, Any]) -> None:
-        """Refuse, before the run resumes, answers of the wrong kind: the planner's question
-        (a clarify escalation) takes text or reject, and that text is read like a goal (size,
-        input policy); `{"decision": "answer"}` answers nothing else."""
+    def check_resumable(
+        self, record: RunRecord, *, answering: bool = False, under_way: str | None = None
+    ) -> None:
+        """RunStateError, saying what to do, unless `record`'s run can go on now: the one resume
+        rule of every interface (`engine/_status.py`). `answering`: answers come with it;
+        `under_way`: where the caller knows it executes (a server: in its queue)."""
+        pending = [e.id for e in (record.result.escalations if record.result else [])]
+        check_resume(
+            record.run_id,
+            record.status,
+            under_way=under_way or self._under_way(record),
+            answering=answering,
+            pending=pending,
+            error=record.error,
+        )
+
+    def _under_way(self, record: RunRecord) -> str | None:
+        """Where the run executes now, as far as this process can tell: None when nowhere."""
+        running = self._active.get(record.run_id)
+        if running is not None and not running.done():
+            return "running in this process"
+        owner = record.owner
+        if (
+            record.status in UNDER_WAY
+            and owner is not None
+            and owner != this_process()
+            and owner_alive(owner)  # None (another machine, container): the caller's call
+        ):
+            return f"running in another process ({owner.describe()})"
+        return None
+
+    def check_answers(
+        self, record: RunRecord, answers: Mapping[str, HumanAnswer | Mapping[str, Any] | str]
+    ) -> dict[str, HumanAnswer]:
+        """The answers, each read as its escalation takes it (`parse_answer`), or the error that
+        refuses one before the run resumes: RunStateError for an escalation that is not pending,
+        AnswerError for an answer it does not take, GoalError for the answer to the planner's
+        question that the goal's checks refuse (it is read like a goal: size, input policy)."""
         pending = {e.id: e for e in (record.result.escalations if record.result else [])}
-        for escalation_id, answer in answers.items():
-            escalation = pending.get(escalation_id)
-            if escalation is None:
-                continue  # the caller names unknown ids
-            where = f"run {record.run_id!r}, escalation {escalation_id!r}"
-            if escalation.reason != "clarify":
-                if isinstance(answer, Mapping) and answer.get("decision") == "answer":
-                    raise RunStateError(
-                        f"{where} asks about {escalation.reason}, not a question of the "
-                        "planner: approve, reject or edit it"
-                    )
-                continue
-            try:
-                text = parse_clarification(answer)
-            except ValueError as exc:
-                raise RunStateError(f"{where}: {exc}") from None
+        unknown = sorted(set(answers) - set(pending))
+        if unknown:
+            raise RunStateError(
+                f"run {record.run_id!r} has no pending escalation(s) {unknown}: "
+                + (f"pending are {sorted(pending)}" if pending else "none is pending")
+            )
+        checked = {i: parse_answer(answer, pending[i]) for i, answer in answers.items()}
+        for escalation_id, answer in checked.items():
+            if answer.decision is not Decision.ANSWER or answer.text is None:
+                continue  # only the planner's question takes an answer
             limit = self.config.planner.max_goal_chars
-            if text is not None and len(text) > limit:
+            if len(answer.text) > limit:
                 raise GoalError(
-                    f"the answer to {escalation_id!r} is {len(text)} characters, over the limit "
-                    f"of {limit}: shorten it, or put long material in a workspace file"
+                    f"the answer to {escalation_id!r} is {len(answer.text)} characters, over the "
+                    f"limit of {limit}: shorten it, or put long material in a workspace file"
                 )
-            if text is not None:
-                check_goal_policy(text, self.config.policies)  # GoalError when it blocks
+            check_goal_policy(answer.text, self.config.policies)  # GoalError when it blocks
+        return checked
 
     def _tool_context(self, run_id: str) -> ToolContext:
         tools = self.config.tools
@@ -482,14 +497,7 @@ class Podium:
             emit = _tee(audit, emit)
         if record.status != "running" or record.owner != this_process():
             # Resumed: running again, in this process, until it finishes anew.
-            record = record.model_copy(
-                update={
-                    "status": "running",
-                    "updated_at": time.time(),
-                    "result": None,
-                    "owner": this_process(),
-                }
-            )
+            record = record.moved_to("running", result=None, owner=this_process())
             with self._storing():
                 self.store.save(record)
         emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
@@ -537,16 +545,7 @@ class Podium:
             result = await _remembered(ctx.memory, goal, result)
         with self._storing():
             record = self.store.get(run_id)
-            self.store.save(
-                record.model_copy(
-                    update={
-                        "status": result.status,
-                        "updated_at": time.time(),
-                        "error": result.error,
-                        "result": result,
-                    }
-                )
-            )
+            self.store.save(record.moved_to(result.status, error=result.error, result=result))
         emit(
             RunFinished(
                 run_id=run_id,
@@ -624,13 +623,9 @@ class Podium:
             error = f"{type(exc).__name__}: {exc}"
         try:
             record = self.store.get(run_id)
-            if record.status not in ("queued", "running"):
+            if record.status not in UNDER_WAY:
                 return interruption or exc  # it had ended (the error came after): as recorded
-            self.store.save(
-                record.model_copy(
-                    update={"status": status, "updated_at": time.time(), "error": error}
-                )
-            )
+            self.store.save(record.moved_to(status, error=error))
         except (OSError, sqlite3.Error, PodiumError) as failure:
             # The store failed as well (the same full disk): the record still says "running";
             # listing runs marks it once this process is gone.
@@ -653,10 +648,9 @@ class Podium:
             finished_at=time.time(),
             error=error,
         )
-        update = {"status": "cancelled", "updated_at": time.time(), "error": error}
         with self._storing():
             record = self.store.get(ctx.run_id)
-            self.store.save(record.model_copy(update={**update, "result": result}))
+            self.store.save(record.moved_to("cancelled", error=error, result=result))
         emit(
             RunFinished(
                 run_id=ctx.run_id, status="cancelled", answer=None, usage=usage, error=error
@@ -667,16 +661,7 @@ class Podium:
         rejected = [{"output": a.output, "problems": list(a.problems)} for a in exc.attempts]
         with self._storing():
             record = self.store.get(run_id)
-            self.store.save(
-                record.model_copy(
-                    update={
-                        "status": "failed",
-                        "updated_at": time.time(),
-                        "error": str(exc),
-                        "rejected_plans": rejected,
-                    }
-                )
-            )
+            self.store.save(record.moved_to("failed", error=str(exc), rejected_plans=rejected))
 
 
 async def _remembered(memory: RunMemory, goal: str, result: RunResult) -> RunResult:

@@ -10,6 +10,7 @@ data (the model sees it, a run records it).
     ├── PlanError                    no valid plan after the configured attempts
     ├── RunNotFoundError             resume/result asked for a run id that has no record
     ├── RunStateError                a run cannot do what was asked (resume a finished run)
+    │   └── AnswerError              an answer to an escalation is not one it takes
     ├── StorageError                 the run store's database cannot be reached or used
     ├── ModelError                   the model seam failed (provider error, no scripted step)
     │   └── UnexpectedModelBehavior  the model answered, but not in a usable form
@@ -46,6 +47,7 @@ class ErrorCode(StrEnum):
     """A signal: one plan broke a rule (`PlanValidationError`); `PlanError` ends the planning."""
     ATTEMPT = "attempt_failed"
     """A signal: a task's try failed in another process (the Ray executor)."""
+    ANSWER = "answer_invalid"
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,15 @@ class RunNotFoundError(PodiumError):
 
 
 class RunStateError(PodiumError):
-    code = ErrorCode.RUN_STATE
+    code: StrEnum = ErrorCode.RUN_STATE  # typed as the base's: AnswerError has its own
+
+
+class AnswerError(RunStateError):
+    """A human's answer to an escalation is not one it takes (an unknown decision, an edit
+    without its text, text for a tool call): the run keeps waiting. A RunStateError, since the
+    run cannot go on with it; its own code, since the fix is the answer (HTTP 422, not 409)."""
+
+    code = ErrorCode.ANSWER
 
 
 class StorageError(PodiumError):

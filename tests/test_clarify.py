@@ -15,7 +15,11 @@ from conftest import task
 
 from podium.policies import AUDIT_FILE, PoliciesConfig, read_audit
 from podium.runtime import (
+    AnswerError,
+    Decision,
+    Escalation,
     GoalError,
+    HumanAnswer,
     ModelRequest,
     PlanError,
     Podium,
@@ -147,8 +151,9 @@ def test_a_rejected_question_ends_the_run_failed_and_it_stays_so(
     assert events[-1].kind == "run_finished" and events[-1].status == "failed"  # type: ignore[union-attr]
     assert podium.store.get(first.run_id).status == "failed"
     assert len(plan_calls(model)) == 1 and not [c for c in model.calls if c.purpose == "task"]
-    again = podium.resume(first.run_id)  # terminal: nothing more happens
-    assert again.status == "failed" and len(model.calls) == 1
+    with pytest.raises(RunStateError, match="failed and has nothing to resume"):
+        podium.resume(first.run_id)  # ended: refused, as on every interface
+    assert podium.store.get(first.run_id).status == "failed" and len(model.calls) == 1
 
 
 def test_a_second_question_on_a_resumed_run_in_a_new_process(config: PodiumConfig) -> None:
@@ -396,8 +401,9 @@ async def test_http_answers_the_question_with_text(
         {"decision": "answer"},
     ):
         refused = await client.post(url, json=wrong)
-        assert refused.status_code == 409, refused.text
-        assert "--answer TEXT" in refused.json()["error"]["message"]
+        assert refused.status_code == 422, refused.text  # the answer is what to fix
+        error = refused.json()["error"]
+        assert error["code"] == "answer_invalid" and "`text`" in error["message"]
     assert (await client.post(url, json={"decision": "answer", "text": "EMEA"})).status_code == 202
     done = await _settled(client, run_id)
     assert done["status"] == "completed"
@@ -433,9 +439,12 @@ def test_an_answer_decision_is_refused_for_other_escalations(config: PodiumConfi
     record = RunRecord(
         run_id="r", goal="g", status="waiting_for_human", created_at=0, updated_at=0, result=result
     )
-    with pytest.raises(RunStateError, match="approve, reject or edit"):
+    with pytest.raises(
+        AnswerError, match='a tool call: "answer" does not answer it; it takes: approve; reject'
+    ):
         podium.check_answers(record, {"approval-t1-abc": {"decision": "answer", "text": "yes"}})
-    podium.check_answers(record, {"approval-t1-abc": "approve"})  # its own answers pass
+    checked = podium.check_answers(record, {"approval-t1-abc": "approve"})  # its own answers pass
+    assert checked == {"approval-t1-abc": HumanAnswer(decision=Decision.APPROVE)}
 
 
 def test_the_chat_asks_for_words(config: PodiumConfig, tmp_path: Path) -> None:
@@ -452,6 +461,10 @@ def test_the_chat_asks_for_words(config: PodiumConfig, tmp_path: Path) -> None:
         history_dir=tmp_path,
         ask=lambda prompt: next(replies),
     )
-    payload = {"reason": "clarify", "question": "Which region?"}
-    answers = [chat._ask_one("clarify-1", "Which region?", payload) for _ in range(3)]
-    assert answers == [None, "reject", {"decision": "answer", "text": "EMEA"}]
+    question = Escalation(id="clarify-1", reason="clarify", question="Which region?")
+    answers = [chat._ask_one(question) for _ in range(3)]
+    assert answers == [
+        None,
+        HumanAnswer(decision=Decision.REJECT),
+        HumanAnswer(decision=Decision.ANSWER, text="EMEA"),
+    ]

@@ -765,6 +765,38 @@ def test_a_human_can_add_instructions_and_the_task_runs_again(config: PodiumConf
     assert "A human reviewer adds: No promises." in rerun.messages[1]["content"]
 
 
+def test_the_same_instruction_over_http_runs_the_task_again(config: PodiumConfig) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from podium.runtime import create_app
+
+    model = ScriptedModel(
+        [
+            plan_reply([task("s", "scorer")]),
+            reply("A guaranteed win", task="s"),
+            reply("Score: 6, likely", task="s", agent="scorer"),
+        ]
+    )
+    podium = make(config, model, agents=[exception_spec()])
+    first = podium.run("Score the lead")
+    with TestClient(create_app(podium, tokens={})) as client:
+        [escalation] = client.get(f"/runs/{first.run_id}").json()["escalations"]
+        assert escalation["decisions"] == ["approve", "edit", "reject", "instruct"]
+        body = {"decision": "instruct", "instructions": "No promises."}
+        url = f"/runs/{first.run_id}/escalations/{escalation['id']}"
+        assert client.post(url, json=body).status_code == 202
+        for _ in range(600):
+            detail = client.get(f"/runs/{first.run_id}").json()
+            if detail["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.05)
+    assert detail["status"] == "completed" and detail["answer"] == "Score: 6, likely"
+    rerun = [c for c in model.calls if c.task_id == "s"][-1]
+    assert "A human reviewer adds: No promises." in rerun.messages[1]["content"]
+
+
 # -- debris: what a small model writes instead of an answer ------------------------------------
 
 

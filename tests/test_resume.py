@@ -59,13 +59,14 @@ async def test_a_killed_run_resumes_without_rerunning_completed_tasks(tmp_path: 
     assert podium.store.get("r1").status == "completed"
 
 
-async def test_resuming_a_finished_run_returns_its_result_without_calls(tmp_path: Path) -> None:
+async def test_resuming_a_finished_run_is_refused_without_calls(tmp_path: Path) -> None:
     log = tmp_path / "calls.log"
     podium = worker_podium(tmp_path / "data", log)
     first = await podium.arun("quick", run_id="done-run")
     calls = len(log.read_text().splitlines())
-    again = await podium.aresume("done-run")
-    assert again == first
+    with pytest.raises(RunStateError, match="completed and has nothing to resume"):
+        await podium.aresume("done-run")
+    assert podium.store.get("done-run").result == first  # its result stays readable
     assert len(log.read_text().splitlines()) == calls
 
 

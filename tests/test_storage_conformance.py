@@ -21,6 +21,7 @@ from podium.runtime import (
     Podium,
     PodiumConfig,
     RunNotFoundError,
+    RunStateError,
     StorageError,
     TaskCompleted,
 )
@@ -145,13 +146,16 @@ async def test_a_killed_run_resumes_without_rerunning_completed_tasks(backend: B
     assert podium.store.get("crashed").result == result
 
 
-async def test_resuming_a_finished_run_returns_the_stored_result(backend: Backend) -> None:
+async def test_resuming_a_finished_run_is_refused_and_its_result_stays(backend: Backend) -> None:
     model = FunctionModel(answer)
     podium = backend.podium(model)
     first = await podium.arun("done already", run_id="finished")
     calls = len(model.calls)
 
-    assert await backend.podium(model).aresume("finished") == first
+    again = backend.podium(model)
+    with pytest.raises(RunStateError, match="completed and has nothing to resume"):
+        await again.aresume("finished")
+    assert again.store.get("finished").result == first
     assert len(model.calls) == calls
 
 

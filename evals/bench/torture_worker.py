@@ -31,7 +31,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from podium.agents import AgentSpec
-from podium.runtime import AssistantMessage, ModelRequest, Podium, PodiumConfig, ToolCall
+from podium.runtime import (
+    AssistantMessage,
+    ModelRequest,
+    Podium,
+    PodiumConfig,
+    RunStateError,
+    ToolCall,
+)
 from podium.runtime.testing import FunctionModel
 from podium.tools import JSONValue, Tool, ToolContext, tool
 
@@ -202,7 +209,15 @@ def main() -> None:
             return await podium.arun(
                 "Book calls with Northwind and Globex", run_id=run_id, on_event=on_event
             )
-        return await podium.aresume(run_id, on_event=on_event)
+        try:
+            return await podium.aresume(run_id, on_event=on_event)
+        except RunStateError:
+            # Killed after the run had ended (its record saved, its answer not yet printed): an
+            # ended run is not resumed, and its stored result is the outcome.
+            stored = podium.store.get(run_id)
+            if stored.result is None:
+                raise
+            return stored.result
 
     result = asyncio.run(go())
     podium.close()

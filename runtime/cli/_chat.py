@@ -20,8 +20,10 @@ from rich.text import Text
 
 from podium.policies import Redactor
 
-from .._errors import PodiumError
+from .._errors import AnswerError, PodiumError
+from ..engine._escalation import Decision, HumanAnswer, decisions_for, parse_answer
 from ..engine._events import RunEvent
+from ..engine._result import Escalation
 from ..models._usage import Usage
 from ..server._conversation import Turn, goal_with_context
 from ._progress import ProgressView
@@ -35,6 +37,22 @@ Type a goal and press Enter; a follow-up sees the earlier turns of this conversa
   /cost          this session's cost    /agents      the registered agents
   /new           forget the earlier turns            /help        this text
   /quit          leave (Ctrl-D too); Ctrl-C stops a run, /resume continues it"""
+CHAT_KEYS: dict[str, str] = {
+    "a": Decision.APPROVE,
+    "y": Decision.APPROVE,
+    "yes": Decision.APPROVE,
+    "e": Decision.EDIT,
+    "r": Decision.REJECT,
+    "n": Decision.REJECT,
+    "no": Decision.REJECT,
+    "i": Decision.INSTRUCT,
+}
+"""The chat's keystrokes for decisions (its own affordance: every interface sends the words)."""
+FOLLOW_UP: dict[str, tuple[str, str]] = {
+    Decision.EDIT: ("output", "text to use instead> "),
+    Decision.INSTRUCT: ("instructions", "instructions for the agent> "),
+}
+"""What a decision that carries text asks for next: its field, and the prompt."""
 MAX_TURNS = 20
 """Earlier turns kept for context (the goal size limit bounds them further)."""
 
@@ -197,7 +215,7 @@ class ChatSession:
             pending = record.result.escalations if record.result else []
             if record.status != "waiting_for_human" or not pending:
                 return view or ProgressView(status=record.status)
-            answers = {e.id: self._ask_one(e.id, e.question, e.payload) for e in pending}
+            answers = {e.id: self._ask_one(e) for e in pending}
             answered = {k: v for k, v in answers.items() if v is not None}
             if not answered:
                 self.console.print(f"left waiting: `/resume {run_id}` answers it later")
@@ -209,38 +227,44 @@ class ChatSession:
                 return view or ProgressView(status="cancelled")
             view = resumed
 
-    def _ask_one(self, escalation_id: str, question: str, payload: dict[str, Any]) -> Any:
+    def _ask_one(self, escalation: Escalation) -> HumanAnswer | None:
+        """The person's answer to one escalation, or None when they skip it (it stays pending)."""
         self.console.print(
-            Panel(Text(question), title=f"the run asks ({escalation_id})", border_style="yellow")
+            Panel(
+                Text(escalation.question),
+                title=f"the run asks ({escalation.id})",
+                border_style="yellow",
+            )
         )
-        if payload.get("reason") == "clarify":  # the planner's question: answered in words
-            try:
-                text = self.ask("your answer (empty: skip; reject: refuse to answer)> ").strip()
-            except (EOFError, KeyboardInterrupt):
-                return None
-            if not text:
-                return None
-            return "reject" if text.lower() == "reject" else {"decision": "answer", "text": text}
-        shown = payload.get("output", payload.get("arguments"))
+        shown = escalation.payload.get("output", escalation.payload.get("arguments"))
         if shown:
             self.console.print(str(shown)[:2000], markup=False, highlight=False)
+        takes = decisions_for(escalation.reason, escalation.task_id)
+        if escalation.reason == "clarify":  # the planner's question: answered in words
+            prompt = "your answer (empty: skip; reject: refuse to answer)> "
+        else:
+            prompt = f"{', '.join(takes)} or skip? [{'/'.join(d[0] for d in takes)}/s] "
         while True:
             try:
-                choice = self.ask("approve, reject, edit or skip? [a/r/e/s] ").strip().lower()
+                typed = self.ask(prompt).strip()
+                if typed.lower() in ("", "s", "skip"):
+                    return None
+                return parse_answer(self._answer_typed(typed, escalation.reason), escalation)
             except (EOFError, KeyboardInterrupt):
                 return None
-            if choice in ("a", "approve", "y", "yes"):
-                return "approve"
-            if choice in ("r", "reject", "n", "no"):
-                return "reject"
-            if choice in ("s", "skip", ""):
-                return None
-            if choice in ("e", "edit"):
-                try:
-                    text = self.ask("text to use instead> ")
-                except (EOFError, KeyboardInterrupt):
-                    return None
-                return {"decision": "edit", "output": text}
+            except AnswerError as exc:
+                self.console.print(Text(exc.message, style="yellow"))
+
+    def _answer_typed(self, typed: str, reason: str) -> str | dict[str, str]:
+        """What was typed, with the chat's keystrokes read as decisions and the text an edit or
+        instructions need asked for."""
+        if reason == "clarify":
+            return typed
+        decision = CHAT_KEYS.get(typed.lower(), typed.lower())
+        if decision in FOLLOW_UP:
+            field, prompt = FOLLOW_UP[decision]
+            return {"decision": decision, field: self.ask(prompt)}
+        return decision
 
     # -- commands
 

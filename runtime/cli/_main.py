@@ -302,9 +302,8 @@ def _cmd_approve(args: argparse.Namespace) -> int:
 
     podium = _podium(args)
     record = podium.store.get(args.run_id)
+    podium.check_resumable(record, answering=True)
     pending = record.result.escalations if record.result else []
-    if record.status != "waiting_for_human" or not pending:
-        raise RunStateError(f"run {args.run_id!r} is {record.status}: nothing waits for an answer")
     chosen = [e for e in pending if e.id == args.escalation_id] if args.escalation_id else pending
     if len(chosen) != 1:
         listing = "; ".join(f"{e.id}: {e.question}" for e in pending)
@@ -313,16 +312,7 @@ def _cmd_approve(args: argparse.Namespace) -> int:
             if not args.escalation_id
             else f"run {args.run_id!r} has no pending escalation {args.escalation_id!r}: {listing}"
         )
-    answer: Any = "approve"
-    if args.reject:
-        answer = "reject"
-    elif args.edit is not None:
-        answer = {"decision": "edit", "output": args.edit}
-    elif args.instruct is not None:
-        answer = {"decision": "instruct", "instructions": args.instruct}
-    elif args.answer is not None:
-        answer = {"decision": "answer", "text": args.answer}
-    answers = {chosen[0].id: answer}
+    answers = {chosen[0].id: _answer_of(args)}
     if args.json:
         result = asyncio.run(podium.aresume(args.run_id, answers=answers))
         print(result.model_dump_json(indent=2))
@@ -330,6 +320,19 @@ def _cmd_approve(args: argparse.Namespace) -> int:
     from ._progress import follow
 
     return asyncio.run(follow(podium.astream_resume(args.run_id, answers=answers)))
+
+
+def _answer_of(args: argparse.Namespace) -> dict[str, str]:
+    """`podium approve`'s flags as a HumanAnswer's fields (`engine/_escalation.py`)."""
+    if args.reject:
+        return {"decision": "reject"}
+    if args.edit is not None:
+        return {"decision": "edit", "output": args.edit}
+    if args.instruct is not None:
+        return {"decision": "instruct", "instructions": args.instruct}
+    if args.answer is not None:
+        return {"decision": "answer", "text": args.answer}
+    return {"decision": "approve"}
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:

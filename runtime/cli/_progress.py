@@ -207,7 +207,8 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
                 f"[yellow]waiting for a human[/yellow] ({escalation_id}): {escape(question)}"
             )
         console.print(
-            "answer with `podium approve RUN_ID [ESCALATION_ID]` (or --reject, --edit TEXT; "
+            "answer with `podium approve RUN_ID [ESCALATION_ID]` (or --reject, --edit TEXT, "
+            "--instruct TEXT; "
             "the planner's question: --answer TEXT)"
         )
         return 3

@@ -7,12 +7,14 @@ checkpointed tasks, whose names and call order are what stored runs resume by). 
 modules of one concept each, passing a `RunContext` and typed values: `_context` (the context,
 the tasks, where the run stands, the typed outcomes), `_planning`, `_plan_sources` (the goal's
 playbook), `_plan_cache` (the plan cache in one home: lookup, reuse, adaptation, what is kept;
-podium.memory holds its store), `_dispatch`, `_attempts` (the ladder), `_review`, `_escalation` (a human's
-answers), `_synthesis`, `_replay` (what a checkpointed step restores) and `_results` (the
-`RunResult`, built once). Around them live the values a run is made of (`_plan`, `_result`,
-`_events`), the planner and playbooks, the run's bindings of the leaf packages (`_memory`,
-`_policy`, `_effects`, `_facts`, `_routing`) and the executor seam (`_executor`: the port an
-attempt is handed to, and the in-process default).
+podium.memory holds its store), `_dispatch`, `_attempts` (the ladder), `_review`, `_escalation`
+(what a run asks a person, and the one vocabulary of their answers), `_synthesis`, `_replay`
+(what a checkpointed step restores) and `_results` (the `RunResult`, built once). Around them
+live the values a run is made of (`_plan`, `_result`, `_events`, `_status`: the run statuses,
+which may follow which, and the one resume rule every interface applies), the planner and
+playbooks, the run's bindings of the leaf packages (`_memory`, `_policy`, `_effects`, `_facts`,
+`_routing`) and the executor seam (`_executor`: the port an attempt is handed to, and the
+in-process default).
 
 May import: `podium.runtime.models`, `podium.runtime._config`, `podium.runtime._errors`, and
 `podium.agents`, `podium.tools`, `podium.memory`, `podium.policies`. Never the façade, storage,

@@ -1,77 +1,193 @@
-"""The ladder's last rung: a human, asked through a LangGraph interrupt, and their answers.
+"""Human escalation: what a run asks a person, and the one vocabulary of their answers.
+
+A run asks about three things (`Escalation.reason`): a tool call that needs approval (asked by
+the tool gate, `_policy.TaskPolicy`), an output its guard refused (a task's or the final
+answer, asked here), and the planner's question about the goal (clarify, asked here). Every
+answer is a `HumanAnswer` whose `Decision` is one of approve | edit | reject | instruct |
+answer; `decisions_for` says which ones each escalation takes. Every interface builds that
+answer (the Python API's `resume(answers=...)`, `podium approve`, the chat, the HTTP body of
+POST /runs/{id}/escalations/{esc_id}, the web page through it) and `Podium.check_answers`
+refuses, with `parse_answer`, one that does not fit before the run resumes (AnswerError).
 
 An escalation pauses the run (checkpointed) until a human answers it by id; the entrypoint then
-replays to the same point and the interrupt returns the answer. Each escalation is asked once
-per pass of the entrypoint (`RunContext.asked`).
+replays to the same point and the interrupt returns the answer (`recorded_answer`). Each
+escalation is asked once per pass of the entrypoint (`RunContext.asked`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from langgraph.types import interrupt
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from ._context import RunContext
+from .._errors import AnswerError
 from ._events import EscalationRaised
 from ._plan import Plan, Task
-from ._result import TaskResult
+from ._result import Escalation, EscalationReason, TaskResult
+
+if TYPE_CHECKING:
+    from ._context import RunContext  # imports the tool gate (`_policy`), which reads answers here
 
 
-@dataclass(frozen=True)
-class HumanAnswer:
-    """A human's answer to a refused output: approve keeps `text` (the output), edit replaces
-    it, reject drops it, instruct runs the task again with `text` added to its instruction."""
+class Decision(StrEnum):
+    """What a person answers to an escalation: the one vocabulary of every interface."""
 
-    decision: str
-    text: str
-
-    @property
-    def accepts(self) -> bool:
-        return self.decision in ("approve", "edit")
-
-
-def parse_answer(answer: Any, output: str) -> HumanAnswer:
-    """Read a human's answer to a refused `output`.
-
-    Accepts "approve" / "reject", or {"decision": ..., "output": ..., "instructions": ...}."""
-    if isinstance(answer, Mapping):
-        decision = str(answer.get("decision", "reject")).lower()
-        if decision == "instruct":
-            return HumanAnswer("instruct", str(answer.get("instructions") or ""))
-        edited = answer.get("output")
-        if isinstance(edited, str) and decision in ("edit", "approve") and edited != output:
-            return HumanAnswer("edit", edited)
-        return HumanAnswer(decision, output)
-    return HumanAnswer(str(answer).lower(), output)
+    APPROVE = "approve"
+    """Keep the refused output as it is; make the tool call."""
+    EDIT = "edit"
+    """Use `output` instead of the refused output."""
+    REJECT = "reject"
+    """Drop the refused output; refuse the tool call (`message` tells the agent why); decline
+    the planner's question."""
+    INSTRUCT = "instruct"
+    """Run the refused task again with `instructions` added to its instruction."""
+    ANSWER = "answer"
+    """Reply `text` to the planner's question."""
 
 
-def parse_clarification(answer: Any) -> str | None:
-    """A human's answer to the planner's question: its text, or None when they rejected it.
+_NEEDS: Mapping[Decision, tuple[str, str]] = {
+    Decision.EDIT: ("output", "the text to use instead"),
+    Decision.INSTRUCT: ("instructions", "what to add to the task's instruction"),
+    Decision.ANSWER: ("text", "the reply to the question"),
+}
+_HOW: Mapping[Decision, str] = {
+    Decision.APPROVE: "approve",
+    Decision.EDIT: "edit with `output` (--edit TEXT)",
+    Decision.REJECT: "reject",
+    Decision.INSTRUCT: "instruct with `instructions` (--instruct TEXT)",
+    Decision.ANSWER: "answer with `text` (--answer TEXT)",
+}
+_ASKS: Mapping[str, str] = {
+    "approval": "to approve a tool call",
+    "guard": "about an output its guard refused",
+    "clarify": "the planner's question",
+}
+RECORDED_APPROVALS = frozenset({"approved", "yes", "true"})
+"""Words older code took for "approve" at a tool call: still read so in stored checkpoints."""
 
-    Accepts the text itself, {"decision": "answer", "text": ...}, or "reject" /
-    {"decision": "reject"}. Raises ValueError, saying how to answer, for anything else."""
-    how = 'answer it with text ({"decision": "answer", "text": ...}, `--answer TEXT`) or reject it'
-    if isinstance(answer, Mapping):
-        decision = str(answer.get("decision", "")).strip().lower()
-        if decision == "reject":
-            return None
-        if decision != "answer":
-            raise ValueError(
-                f"the planner asked a question, decision {decision!r} does not answer it: {how}"
-            )
-        answer = answer.get("text")
-    if not isinstance(answer, str):
-        raise ValueError(f"the answer to the planner's question must be text: {how}")
-    text = answer.strip()
-    if text.lower() == "reject":
-        return None
-    if not text:
-        raise ValueError(f"the answer to the planner's question is empty: {how}")
-    if text.lower() in ("approve", "edit", "instruct"):
-        raise ValueError(f"{text!r} does not answer the planner's question: {how}")
-    return text
+
+def decisions_for(reason: str, task_id: str | None = None) -> tuple[Decision, ...]:
+    """The decisions an escalation takes: a refused task output can also be edited or sent back
+    with instructions; a refused final answer can be edited (it is no task to run again); the
+    planner's question is answered or rejected; a tool call is approved or rejected."""
+    if reason == "clarify":
+        return (Decision.ANSWER, Decision.REJECT)
+    if reason == "guard":
+        edit = (Decision.APPROVE, Decision.EDIT, Decision.REJECT)
+        return (*edit, Decision.INSTRUCT) if task_id else edit
+    return (Decision.APPROVE, Decision.REJECT)
+
+
+def how_to_answer(reason: str, task_id: str | None = None) -> str:
+    """What an escalation takes, in words every interface can show."""
+    return "it takes: " + "; ".join(_HOW[d] for d in decisions_for(reason, task_id))
+
+
+class HumanAnswer(BaseModel):
+    """A person's answer to one escalation: the shape every interface sends (the body of
+    POST /runs/{id}/escalations/{esc_id}, what `podium approve` and the chat build, a value of
+    `Podium.resume(run_id, answers={esc_id: ...})`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decision: Decision
+    output: str | None = None
+    """With edit: the text to use instead of the refused output."""
+    instructions: str | None = None
+    """With instruct: what to add to the task's instruction before it runs again."""
+    text: str | None = None
+    """With answer: the reply to the planner's question."""
+    message: str | None = None
+    """With reject: why, told to the agent whose tool call was refused."""
+
+    @field_validator("decision", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        word = value.strip().lower() if isinstance(value, str) else value
+        if word not in tuple(Decision):
+            raise ValueError(f"unknown decision {value!r}: the decisions are {', '.join(Decision)}")
+        return word
+
+    @field_validator("instructions", "text")
+    @classmethod
+    def _stripped(cls, value: str | None) -> str | None:
+        return None if value is None else value.strip()
+
+    @model_validator(mode="after")
+    def _complete(self) -> HumanAnswer:
+        if self.decision in _NEEDS:
+            name, what = _NEEDS[self.decision]
+            value = getattr(self, name)
+            if value is None or (name != "output" and not value):
+                raise ValueError(f'the decision "{self.decision}" needs `{name}`: {what}')
+        return self
+
+    def accepted_output(self, refused: str) -> str | None:
+        """The output to keep after a refusal: `refused` approved, the edit, or None."""
+        if self.decision is Decision.APPROVE:
+            return refused
+        return self.output if self.decision is Decision.EDIT else None
+
+    def as_resume(self) -> dict[str, Any]:
+        """The value the run's interrupt returns (kept in its checkpoint)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def parse_answer(value: Any, escalation: Escalation) -> HumanAnswer:
+    """Read `value` as an answer to `escalation`, or AnswerError saying how to answer it.
+
+    Takes a HumanAnswer, its mapping ({"decision": "edit", "output": ...}) or a bare decision
+    ("approve", "reject"); the planner's question takes its answer's text bare as well."""
+    where = f"escalation {escalation.id!r}"
+    how = how_to_answer(escalation.reason, escalation.task_id)
+    try:
+        answer = _read(value, clarify=escalation.reason == "clarify")
+    except ValidationError as exc:
+        raise AnswerError(f"{where}: {_problem(exc)}; {how}") from None
+    except ValueError as exc:
+        raise AnswerError(f"{where}: {exc}; {how}") from None
+    if answer.decision not in decisions_for(escalation.reason, escalation.task_id):
+        asks = _ASKS.get(escalation.reason, "for a decision")
+        raise AnswerError(f'{where} asks {asks}: "{answer.decision}" does not answer it; {how}')
+    return answer
+
+
+def _problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    if error["type"] == "extra_forbidden":
+        fields = ", ".join(HumanAnswer.model_fields)
+        return f"unknown field {error['loc'][-1]!r} (an answer has {fields})"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _read(value: Any, *, clarify: bool) -> HumanAnswer:
+    if isinstance(value, HumanAnswer):
+        return value
+    if isinstance(value, Mapping):
+        return HumanAnswer.model_validate(dict(value))
+    if not isinstance(value, str):
+        raise ValueError(f"an answer is a decision or a mapping, not {type(value).__name__}")
+    if value.strip().lower() in tuple(Decision) or not clarify:
+        return HumanAnswer.model_validate({"decision": value})
+    return HumanAnswer(decision=Decision.ANSWER, text=value)
+
+
+def recorded_answer(
+    value: Any, reason: EscalationReason, task_id: str | None = None
+) -> HumanAnswer:
+    """The answer an interrupt returned, as the run reads it. `Podium.aresume` checked it with
+    `parse_answer`, so it reads as it was sent; one that check refuses was kept in a checkpoint
+    by older code, which took `RECORDED_APPROVALS` for approve and anything else for a refusal."""
+    escalation = Escalation(id="recorded", reason=reason, question="", task_id=task_id)
+    try:
+        return parse_answer(value, escalation)
+    except AnswerError:
+        if reason == "approval" and str(value).strip().lower() in RECORDED_APPROVALS:
+            return HumanAnswer(decision=Decision.APPROVE)
+        return HumanAnswer(decision=Decision.REJECT)
 
 
 def ask_human(
@@ -103,7 +219,7 @@ def ask_human(
             "output": output,
         }
     )
-    return parse_answer(answer, output)
+    return recorded_answer(answer, "guard", task.id if task else None)
 
 
 def ask_clarification(ctx: RunContext, question: str) -> str | None:
@@ -125,10 +241,8 @@ def ask_clarification(ctx: RunContext, question: str) -> str | None:
             "agent": None,
         }
     )
-    try:
-        return parse_clarification(answer)
-    except ValueError:
-        return None  # `Podium.aresume` checks answers first: only a hand-made resume gets here
+    reply = recorded_answer(answer, "clarify")
+    return reply.text if reply.decision is Decision.ANSWER else None
 
 
 def escalate_refusals(ctx: RunContext, plan: Plan, *, exceptions_only: bool) -> bool:
@@ -142,15 +256,18 @@ def escalate_refusals(ctx: RunContext, plan: Plan, *, exceptions_only: bool) -> 
         if exceptions_only and r.guard != "exception":
             continue
         answer = _ask_about_refusal(ctx, t, r)
-        if answer is not None and answer.decision == "instruct":
-            ctx.human_notes[t.id] = answer.text
+        if answer is None:
+            continue
+        kept = answer.accepted_output(r.rejected_output or "")
+        if answer.decision is Decision.INSTRUCT:
+            ctx.human_notes[t.id] = answer.instructions or ""
             del ctx.results[t.id]  # runs again, with the note (see `_dispatch.run_task`)
             accepted = True
-        elif answer is not None and answer.accepts:
+        elif kept is not None:
             ctx.results[t.id] = r.model_copy(
                 update={
                     "status": "completed",
-                    "output": answer.text,
+                    "output": kept,
                     "error": None,
                     "failure": None,
                     "approved_by": "human",

@@ -11,7 +11,8 @@ from podium.policies import Action, GuardFailure
 
 from ..models._usage import Usage
 from ._plan import Plan, Tier
-from ._result import Clarification
+from ._result import Clarification, EscalationReason
+from ._status import RestingStatus
 
 
 class _Event(BaseModel):
@@ -143,7 +144,7 @@ class EscalationRaised(_Event):
 
     kind: Literal["escalation"] = "escalation"
     escalation_id: str
-    reason: Literal["approval", "guard", "supervisor", "clarify"]
+    reason: EscalationReason
     task_id: str | None = None
     agent: str | None = None
     question: str
@@ -151,7 +152,7 @@ class EscalationRaised(_Event):
 
 class RunFinished(_Event):
     kind: Literal["run_finished"] = "run_finished"
-    status: Literal["completed", "failed", "budget_exceeded", "waiting_for_human", "cancelled"]
+    status: RestingStatus
     answer: str | None
     usage: Usage
     error: str | None = None

@@ -37,6 +37,7 @@ from podium.policies import (
 from podium.tools import Tool
 
 from .._errors import GoalError
+from ._escalation import Decision, recorded_answer
 from ._events import EscalationRaised, GuardChecked, RunEvent, ToolCalled
 
 Emit = Callable[[RunEvent], None]
@@ -366,9 +367,10 @@ class TaskPolicy:
                 "arguments": shown,
             }
         )
-        if _approved(answer):
+        decided = recorded_answer(answer, "approval", self.task_id)
+        if decided.decision is Decision.APPROVE:
             return "approved", "a human approved the call"
-        note = answer.get("message") if isinstance(answer, Mapping) else None
+        note = decided.message
         return "rejected", "a human rejected the call: do without it" + (
             f" (they say: {note})" if note else ""
         )
@@ -423,9 +425,3 @@ def _refusal_echoes(verdict: Verdict) -> tuple[str, ...]:
 
 def _writes_memory(tool: Tool) -> bool:
     return not tool.external and "memory:write" in tool.scopes
-
-
-def _approved(answer: Any) -> bool:
-    if isinstance(answer, Mapping):
-        return str(answer.get("decision", "")).lower() in ("approve", "approved", "yes")
-    return str(answer).lower() in ("approve", "approved", "yes", "true")

@@ -11,17 +11,9 @@ from podium.policies import Action, Verdict
 
 from ..models._usage import Usage
 from ._plan import Plan, Task, Tier
+from ._status import RunStatus
 
 TaskStatus = Literal["completed", "failed", "skipped"]
-RunStatus = Literal[
-    "queued", "running", "completed", "failed", "budget_exceeded", "waiting_for_human", "cancelled"
-]
-"""waiting_for_human: paused at an escalation (a LangGraph interrupt); answering it resumes the run.
-queued: accepted by the HTTP server, waiting for a free slot. cancelled: stopped before its end,
-on request or by what the run cannot help (its process died, the disk filled up): its error says
-which; its completed tasks stay checkpointed, so resuming it continues where it stopped."""
-
-
 MAX_RECORDED_RESULT_CHARS = 20_000
 
 
@@ -166,15 +158,18 @@ class PlanCacheUse(BaseModel):
     cached_run_id: str | None = None
 
 
+EscalationReason = Literal["approval", "guard", "supervisor", "clarify"]
+"""approval: a tool call; guard: a refused output; clarify: the planner's question about the goal;
+supervisor: an interrupt that named no reason. What each takes: `_escalation.decisions_for`."""
+
+
 class Escalation(BaseModel):
     """A question the run put to a human; answering it (by id) resumes the run."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str
-    reason: Literal["approval", "guard", "supervisor", "clarify"]
-    """approval: a tool call; guard: a refused output; clarify: the planner's question about
-    the goal, answered with text (see `parse_clarification`)."""
+    reason: EscalationReason
     question: str
     task_id: str | None = None
     agent: str | None = None

@@ -9,7 +9,8 @@ from typing import Any
 from ..models._usage import Usage
 from ._context import RunContext
 from ._plan import Plan
-from ._result import Escalation, RunResult, RunStatus
+from ._result import Escalation, RunResult
+from ._status import RunStatus
 
 
 def run_result(

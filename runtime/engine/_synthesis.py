@@ -90,8 +90,9 @@ def _settle(ctx: RunContext, answer: str, verdict: Verdict, guarded: str | None)
         f"The final answer was refused by its guard ({verdict.message}). Approve it, edit it, or reject it.",
         output=answer,
     )
-    if decision is not None and decision.accepts:
-        return Answer("completed", decision.text)
+    kept = decision.accepted_output(answer) if decision is not None else None
+    if kept is not None:
+        return Answer("completed", kept)
     error = f"the final answer was refused by its guard: {verdict.message}"
     return Answer("failed", None, error)
 

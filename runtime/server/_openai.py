@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
+from ..engine._escalation import how_to_answer
 from ..engine._events import RunEvent
 from ..models._usage import Usage
 from ..storage._store import RunRecord
@@ -192,11 +193,13 @@ def final_text(record: RunRecord) -> str:
         return result.answer or ""
     if record.status == "waiting_for_human" and result is not None:
         questions = "\n".join(f"- `{e.id}`: {e.question}" for e in result.escalations)
-        first = result.escalations[0].id if result.escalations else "ID"
+        escalation = result.escalations[0] if result.escalations else None
+        first = escalation.id if escalation else "ID"
+        takes = how_to_answer(escalation.reason, escalation.task_id) if escalation else ""
         return (
             f"Run `{record.run_id}` is waiting for a human before it can go on:\n{questions}\n\n"
             f'Answer with `POST /runs/{record.run_id}/escalations/{first}` and {{"decision": '
-            f'"approve"}} (or "reject", or "edit" with "output"), on the web page, or with '
+            f'"approve"}} ({takes}), on the web page, or with '
             f"`podium approve {record.run_id} {first}`; then `GET /runs/{record.run_id}/result`."
         )
     return f"Run `{record.run_id}` ended {record.status}: {record.error or 'no answer'}"

@@ -11,7 +11,8 @@ Every run belongs to the tenant of the API key that made it; other tenants get 4
     GET  /runs, /runs/{id}, /runs/{id}/result
     GET  /runs/{id}/events                  SSE; ?after=N or Last-Event-ID to continue
     POST /runs/{id}/cancel, /runs/{id}/resume
-    POST /runs/{id}/escalations/{esc_id}    approve | reject | edit | answer, then the run continues
+    POST /runs/{id}/escalations/{esc_id}    a HumanAnswer (approve | edit | reject | instruct | answer),
+                                            then the run continues
     GET  /agents, /healthz, /openapi.json
     POST /v1/chat/completions, GET /v1/models   (runtime/server/_openai.py)
     GET  /                                  the web chat page (runtime/server/web/)
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, TypeAdapter
@@ -50,8 +52,10 @@ from .._errors import (
     RunNotFoundError,
     RunStateError,
 )
+from ..engine._escalation import Decision, HumanAnswer, decisions_for
 from ..engine._events import RunEvent, RunQueued
-from ..engine._result import Escalation, RunResult, RunStatus
+from ..engine._result import Escalation, RunResult
+from ..engine._status import CANCELLABLE, UNDER_WAY, RunStatus
 from ..models._usage import Usage
 from ..storage._store import RunRecord, new_run_id, settle_stale
 from ._conversation import Turn, goal_with_context
@@ -93,6 +97,7 @@ _STATUS_OF: dict[str, int] = {
     ErrorCode.CONFIG: 400,
     ErrorCode.RUN_NOT_FOUND: 404,
     ErrorCode.RUN_STATE: 409,
+    ErrorCode.ANSWER: 422,
     ErrorCode.PLAN: 422,
 }
 
@@ -113,12 +118,10 @@ class SubmitRun(BaseModel):
     """A `[server.profiles]` name; default: the server's own configuration."""
 
 
-class EscalationAnswer(BaseModel):
-    decision: Literal["approve", "reject", "edit", "answer"]
-    output: str | None = None
-    """With "edit": the text to use instead of the refused output."""
-    text: str | None = None
-    """With "answer": the reply to the planner's question (a `clarify` escalation)."""
+class PendingEscalation(Escalation):
+    """An escalation waiting for its answer, with the decisions it takes."""
+
+    decisions: list[Decision]
 
 
 class RunSummary(BaseModel):
@@ -132,8 +135,9 @@ class RunSummary(BaseModel):
     error: str | None = None
     answer: str | None = None
     usage: Usage | None = None
-    escalations: list[Escalation] = []
-    """Pending questions when status is waiting_for_human; answer each at `links.escalations`/{id}."""
+    escalations: list[PendingEscalation] = []
+    """Pending questions when status is waiting_for_human; answer each at `links.escalations`/{id}
+    with one of its `decisions`."""
     links: dict[str, str] = {}
 
 
@@ -374,7 +378,7 @@ class RunService:
             "error": record.error,
             "answer": result.answer if result else None,
             "usage": result.usage if result else None,
-            "escalations": result.escalations if result and status == "waiting_for_human" else [],
+            "escalations": pending(result) if result and status == "waiting_for_human" else [],
             "links": links(record.run_id),
         }
         return RunDetail(**fields, result=result) if detail else RunSummary(**fields)
@@ -388,44 +392,22 @@ class RunService:
             records = [r for r in records if self.status(r) == status]
         return records[:limit]
 
-    def answer(
-        self, run_id: str, tenant: str, escalation_id: str, answer: EscalationAnswer
-    ) -> None:
+    def answer(self, run_id: str, tenant: str, escalation_id: str, answer: HumanAnswer) -> None:
         record = self.record(run_id, tenant)
-        self._not_busy(run_id)
-        pending = {e.id: e for e in (record.result.escalations if record.result else [])}
-        if record.status != "waiting_for_human" or escalation_id not in pending:
-            raise RunStateError(
-                f"run {run_id!r} is {record.status} and has no pending escalation "
-                f"{escalation_id!r}" + (f": pending are {sorted(pending)}" if pending else "")
-            )
-        if answer.decision == "edit" and answer.output is None:
-            raise RunStateError('an "edit" answer needs `output`: the text to use instead')
-        value: Any = (
-            {"decision": "edit", "output": answer.output}
-            if answer.decision == "edit"
-            else {"decision": "answer", "text": answer.text}
-            if answer.decision == "answer"
-            else answer.decision
-        )
         profile = self._profiles.get(run_id, record.profile)
-        # Refused before anything is queued: a question wants text, and only a question does.
-        self.podium(profile).check_answers(record, {escalation_id: value})
+        podium = self.podium(profile)
+        podium.check_resumable(record, answering=True, under_way=self._here(run_id))
+        # Refused before anything is queued: an answer the escalation does not take.
+        checked = podium.check_answers(record, {escalation_id: answer})
         self._make_room()
-        self._enqueue(Job(run_id, tenant, profile, record.goal, False, {escalation_id: value}))
+        answers = {i: a.as_resume() for i, a in checked.items()}  # plain data: workers pickle it
+        self._enqueue(Job(run_id, tenant, profile, record.goal, False, answers))
 
     def resume(self, run_id: str, tenant: str) -> None:
         record = self.record(run_id, tenant)
-        self._not_busy(run_id)
-        if record.status == "waiting_for_human":
-            raise RunStateError(
-                f"run {run_id!r} is waiting for a human: answer its escalation(s) with "
-                f"POST /runs/{run_id}/escalations/{{id}}"
-            )
-        if record.status in ("completed", "failed", "budget_exceeded"):
-            raise RunStateError(f"run {run_id!r} is {record.status}: there is nothing to resume")
-        self._make_room()
         profile = self._profiles.get(run_id, record.profile)
+        self.podium(profile).check_resumable(record, under_way=self._here(run_id))
+        self._make_room()
         self._enqueue(Job(run_id, tenant, profile, record.goal, fresh=False))
 
     def cancel(self, run_id: str, tenant: str) -> None:
@@ -439,7 +421,7 @@ class RunService:
         elif (running := self._running.get(run_id)) is not None:
             job, executor = running
             executor.cancel(job)  # the run records it; completed tasks stay checkpointed
-        elif record.status in ("queued", "running", "waiting_for_human"):
+        elif record.status in CANCELLABLE:
             self._finish(record, "cancelled", "cancelled: resume it to continue")
         else:
             raise RunStateError(f"run {run_id!r} is {record.status}: there is nothing to cancel")
@@ -449,7 +431,7 @@ class RunService:
         record = self.record(run_id, tenant)
         if (existing := self._logs.get(run_id)) is not None:
             return existing
-        if record.status in ("queued", "running"):
+        if record.status in UNDER_WAY:
             raise RunStateError(
                 f"run {run_id!r} is {record.status} but not in this server's queue (a server "
                 f"stopped while it ran): continue it with POST /runs/{run_id}/resume"
@@ -479,9 +461,11 @@ class RunService:
                 "is full ([server] queue_size); try again later",
             )
 
-    def _not_busy(self, run_id: str) -> None:
-        if run_id in self._queued or run_id in self._running:
-            raise RunStateError(f"run {run_id!r} is already queued or running")
+    def _here(self, run_id: str) -> str | None:
+        """Where this server holds the run, when it does: in its queue, or executing."""
+        if run_id in self._queued:
+            return "queued on this server"
+        return "running on this server" if run_id in self._running else None
 
     def _enqueue(self, job: Job) -> None:
         self.start()
@@ -652,6 +636,15 @@ def create_app(
             {"error": {"code": exc.code, "message": exc.message}}, exc.status, headers
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A body or query the API's models refuse: 422, said in the API's own error shape."""
+        code = ErrorCode.ANSWER if "/escalations/" in request.url.path else "request_invalid"
+        message = "; ".join(_problem(e) for e in exc.errors())
+        if request.url.path.startswith("/v1/"):
+            return openai_error(422, str(code), message)
+        return JSONResponse({"error": {"code": str(code), "message": message}}, 422)
+
     @app.exception_handler(PodiumError)
     async def podium_error(request: Request, exc: PodiumError) -> JSONResponse:
         status = status_of(exc)
@@ -665,6 +658,20 @@ def create_app(
     openai_routes(app, service)
     _page_routes(app)
     return app
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ())[1:])  # past "body" / "query"
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def pending(result: RunResult) -> list[PendingEscalation]:
+    """The run's pending escalations, each with the decisions it takes."""
+    return [
+        PendingEscalation(**e.model_dump(), decisions=list(decisions_for(e.reason, e.task_id)))
+        for e in result.escalations
+    ]
 
 
 def settle_heap() -> None:
@@ -766,7 +773,7 @@ def _run_routes(app: FastAPI, service: RunService) -> None:
     async def get_result(run_id: str, tenant: Tenant) -> RunResult:
         """The RunResult once the run has come to rest (finished, waiting, cancelled)."""
         record = service.record(run_id, tenant)
-        if record.result is None or service.status(record) in ("queued", "running"):
+        if record.result is None or service.status(record) in UNDER_WAY:
             raise RunStateError(f"run {run_id!r} is {record.status}: no result yet")
         return record.result
 
@@ -806,9 +813,11 @@ def _run_routes(app: FastAPI, service: RunService) -> None:
 
     @app.post("/runs/{run_id}/escalations/{escalation_id}", status_code=202, tags=["runs"])
     async def answer_escalation(
-        run_id: str, escalation_id: str, body: EscalationAnswer, tenant: Tenant
+        run_id: str, escalation_id: str, body: HumanAnswer, tenant: Tenant
     ) -> RunSummary:
-        """Approve, reject or edit what the run asked about; the run continues at once."""
+        """Answer what the run asked with one of the decisions the escalation lists (approve,
+        edit, reject, instruct, answer); the run continues at once. 422: an answer it does not
+        take; 409: the run waits for no such answer."""
         service.answer(run_id, tenant, escalation_id, body)
         return service.summary(service.record(run_id, tenant))
 

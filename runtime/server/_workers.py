@@ -26,14 +26,13 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import PlanError
 from ..engine._events import RunEvent, RunFinished
-from ..engine._result import RunStatus
+from ..engine._status import UNDER_WAY, RunStatus, can_move
 from ..models._usage import Usage
 from ..storage._store import RunRecord
 
@@ -102,15 +101,13 @@ async def execute_job(podium: Podium, job: Job, emit: Callable[[RunEvent], None]
     except Exception as exc:  # a bug or a backend failure must not lose the run
         logger.exception("run %s crashed", job.run_id)
         record = podium.store.get(job.run_id)
-        if record.status in ("queued", "running"):
+        if record.status in UNDER_WAY:
             emit(record_outcome(podium, record, "failed", f"{type(exc).__name__}: {exc}"))
 
 
 def record_outcome(podium: Podium, record: RunRecord, status: RunStatus, error: str) -> RunFinished:
     """Store an outcome the runtime did not record itself; the event that says so."""
-    updated = record.model_copy(
-        update={"status": status, "error": error, "updated_at": time.time()}
-    )
+    updated = record.moved_to(status, error=error)
     podium.store.save(updated)
     return outcome_event(updated)
 
@@ -118,7 +115,7 @@ def record_outcome(podium: Podium, record: RunRecord, status: RunStatus, error: 
 def outcome_event(record: RunRecord) -> RunFinished:
     """A run_finished event from a stored record (for runs whose live events are gone)."""
     result = record.result
-    status = record.status if record.status not in ("queued", "running") else "failed"
+    status = record.status if record.status not in UNDER_WAY else "failed"
     return RunFinished(
         run_id=record.run_id,
         status=status,
@@ -343,7 +340,11 @@ class ProcessExecutor:
         jobs, self._jobs = list(self._jobs.values()), {}
         for job in jobs:
             record = self._recorder.store.get(job.run_id)
-            event = record_outcome(self._recorder, record, status, error)
+            event = (
+                record_outcome(self._recorder, record, status, error)
+                if can_move(record.status, status)
+                else outcome_event(record)  # at rest before the worker stopped: as recorded
+            )
             self._sink.on_event(job.run_id, event)
             self._sink.on_done(job)
 

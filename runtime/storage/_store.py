@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 from podium.policies import Verdict
 
 from .._errors import ConfigError, RunNotFoundError, StorageError
-from ..engine._result import RunResult, RunStatus
+from ..engine._result import RunResult
+from ..engine._status import RunStatus, check_move
 
 if TYPE_CHECKING:
     from .._config import StorageConfig
@@ -67,6 +68,12 @@ class RunRecord(BaseModel):
     """The input guard's verdict on the goal, from the run's one goal check (`Podium.check_goal`,
     when the run was started or queued). None: stored before records kept it."""
 
+    def moved_to(self, status: RunStatus, **changes: Any) -> RunRecord:
+        """This record in `status`, with `changes`: every change of a run's status is made so,
+        and RunStateError refuses one the status table does not allow (`engine/_status.py`)."""
+        check_move(self.run_id, self.status, status)
+        return self.model_copy(update={"status": status, "updated_at": time.time(), **changes})
+
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
@@ -112,13 +119,10 @@ def settle_stale(store: RunStore, record: RunRecord) -> RunRecord:
     current = store.get(record.run_id)  # another process may have taken it up meanwhile
     if current.status != "running" or current.owner != record.owner:
         return current
-    marked = current.model_copy(
-        update={
-            "status": "cancelled",
-            "updated_at": time.time(),
-            "error": f"interrupted: the process running it ({record.owner.describe()}) is gone; "
-            f"`podium resume {record.run_id}` continues it",
-        }
+    marked = current.moved_to(
+        "cancelled",
+        error=f"interrupted: the process running it ({record.owner.describe()}) is gone; "
+        f"`podium resume {record.run_id}` continues it",
     )
     # A read-only or full data folder: shown marked all the same; a later listing saves it.
     with contextlib.suppress(OSError, sqlite3.Error, StorageError):

@@ -170,34 +170,35 @@ async function showEscalations(run) {
     const shown = esc.payload.output !== undefined ? esc.payload.output : esc.payload.arguments;
     if (shown) li.append(element("pre", "", typeof shown === "string" ? shown : JSON.stringify(shown, null, 2)));
     const actions = element("div", "actions");
-    const reject = button("Reject", "reject", () => answer(run, esc, li, { decision: "reject" }));
-    if (esc.reason === "clarify") {  // the planner's question: answered in words
-      const box = element("textarea");
-      box.rows = 3;
-      const send = button("Answer", "primary", () => answer(run, esc, li, { decision: "answer", text: box.value }));
-      li.append(box);
-      actions.append(send, reject);
-      li.append(actions);
-      $("messages").append(li);
-      continue;
-    }
-    const approve = button("Approve", "approve", () => answer(run, esc, li, { decision: "approve" }));
-    actions.append(approve, reject);
-    if (esc.payload.output !== undefined) {
-      const edit = button("Edit…", "", () => {
-        const box = element("textarea");
-        box.value = esc.payload.output;
-        box.rows = 4;
-        const save = button("Use this text", "primary", () => answer(run, esc, li, { decision: "edit", output: box.value }));
-        li.append(box, save);
-        edit.disabled = true;
-      });
-      actions.append(edit);
-    }
+    // The server lists the decisions this escalation takes: the one vocabulary of every interface.
+    for (const decision of esc.decisions) actions.append(decisionButton(run, esc, li, decision));
     li.append(actions);
     $("messages").append(li);
   }
   scrollDown();
+}
+
+// A decision's button; edit, instruct and answer first ask for their text in a box.
+const WITH_TEXT = {
+  edit: { label: "Edit…", field: "output", send: "Use this text" },
+  instruct: { label: "Instruct…", field: "instructions", send: "Run it again with these instructions" },
+  answer: { label: "Answer…", field: "text", send: "Send the answer" },
+};
+
+function decisionButton(run, esc, li, decision) {
+  const label = decision.charAt(0).toUpperCase() + decision.slice(1);
+  const withText = WITH_TEXT[decision];
+  if (!withText) return button(label, decision, () => answer(run, esc, li, { decision }));
+  const open = button(withText.label, "", () => {
+    const box = element("textarea");
+    box.value = decision === "edit" ? esc.payload.output || "" : "";
+    box.rows = 4;
+    const send = button(withText.send, "primary", () => answer(run, esc, li, { decision, [withText.field]: box.value }));
+    li.append(box, send);
+    open.disabled = true;
+    box.focus();
+  });
+  return open;
 }
 
 async function answer(run, esc, li, body) {
