@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         TaskStatus,
     )
     from .engine._routing import RoutingPolicy, Rung
+    from .engine._sinks import EventSink
     from .models._model import (
         AssistantMessage,
         LiteLLMBackend,
@@ -93,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "ErrorCode": "._errors",
     "Escalation": ".engine._result",
     "EscalationRaised": ".engine._events",
+    "EventSink": ".engine._sinks",
     "FailureKind": ".engine._result",
     "GuardChecked": ".engine._events",
     "ToolCalled": ".engine._events",
@@ -165,6 +167,7 @@ __all__ = [
     "ErrorCode",
     "Escalation",
     "EscalationRaised",
+    "EventSink",
     "FailureKind",
     "GoalError",
     "GuardChecked",
