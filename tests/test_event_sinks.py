@@ -122,9 +122,10 @@ async def test_a_sink_sees_what_the_cli_progress_view_shows(config: PodiumConfig
             viewed.append(event)
             yield event
 
-    screen = Console(file=io.StringIO(), width=120)
-    code = await follow(watched(podium.astream("two facts and a summary", run_id="cli")), screen)
-    assert code == 0 and "the final answer" in screen.file.getvalue()  # type: ignore[attr-defined]
+    screen = io.StringIO()
+    stream = podium.astream("two facts and a summary", run_id="cli")
+    code = await follow(watched(stream), Console(file=screen, width=120))
+    assert code == 0 and "the final answer" in screen.getvalue()
     assert viewed == recorder.events
     assert {"plan_created", "task_started", "task_completed", "guard_verdict"} <= set(kinds(viewed))
 
