@@ -39,7 +39,7 @@ from .engine._policy import AuditSink, check_goal_policy
 from .engine._result import PlanResult, RunResult, RunStatus
 from .engine._results import budget_stopped_result, finished_result, waiting_result
 from .engine._routing import RoutingPolicy
-from .engine._sinks import CallbackSink, EventFanout, EventSink, RedactedSink
+from .engine._sinks import CallbackSink, EventFanout, EventSink, RedactedSink, event_sinks
 from .engine._supervisor import build_supervisor
 from .executors._select import make_executor
 from .models._model import (
@@ -91,7 +91,7 @@ class Podium:
         store between instances; by default each opens `[memory]` itself on its first run.
         `sinks` see the events of every run and resume of this instance (see `EventSink`)."""
         self.config = config or PodiumConfig.load()
-        self.sinks: tuple[EventSink, ...] = tuple(sinks)
+        self.sinks: tuple[EventSink, ...] = event_sinks(sinks)
         """Event sinks of every run, after the audit log and before a call's own sinks."""
         redact_logs(Redactor(pii=frozenset(self.config.policies.redact_pii)))
         self.agents = _agent_registry(self.config, agents)
@@ -222,6 +222,7 @@ class Podium:
         wrapped as a sink), each event masked of secrets; what a sink raises is logged, and
         the run goes on."""
         goal = self.check_goal(goal)
+        watchers = self._watchers(on_event, sinks)  # a wrong sink is refused before a run starts
         await self.executor.start()  # a Ray cluster that cannot be reached fails here, not mid-run
         now = time.time()
         record = RunRecord(
@@ -237,7 +238,7 @@ class Podium:
             if run_id is not None and (queued := self._queued_record(run_id, record)) is not None:
                 record = queued  # queued by a server: keep when it was submitted and its profile
             self.store.save(record)
-        return await self._cancellable(record, self._watchers(on_event, sinks), resumed=False)
+        return await self._cancellable(record, watchers, resumed=False)
 
     def _queued_record(self, run_id: str, new: RunRecord) -> RunRecord | None:
         """The stored record of `run_id` if it waits in a queue for exactly this run, running now."""
@@ -287,6 +288,7 @@ class Podium:
         "reject", or {"decision": "edit", "output": "..."}) answer its pending escalations; the
         planner's question (a `clarify` escalation) is answered with text, or "reject".
         Events go to sinks as in `arun`."""
+        watchers = self._watchers(on_event, sinks)
         with self._storing():
             record = self.store.get(run_id)
         owner = record.owner
@@ -317,7 +319,7 @@ class Podium:
             }
             return await self._cancellable(
                 record,
-                self._watchers(on_event, sinks),
+                watchers,
                 resumed=True,
                 resume=resume,
                 answered=frozenset(answers),
@@ -326,7 +328,7 @@ class Podium:
             return record.result  # already finished: resuming is a no-op
         if record.status == "failed":
             raise RunStateError(f"run {run_id!r} failed and has nothing to resume: {record.error}")
-        return await self._cancellable(record, self._watchers(on_event, sinks), resumed=True)
+        return await self._cancellable(record, watchers, resumed=True)
 
     async def astream_resume(
         self, run_id: str, *, answers: Mapping[str, Any] | None = None
@@ -478,7 +480,11 @@ class Podium:
         """Who watches one run call, in order: the instance's sinks, the call's, its callback.
         They see events masked of secrets (as the goal); the audit log, added by `_execute`,
         masks them itself."""
-        watchers = [*self.sinks, *sinks, *([CallbackSink(on_event)] if on_event else [])]
+        watchers = [
+            *self.sinks,
+            *event_sinks(sinks),
+            *([CallbackSink(on_event)] if on_event else []),
+        ]
         return EventFanout([RedactedSink(EventFanout(watchers), Redactor())])
 
     def _audited(self, run_id: str, watchers: EventSink) -> EventSink:

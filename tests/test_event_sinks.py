@@ -19,6 +19,7 @@ from serve_support import OUTREACH, ScriptedBackend
 
 from podium.policies import AUDIT_FILE, read_audit
 from podium.runtime import (
+    ConfigError,
     EventSink,
     Podium,
     PodiumConfig,
@@ -158,6 +159,22 @@ async def test_sinks_come_in_order_instance_then_call_then_callback(
         on_event=lambda e: order.append("on_event") if isinstance(e, RunStarted) else None,
     )
     assert order == ["mine", "also", "this call", "on_event"]
+
+
+async def test_what_is_not_a_sink_is_refused_with_what_to_do(config: PodiumConfig) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"sinks\[0\] \(<built-in function print>\) is not an event sink.*on_event=",
+    ):
+        Podium(config, model=scripted(PLAN, OUTPUTS), sinks=[print])  # type: ignore[list-item]
+
+    class EmitOnly:
+        def emit(self, event: RunEvent) -> None: ...
+
+    podium = Podium(config, model=scripted(PLAN, OUTPUTS))
+    with pytest.raises(ConfigError, match=r"sinks\[1\].*run_ended"):
+        await podium.arun("goal", run_id="refused", sinks=[Recorder(), EmitOnly()])  # type: ignore[list-item]
+    assert podium.runs() == []  # refused before a run was recorded
 
 
 # -- a sink cannot change a run --------------------------------------------------------------

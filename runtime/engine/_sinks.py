@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from podium.policies import Redactor
 
+from .._errors import ConfigError
 from ._events import RunEvent
 
 log = logging.getLogger("podium.events")
@@ -38,6 +39,21 @@ class EventSink(Protocol):
         run stopped without a `RunFinished` (cancelled at an awkward moment, a crash), so a
         sink can drop what it keeps per run; a span exporter ends the spans still open here."""
         return None
+
+
+def event_sinks(sinks: Iterable[object]) -> tuple[EventSink, ...]:
+    """`sinks` as given, or ConfigError naming the first that is not one (checked where it is
+    handed in: a wrong one would otherwise only show as a warning at the run's first event)."""
+    checked: list[EventSink] = []
+    for index, sink in enumerate(sinks):
+        if not isinstance(sink, EventSink):
+            raise ConfigError(
+                f"sinks[{index}] ({sink!r}) is not an event sink: it needs `emit(event)` and "
+                "`run_ended(run_id)` (subclass podium.runtime.EventSink for a no-op "
+                "`run_ended`); a plain function goes to `on_event=` instead"
+            )
+        checked.append(sink)
+    return tuple(checked)
 
 
 class CallbackSink(EventSink):
@@ -84,7 +100,7 @@ class EventFanout(EventSink):
     def __init__(self, sinks: Iterable[EventSink]) -> None:
         self.sinks = tuple(sinks)
         self.failures: dict[int, int] = {}
-        """Failures so far by position in `sinks` (what the first log line already told)."""
+        """Failures so far by position in `sinks`: only a sink's first is logged."""
 
     def emit(self, event: RunEvent) -> None:
         for index, sink in enumerate(self.sinks):
