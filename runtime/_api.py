@@ -262,8 +262,11 @@ class Podium:
         return _run_sync(self.aplan(goal))
 
     async def aplan(self, goal: str, *, on_event: EventHandler | None = None) -> PlanResult:
+        """A dry run's plan; its events go to `on_event` alone (sinks watch runs: a plan
+        that never runs has no run_started or run_finished to frame it)."""
         goal = self.check_goal(goal)
-        ctx = self._context(new_run_id(), goal, on_event or _ignore, self.config.memory.tenant)
+        events = EventFanout([CallbackSink(on_event)] if on_event else [])
+        ctx = self._context(new_run_id(), goal, events.emit, self.config.memory.tenant)
         started = time.perf_counter()
         plan, usage, attempts = await plan_only(ctx)
         return PlanResult(
@@ -831,10 +834,6 @@ def _check_untrusted_allowances(tools: ToolRegistry, config: PodiumConfig) -> No
                 )
     if problems:
         raise ConfigError("; ".join(problems))
-
-
-def _ignore(event: RunEvent) -> None:
-    return None
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
