@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         TaskStatus,
     )
     from .engine._routing import RoutingPolicy, Rung
+    from .engine._sinks import EventSink
     from .engine._status import RunStatus
     from .models._model import (
         AssistantMessage,
@@ -96,6 +97,7 @@ _EXPORTS: dict[str, str] = {
     "ErrorCode": "._errors",
     "Escalation": ".engine._result",
     "EscalationRaised": ".engine._events",
+    "EventSink": ".engine._sinks",
     "FailureKind": ".engine._result",
     "GuardChecked": ".engine._events",
     "ToolCalled": ".engine._events",
@@ -174,6 +176,7 @@ __all__ = [
     "ErrorCode",
     "Escalation",
     "EscalationRaised",
+    "EventSink",
     "FailureKind",
     "GoalError",
     "GuardChecked",

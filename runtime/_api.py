@@ -37,8 +37,8 @@ from .engine._memory import RunMemory
 from .engine._planning import plan_only
 from .engine._playbooks import Playbooks, load_playbooks
 from .engine._policy import (
+    AuditSink,
     CheckedGoal,
-    audit_writer,
     check_goal_input,
     check_goal_policy,
     goal_verdict,
@@ -46,6 +46,7 @@ from .engine._policy import (
 from .engine._result import PlanResult, RunResult
 from .engine._results import budget_stopped_result, finished_result, waiting_result
 from .engine._routing import RoutingPolicy
+from .engine._sinks import CallbackSink, EventFanout, EventSink, RedactedSink, event_sinks
 from .engine._status import UNDER_WAY, RunStatus, check_resume
 from .engine._supervisor import build_supervisor
 from .executors._select import make_executor
@@ -91,11 +92,15 @@ class Podium:
         tools: Iterable[Tool] = (),
         tool_wrapper: Callable[[Tool], Tool] | None = None,
         memory: MemoryStore | None = None,
+        sinks: Iterable[EventSink] = (),
     ) -> None:
         """`tool_wrapper`, when given, wraps every tool (built-in and added) at the tool seam:
         the eval cassettes use it to record and replay tool calls. `memory` shares one memory
-        store between instances; by default each opens `[memory]` itself on its first run."""
+        store between instances; by default each opens `[memory]` itself on its first run.
+        `sinks` see the events of every run and resume of this instance (see `EventSink`)."""
         self.config = config or PodiumConfig.load()
+        self.sinks: tuple[EventSink, ...] = event_sinks(sinks)
+        """Event sinks of every run, after the audit log and before a call's own sinks."""
         redact_logs(Redactor(pii=frozenset(self.config.policies.redact_pii)))
         self.agents = _agent_registry(self.config, agents)
         self.tools = ToolRegistry.with_builtins()
@@ -216,12 +221,18 @@ class Podium:
         *,
         run_id: str | None = None,
         on_event: EventHandler | None = None,
+        sinks: Iterable[EventSink] = (),
         tenant: str | None = None,
     ) -> RunResult:
-        """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`)."""
+        """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`).
+
+        Its events go to the instance's sinks, then `sinks`, then `on_event` (a callback,
+        wrapped as a sink), each event masked of secrets; what a sink raises is logged, and
+        the run goes on."""
         tenant = tenant or self.config.memory.tenant
         queued = self._queued_record(run_id, goal, tenant) if run_id is not None else None
         checked = None if queued is not None else self.check_goal(goal)
+        watchers = self._watchers(on_event, sinks)  # a wrong sink is refused before a run starts
         await self.executor.start()  # a Ray cluster that cannot be reached fails here, not mid-run
         if queued is not None:
             record = queued  # queued by a server: its goal was checked then; keep its profile
@@ -240,7 +251,7 @@ class Podium:
             )
         with self._storing():  # a full or read-only disk: said in one line; no run started
             self.store.save(record)
-        return await self._cancellable(record, on_event or _ignore, resumed=False)
+        return await self._cancellable(record, watchers, resumed=False)
 
     def _queued_record(self, run_id: str, goal: str, tenant: str) -> RunRecord | None:
         """The stored record of `run_id` if it waits in a queue for exactly this run (its goal
@@ -266,8 +277,11 @@ class Podium:
         return _run_sync(self.aplan(goal))
 
     async def aplan(self, goal: str, *, on_event: EventHandler | None = None) -> PlanResult:
+        """A dry run's plan; its events go to `on_event` alone (sinks watch runs: a plan
+        that never runs has no run_started or run_finished to frame it)."""
         goal = self.check_goal(goal).goal
-        ctx = self._context(new_run_id(), goal, on_event or _ignore, self.config.memory.tenant)
+        events = EventFanout([CallbackSink(on_event)] if on_event else [])
+        ctx = self._context(new_run_id(), goal, events.emit, self.config.memory.tenant)
         started = time.perf_counter()
         plan, usage, attempts = await plan_only(ctx)
         return PlanResult(
@@ -288,6 +302,7 @@ class Podium:
         run_id: str,
         *,
         on_event: EventHandler | None = None,
+        sinks: Iterable[EventSink] = (),
         answers: Mapping[str, HumanAnswer | Mapping[str, Any] | str] | None = None,
     ) -> RunResult:
         """Continue a cancelled, crashed or paused run; tasks that completed are restored, not re-run.
@@ -297,14 +312,16 @@ class Podium:
         run waiting for a human continues once `answers` (escalation id -> HumanAnswer, its
         mapping such as {"decision": "edit", "output": "..."}, or a bare "approve" / "reject")
         answer its pending escalations; the planner's question (a `clarify` escalation) is
-        answered with text, or "reject". An answer that does not fit raises AnswerError."""
+        answered with text, or "reject". An answer that does not fit raises AnswerError.
+        Events go to sinks as in `arun`."""
+        watchers = self._watchers(on_event, sinks)
         with self._storing():
             record = settle_stale(self.store, self.store.get(run_id))
         self.check_resumable(record, answering=bool(answers))
         checked = self.check_answers(record, answers or {})
         await self.executor.start()
         if not checked:
-            return await self._cancellable(record, on_event or _ignore, resumed=True)
+            return await self._cancellable(record, watchers, resumed=True)
         pending = {e.id: e for e in (record.result.escalations if record.result else [])}
         # A human's words are kept like the goal (checkpoints, audit): masked the same way.
         masked = Redactor().redact_data  # secrets only: `redact_pii` is the audit log's
@@ -313,7 +330,7 @@ class Podium:
             for i, answer in checked.items()
         }
         return await self._cancellable(
-            record, on_event or _ignore, resumed=True, resume=resume, answered=frozenset(checked)
+            record, watchers, resumed=True, resume=resume, answered=frozenset(checked)
         )
 
     async def astream_resume(
@@ -481,27 +498,43 @@ class Podium:
             async with self._checkpoints.use() as saver:  # shared by concurrent runs
                 yield saver
 
+    def _watchers(self, on_event: EventHandler | None, sinks: Iterable[EventSink]) -> EventFanout:
+        """Who watches one run call, in order: the instance's sinks, the call's, its callback.
+        They see events masked of secrets (as the goal); the audit log, added by `_execute`,
+        masks them itself."""
+        watchers = [
+            *self.sinks,
+            *event_sinks(sinks),
+            *([CallbackSink(on_event)] if on_event else []),
+        ]
+        return EventFanout([RedactedSink(EventFanout(watchers), Redactor())])
+
+    def _audited(self, run_id: str, watchers: EventSink) -> EventSink:
+        """The run's whole stream: its audit log first (`[policies] audit`), then `watchers`."""
+        if not self.config.policies.audit:
+            return watchers
+        with self._storing():
+            audit = AuditSink(self.store.run_dir(run_id), self.config.policies)
+        return EventFanout([audit, watchers])
+
     async def _execute(
         self,
         record: RunRecord,
-        emit: EventHandler,
+        watchers: EventSink,
         *,
         resumed: bool,
         resume: dict[str, Any] | None = None,
         answered: frozenset[str] = frozenset(),
     ) -> RunResult:
         run_id, goal = record.run_id, record.goal
-        with self._storing():
-            audit = audit_writer(self.store.run_dir(run_id), self.config.policies)
-        if audit is not None:
-            emit = _tee(audit, emit)
+        events = self._audited(run_id, watchers)
         if record.status != "running" or record.owner != this_process():
             # Resumed: running again, in this process, until it finishes anew.
             record = record.moved_to("running", result=None, owner=this_process())
             with self._storing():
                 self.store.save(record)
-        emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
-        ctx = self._context(run_id, goal, emit, record.tenant)
+        events.emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
+        ctx = self._context(run_id, goal, events.emit, record.tenant)
         self._contexts[run_id] = ctx
         ctx.policies.answered = answered
         with self._storing():
@@ -522,7 +555,7 @@ class Podium:
                 else:
                     result = finished_result(ctx, raw)
             except asyncio.CancelledError:
-                self._finish_cancelled(ctx, emit)
+                self._finish_cancelled(ctx, events)
                 raise
             except TimeoutError:
                 result = budget_stopped_result(
@@ -531,7 +564,7 @@ class Podium:
                 )
             except PlanError as exc:
                 self._finish_failed(run_id, exc)
-                emit(
+                events.emit(
                     RunFinished(
                         run_id=run_id,
                         status="failed",
@@ -546,7 +579,7 @@ class Podium:
         with self._storing():
             record = self.store.get(run_id)
             self.store.save(record.moved_to(result.status, error=result.error, result=result))
-        emit(
+        events.emit(
             RunFinished(
                 run_id=run_id,
                 status=result.status,
@@ -560,7 +593,7 @@ class Podium:
     async def _cancellable(
         self,
         record: RunRecord,
-        emit: EventHandler,
+        watchers: EventSink,
         *,
         resumed: bool,
         resume: dict[str, Any] | None = None,
@@ -568,11 +601,10 @@ class Podium:
     ) -> RunResult:
         """Execute in a task of its own, so `cancel` stops this run and nothing around it."""
         run_id = record.run_id
-        emit = _redacting(emit, Redactor())  # secrets only, as the goal
         if run_id in self._active:
             raise RunStateError(f"run {run_id!r} is already running in this process")
         running = asyncio.ensure_future(
-            self._execute(record, emit, resumed=resumed, resume=resume, answered=answered)
+            self._execute(record, watchers, resumed=resumed, resume=resume, answered=answered)
         )
         self._active[run_id] = running
         try:
@@ -583,9 +615,9 @@ class Podium:
                 stored = self.store.get(run_id)
             if stored.status == "running":  # cancelled before the graph started
                 ctx = self._contexts.get(run_id) or self._context(
-                    run_id, record.goal, emit, record.tenant
+                    run_id, record.goal, watchers.emit, record.tenant
                 )
-                self._finish_cancelled(ctx, emit)
+                self._finish_cancelled(ctx, watchers)
                 with self._storing():
                     stored = self.store.get(run_id)
             asked = run_id in self._cancel_requested
@@ -595,7 +627,7 @@ class Podium:
         except PlanError:
             raise  # recorded "failed" by `_execute`, with its rejected plans and its event
         except Exception as exc:
-            error = self._finish_broken(run_id, emit, exc)
+            error = self._finish_broken(run_id, watchers, exc)
             if error is exc:
                 raise
             raise error from exc
@@ -603,8 +635,9 @@ class Podium:
             self._active.pop(run_id, None)
             self._cancel_requested.discard(run_id)
             self._contexts.pop(run_id, None)
+            watchers.run_ended(run_id)
 
-    def _finish_broken(self, run_id: str, emit: EventHandler, exc: Exception) -> Exception:
+    def _finish_broken(self, run_id: str, events: EventSink, exc: Exception) -> Exception:
         """Record a run stopped by an error outside its task graph's own handling (a memory
         server that cannot be reached, a full disk, a bug), so that no record stays "running";
         return the error to raise.
@@ -632,10 +665,12 @@ class Podium:
             log.warning("run %s: its record could not be updated (%s)", run_id, failure)
         ctx = self._contexts.get(run_id)
         usage = _usage_so_far(ctx) if ctx is not None else Usage()
-        emit(RunFinished(run_id=run_id, status=status, answer=None, usage=usage, error=error))
+        events.emit(
+            RunFinished(run_id=run_id, status=status, answer=None, usage=usage, error=error)
+        )
         return interruption or exc
 
-    def _finish_cancelled(self, ctx: RunContext, emit: EventHandler) -> None:
+    def _finish_cancelled(self, ctx: RunContext, events: EventSink) -> None:
         usage = _usage_so_far(ctx)
         error = f"cancelled: `podium resume {ctx.run_id}` continues it"
         result = RunResult(
@@ -651,7 +686,7 @@ class Podium:
         with self._storing():
             record = self.store.get(ctx.run_id)
             self.store.save(record.moved_to("cancelled", error=error, result=result))
-        emit(
+        events.emit(
             RunFinished(
                 run_id=ctx.run_id, status="cancelled", answer=None, usage=usage, error=error
             )
@@ -752,18 +787,6 @@ def _check_scopes(agents: AgentRegistry, tools: ToolRegistry, config: PodiumConf
         raise ConfigError(f"{'; '.join(policies)}: {known}")
 
 
-def _redacting(emit: EventHandler, redactor: Redactor) -> EventHandler:
-    """`emit`, with every text in each event masked first: events reach `astream` and SSE
-    consumers, and carry tool arguments, outputs and questions."""
-
-    def masked(event: RunEvent) -> None:
-        data = event.model_dump()
-        clean = redactor.redact_data(data)
-        emit(event if clean == data else type(event).model_validate(clean))
-
-    return masked
-
-
 def _check_untrusted_allowances(tools: ToolRegistry, config: PodiumConfig) -> None:
     """Each `allow_untrusted_to` entry names a side-effecting tool ("send_email"), one of its
     arguments ("send_email.body") or all of them ("send_email.*"): a typo would leave the
@@ -797,18 +820,6 @@ def _check_untrusted_allowances(tools: ToolRegistry, config: PodiumConfig) -> No
                 )
     if problems:
         raise ConfigError("; ".join(problems))
-
-
-def _ignore(event: RunEvent) -> None:
-    return None
-
-
-def _tee(first: EventHandler, then: EventHandler) -> EventHandler:
-    def both(event: RunEvent) -> None:
-        first(event)
-        then(event)
-
-    return both
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -114,8 +114,8 @@ def test_outputs_and_answer_print_brackets_as_written() -> None:
 
     plan = Plan.model_validate({"tasks": [{"id": "t1", "agent": "writer", "instruction": "x"}]})
     view = ProgressView()
-    view.apply(PlanCreated(run_id="r", plan=plan, revision=0))
-    view.apply(
+    view.emit(PlanCreated(run_id="r", plan=plan, revision=0))
+    view.emit(
         ToolCalled(
             run_id="r",
             task_id="t1",
@@ -127,7 +127,7 @@ def test_outputs_and_answer_print_brackets_as_written() -> None:
             ok=True,
         )
     )
-    view.apply(
+    view.emit(
         TaskCompleted(
             run_id="r",
             task_id="t1",

@@ -154,7 +154,7 @@ async def test_a_quiet_stream_sends_heartbeats(monkeypatch: pytest.MonkeyPatch) 
     await asyncio.sleep(0.1)
     assert seen and set(seen) == {None}  # heartbeats while nothing happens
     assert len(log._waiters) <= 1  # a timed-out wait leaves nothing behind
-    log.append_json("run_queued", "{}")
+    log.emit_json("run_queued", "{}")
     log.settle()
     await asyncio.wait_for(following, 5)
     assert seen[-1] == range(0, 1)

@@ -178,7 +178,7 @@ class ChatSession:
             with Live(view.render(), console=self.console, refresh_per_second=8) as live:
                 async for event in start():
                     run_id = event.run_id
-                    view.apply(event)
+                    view.emit(event)
                     live.update(view.render())
 
         try:

@@ -17,6 +17,7 @@ from rich.tree import Tree
 
 from ..engine._events import RunEvent
 from ..engine._plan import Plan
+from ..engine._sinks import EventSink
 
 _STYLE = {
     "waiting": "dim",
@@ -43,8 +44,8 @@ class _TaskView:
 
 
 @dataclass
-class ProgressView:
-    """Folds run events into what the screen shows."""
+class ProgressView(EventSink):
+    """Folds run events into what the screen shows: an event sink of one run."""
 
     goal: str = ""
     plan: Plan | None = None
@@ -61,7 +62,7 @@ class ProgressView:
     escalations: list[tuple[str, str]] = field(default_factory=list)
     """(escalation id, question) raised by the run; pending when status is waiting_for_human."""
 
-    def apply(self, event: RunEvent) -> None:
+    def emit(self, event: RunEvent) -> None:
         match event.kind:
             case "run_started":
                 self.goal = event.goal
@@ -190,7 +191,7 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
     view = ProgressView()
     with Live(view.render(), console=console, refresh_per_second=8, transient=False) as live:
         async for event in events:
-            view.apply(event)
+            view.emit(event)
             live.update(view.render())
     if not console.is_terminal:
         console.print()  # piped, the last frame ends without one: the table would glue to it

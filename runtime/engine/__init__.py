@@ -13,8 +13,15 @@ podium.memory holds its store), `_dispatch`, `_attempts` (the ladder), `_review`
 live the values a run is made of (`_plan`, `_result`, `_events`, `_status`: the run statuses,
 which may follow which, and the one resume rule every interface applies), the planner and
 playbooks, the run's bindings of the leaf packages (`_memory`, `_policy`, `_effects`, `_facts`,
-`_routing`) and the executor seam (`_executor`: the port an attempt is handed to, and the
-in-process default).
+`_routing`), the executor seam (`_executor`: the port an attempt is handed to, and the
+in-process default) and the event-sink seam (`_sinks`).
+
+Event sinks: a run makes one stream of typed `RunEvent`s (`ctx.emit`) and every consumer is an
+`EventSink` (`emit(event)`, `run_ended(run_id)`): the audit log (`_policy.AuditSink`), the CLI
+progress view, the server's event log and its relays, `on_event` callbacks, users' own sinks
+(`Podium(sinks=...)`, `arun(sinks=...)`) and, later, an OpenTelemetry exporter (spans from the
+run and task events, closed at `run_ended`). `EventFanout` delivers the stream to each in
+order and catches what a sink raises (logged once): sinks watch a run, never change it.
 
 May import: `podium.runtime.models`, `podium.runtime._config`, `podium.runtime._errors`, and
 `podium.agents`, `podium.tools`, `podium.memory`, `podium.policies`. Never the façade, storage,

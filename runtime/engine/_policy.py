@@ -39,6 +39,7 @@ from podium.tools import Tool
 from .._errors import GoalError
 from ._escalation import Decision, recorded_answer
 from ._events import EscalationRaised, GuardChecked, RunEvent, ToolCalled
+from ._sinks import EventSink
 
 Emit = Callable[[RunEvent], None]
 ARGUMENT_PREVIEW_CHARS = 500
@@ -142,13 +143,14 @@ def _refuse_blocking(findings: Sequence[InputFinding], config: PoliciesConfig) -
         )
 
 
-def audit_writer(run_dir: Path, config: PoliciesConfig) -> Callable[[RunEvent], None] | None:
-    """An event consumer that appends each event to the run's audit.jsonl (redacted), or None."""
-    if not config.audit:
-        return None
-    log = AuditLog(run_dir / AUDIT_FILE, Redactor(pii=frozenset(config.redact_pii)))
+class AuditSink(EventSink):
+    """The audit trail as an event sink: each event appended to the run's audit.jsonl, masked
+    by `[policies] redact_pii` and secrets, plans as their tasks, long texts cut at 2,000 chars."""
 
-    def write(event: RunEvent) -> None:
+    def __init__(self, run_dir: Path, config: PoliciesConfig) -> None:
+        self.log = AuditLog(run_dir / AUDIT_FILE, Redactor(pii=frozenset(config.redact_pii)))
+
+    def emit(self, event: RunEvent) -> None:
         data = event.model_dump(mode="json", exclude={"run_id", "at"})
         kind = data.pop("kind")
         if kind == "plan_created":
@@ -161,9 +163,10 @@ def audit_writer(run_dir: Path, config: PoliciesConfig) -> Callable[[RunEvent], 
             for key in ("output", "answer"):
                 if isinstance(data.get(key), str) and len(data[key]) > 2000:
                     data[key] = data[key][:2000] + "…"
-        log.record(kind, run_id=event.run_id, **data)
+        self.log.record(kind, run_id=event.run_id, **data)
 
-    return write
+    def __repr__(self) -> str:
+        return f"AuditSink({str(self.log.path)!r})"
 
 
 @dataclass

@@ -55,6 +55,7 @@ from .._errors import (
 from ..engine._escalation import Decision, HumanAnswer, decisions_for
 from ..engine._events import RunEvent, RunQueued
 from ..engine._result import Escalation, RunResult
+from ..engine._sinks import EventSink
 from ..engine._status import CANCELLABLE, UNDER_WAY, RunStatus
 from ..models._usage import Usage
 from ..storage._store import RunRecord, new_run_id, settle_stale
@@ -163,11 +164,13 @@ class Health(BaseModel):
 # -- runs: queue, workers, event logs -------------------------------------------------------
 
 
-class RunLog:
-    """One run's events in order; `active` while the run is queued or executing.
+class RunLog(EventSink):
+    """One run's events in order, the event sink behind SSE and the web page; `active` while
+    the run is queued or executing.
 
-    Lives on the server's event loop. Events from worker processes arrive as JSON and are
-    parsed only when something asks for them (`event`): SSE sends the JSON as it came."""
+    Lives on the server's event loop: the run's own sink relays its events here (see
+    runtime/server/_workers.py). Events from worker processes arrive as JSON and are parsed
+    only when something asks for them (`event`): SSE sends the JSON as it came."""
 
     def __init__(self) -> None:
         self._events: list[RunEvent | None] = []
@@ -180,10 +183,10 @@ class RunLog:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def append(self, event: RunEvent) -> None:
-        self.append_json(event.kind, event.model_dump_json(), event)
+    def emit(self, event: RunEvent) -> None:
+        self.emit_json(event.kind, event.model_dump_json(), event)
 
-    def append_json(self, kind: str, data: str, event: RunEvent | None = None) -> None:
+    def emit_json(self, kind: str, data: str, event: RunEvent | None = None) -> None:
         seq = len(self.frames)
         self._events.append(event)
         self._data.append(data)
@@ -300,10 +303,10 @@ class RunService:
     # -- what the executors report
 
     def on_event(self, run_id: str, event: RunEvent) -> None:
-        self._log(run_id).append(event)
+        self._log(run_id).emit(event)
 
     def on_event_json(self, run_id: str, kind: str, data: str) -> None:
-        self._log(run_id).append_json(kind, data)
+        self._log(run_id).emit_json(kind, data)
 
     def on_done(self, job: Job) -> None:
         self._running.pop(job.run_id, None)
@@ -437,7 +440,7 @@ class RunService:
                 f"stopped while it ran): continue it with POST /runs/{run_id}/resume"
             )
         replay = RunLog()
-        replay.append(outcome_event(record))
+        replay.emit(outcome_event(record))
         replay.settle()
         return replay
 
@@ -473,7 +476,7 @@ class RunService:
         self._profiles[job.run_id] = job.profile
         log = self._log(job.run_id)
         log.active = True
-        log.append(RunQueued(run_id=job.run_id, position=len(self._waiting)))
+        log.emit(RunQueued(run_id=job.run_id, position=len(self._waiting)))
         self._waiting.append(job)
         self._pump()
 
@@ -492,7 +495,7 @@ class RunService:
     def _finish(self, record: RunRecord, status: RunStatus, error: str) -> None:
         """Record an outcome the runtime did not (a run cancelled while not executing)."""
         run_log = self._log(record.run_id)
-        run_log.append(record_outcome(self.podium(), record, status, error))
+        run_log.emit(record_outcome(self.podium(), record, status, error))
         run_log.settle()
 
     def _log(self, run_id: str) -> RunLog:

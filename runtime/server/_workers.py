@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import PlanError
 from ..engine._events import RunEvent, RunFinished
+from ..engine._sinks import EventSink
 from ..engine._status import UNDER_WAY, RunStatus, can_move
 from ..models._usage import Usage
 from ..storage._store import RunRecord
@@ -87,13 +88,14 @@ class RunExecutor(Protocol):
 # -- one job, wherever it runs ----------------------------------------------------------------
 
 
-async def execute_job(podium: Podium, job: Job, emit: Callable[[RunEvent], None]) -> None:
-    """Run or resume; whatever happens, the run ends recorded and with a run_finished event."""
+async def execute_job(podium: Podium, job: Job, relay: EventSink) -> None:
+    """Run or resume, its events going to `relay` (the way to the server's event log);
+    whatever happens, the run ends recorded and with a run_finished event."""
     try:
         if job.fresh:
-            await podium.arun(job.goal, run_id=job.run_id, tenant=job.tenant, on_event=emit)
+            await podium.arun(job.goal, run_id=job.run_id, tenant=job.tenant, sinks=[relay])
         else:
-            await podium.aresume(job.run_id, answers=job.answers, on_event=emit)
+            await podium.aresume(job.run_id, answers=job.answers, sinks=[relay])
     except PlanError:
         pass  # recorded as failed, and its run_finished event was emitted
     except asyncio.CancelledError:
@@ -102,7 +104,7 @@ async def execute_job(podium: Podium, job: Job, emit: Callable[[RunEvent], None]
         logger.exception("run %s crashed", job.run_id)
         record = podium.store.get(job.run_id)
         if record.status in UNDER_WAY:
-            emit(record_outcome(podium, record, "failed", f"{type(exc).__name__}: {exc}"))
+            relay.emit(record_outcome(podium, record, "failed", f"{type(exc).__name__}: {exc}"))
 
 
 def record_outcome(podium: Podium, record: RunRecord, status: RunStatus, error: str) -> RunFinished:
@@ -161,6 +163,17 @@ class Handover:
             function()
 
 
+class LoopRelay(EventSink):
+    """A run's events, from the run's thread to the server's event log on the server's loop."""
+
+    def __init__(self, handover: Handover, sink: JobSink) -> None:
+        self._handover = handover
+        self._sink = sink
+
+    def emit(self, event: RunEvent) -> None:
+        self._handover.call(functools.partial(self._sink.on_event, event.run_id, event))
+
+
 class ThreadExecutor:
     """Runs on one event loop in a thread of the server's process, with the server's Podiums."""
 
@@ -168,6 +181,7 @@ class ThreadExecutor:
         self._podium = podium
         self._sink = sink
         self._handover = Handover(asyncio.get_running_loop())
+        self._relay = LoopRelay(self._handover, sink)
         self._jobs: dict[str, Job] = {}
         self._idle: asyncio.Event | None = None
         self.loop = new_loop()
@@ -188,11 +202,7 @@ class ThreadExecutor:
     def start_job(self, job: Job) -> None:
         podium = self._podium(job.profile)
         self._jobs[job.run_id] = job
-
-        def emit(event: RunEvent) -> None:  # on the run thread
-            self._handover.call(functools.partial(self._sink.on_event, job.run_id, event))
-
-        running = self._submit(execute_job(podium, job, emit))
+        running = self._submit(execute_job(podium, job, self._relay))
         running.add_done_callback(lambda _: self._handover.call(functools.partial(self._done, job)))
 
     def _submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None]:
@@ -370,6 +380,17 @@ class ProcessExecutor:
 # -- the child's side ----------------------------------------------------------------------------
 
 
+class PipeRelay(EventSink):
+    """A run's events, from a worker process up the pipe to the server, as JSON: the server
+    sends it on as it came (SSE) and parses it only when asked."""
+
+    def __init__(self, send: Callable[[tuple[Any, ...]], None]) -> None:
+        self._send = send
+
+    def emit(self, event: RunEvent) -> None:
+        self._send(("event", event.run_id, event.kind, event.model_dump_json()))
+
+
 async def _child(read_fd: int, write_fd: int) -> None:
     reader, writer = await _pipe_streams(read_fd, write_fd)
     loop = asyncio.get_running_loop()
@@ -395,12 +416,11 @@ async def _child(read_fd: int, write_fd: int) -> None:
             podiums[profile] = factory(profile)
         return podiums[profile]
 
-    async def run(job: Job) -> None:
-        def emit(event: RunEvent) -> None:
-            send(("event", job.run_id, event.kind, event.model_dump_json()))
+    relay = PipeRelay(send)
 
+    async def run(job: Job) -> None:
         try:
-            await execute_job(podium(job.profile), job, emit)
+            await execute_job(podium(job.profile), job, relay)
         finally:
             running.pop(job.run_id, None)
             send(("done", job.run_id))
