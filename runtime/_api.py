@@ -7,14 +7,26 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langgraph.types import Command
 
 from podium.agents import AgentRegistry, AgentSpec
 from podium.policies import BudgetTracker, Redactor, redact_logs
-from podium.tools import Tool, ToolContext, ToolRegistry, default_datasets_dir
+from podium.tools import (
+    BuiltinTools,
+    Tool,
+    ToolContext,
+    ToolList,
+    ToolRegistry,
+    ToolSource,
+    ToolSourceError,
+    ToolWrapper,
+    compose_tools,
+    default_datasets_dir,
+    open_tools,
+)
 
 from ._config import PodiumConfig
 from ._errors import (
@@ -90,27 +102,35 @@ class Podium:
         model: ModelBackend | None = None,
         agents: Iterable[AgentSpec] = (),
         tools: Iterable[Tool] = (),
-        tool_wrapper: Callable[[Tool], Tool] | None = None,
+        tool_sources: Iterable[ToolSource] = (),
+        tool_wrapper: ToolWrapper | None = None,
         memory: MemoryStore | None = None,
         sinks: Iterable[EventSink] = (),
     ) -> None:
-        """`tool_wrapper`, when given, wraps every tool (built-in and added) at the tool seam:
-        the eval cassettes use it to record and replay tool calls. `memory` shares one memory
-        store between instances; by default each opens `[memory]` itself on its first run.
-        `sinks` see the events of every run and resume of this instance (see `EventSink`)."""
+        """A run's tools are the built-ins, `tools` (a source named "Podium(tools=...)") and
+        each of `tool_sources`, listed when the run starts. `tool_wrapper`, when given, wraps
+        every tool at the tool seam: the eval cassettes use it to record and replay tool calls.
+        `memory` shares one memory store between instances; by default each opens `[memory]`
+        itself on its first run. `sinks` see the events of every run and resume of this
+        instance (see `EventSink`)."""
         self.config = config or PodiumConfig.load()
         self.sinks: tuple[EventSink, ...] = event_sinks(sinks)
         """Event sinks of every run, after the audit log and before a call's own sinks."""
         redact_logs(Redactor(pii=frozenset(self.config.policies.redact_pii)))
         self.agents = _agent_registry(self.config, agents)
-        self.tools = ToolRegistry.with_builtins()
-        for t in tools:
-            self.tools.register(t)
-        if tool_wrapper is not None:
-            self.tools = ToolRegistry(tool_wrapper(self.tools.get(n)) for n in self.tools.names())
-        _check_agent_tools(self.agents, self.tools)
-        _check_scopes(self.agents, self.tools, self.config)
-        _check_untrusted_allowances(self.tools, self.config)
+        listed: list[ToolSource] = [BuiltinTools()]
+        if extra := tuple(tools):
+            listed.append(ToolList(PYTHON_TOOLS, extra))
+        self.tool_sources: tuple[ToolSource, ...] = (*listed, *tool_sources)
+        """Where runs get their tools (see podium.tools.ToolSource)."""
+        self._tool_wrapper = tool_wrapper
+        known = [s for s in self.tool_sources if isinstance(s, ToolList)]
+        if len(known) == len(self.tool_sources):
+            # Every tool is known without opening anything: a wrong grant fails here, before
+            # any run (`podium serve` refuses to start), not at the first run's start.
+            with _source_errors():
+                offered = compose_tools((s.name, s.tools) for s in known)
+            _check_tools(self.agents, offered, self.config)
         self.playbooks: Playbooks | None = (
             load_playbooks(
                 self.config.planner.playbooks_dir,
@@ -126,7 +146,8 @@ class Podium:
             self.config,
             self.model,
             tuple(self.agents.names()),
-            tuple(self.tools.get(n) for n in self.tools.names()),
+            self.tool_sources,
+            tool_wrapper,
         )
         """Where task attempts run (`[run] executor`); Ray is started on the first run."""
         self.store: RunStore = open_run_store(self.config.storage)
@@ -447,6 +468,19 @@ class Podium:
             look_up_named=self._looks_up_named(),
         )
 
+    @contextlib.asynccontextmanager
+    async def _run_tools(self) -> AsyncIterator[ToolRegistry]:
+        """The run's tools: listed from its sources when it starts, open until it ends, and
+        checked against the agents and policies as at construction (a source may list tools
+        no one knew of before)."""
+        async with contextlib.AsyncExitStack() as stack:
+            with _source_errors():
+                tools = await stack.enter_async_context(
+                    open_tools(self.tool_sources, wrap=self._tool_wrapper)
+                )
+            _check_tools(self.agents, tools, self.config)
+            yield tools
+
     def _looks_up_named(self) -> bool:
         """Whether tool-first agents are shown what their task names first (`[run] lookups`)."""
         mode = self.config.run.lookups
@@ -477,7 +511,6 @@ class Podium:
             routing=RoutingPolicy(self.config.routing),
             budget=budget,
             agents=self.agents,
-            tools=self.tools,
             tool_context=self._tool_context(run_id),
             executor=self.executor,
             emit=emit,
@@ -541,7 +574,8 @@ class Podium:
             ctx.effects = EffectJournal(self.store.run_dir(run_id) / EFFECTS_FILE)
         ctx.policies.record_goal(record.goal_verdict or goal_verdict(goal, self.config.policies))
         graph_config: Any = {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
-        async with self._checkpointer() as saver:
+        async with self._checkpointer() as saver, self._run_tools() as tools:
+            ctx.tools = tools  # listed as the run starts; open until its graph is done
             workflow = build_supervisor(ctx, saver)
             # With no checkpoint yet (a crash before the first write) the goal must be given again.
             has_checkpoint = resumed and await saver.aget_tuple(graph_config) is not None
@@ -745,6 +779,27 @@ def _agent_registry(config: PodiumConfig, extra: Iterable[AgentSpec]) -> AgentRe
     for spec in extra:
         registry.register(spec, replace=True)
     return registry
+
+
+PYTHON_TOOLS = "Podium(tools=...)"
+"""The name of the source holding the tools handed to `Podium(tools=...)`."""
+
+
+@contextlib.contextmanager
+def _source_errors() -> Iterator[None]:
+    """A tool source that cannot list, or that clashes with another, as the ConfigError that
+    says which sources and what to change (the run fails with it, without a traceback)."""
+    try:
+        yield
+    except ToolSourceError as exc:
+        raise ConfigError(exc.message) from exc
+
+
+def _check_tools(agents: AgentRegistry, tools: ToolRegistry, config: PodiumConfig) -> None:
+    """Where the agents and the tools meet: grants name real tools, scopes real scopes."""
+    _check_agent_tools(agents, tools)
+    _check_scopes(agents, tools, config)
+    _check_untrusted_allowances(tools, config)
 
 
 def _check_agent_tools(agents: AgentRegistry, tools: ToolRegistry) -> None:

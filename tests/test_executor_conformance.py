@@ -8,13 +8,15 @@ its cases allow sockets (pytest-socket refuses them everywhere else).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from podium.runtime import (
 )
 from podium.runtime._config import RunConfig
 from podium.runtime.testing import FunctionModel, Reply, ScriptedModel, plan_reply
-from podium.tools import JSONValue, ToolContext, tool
+from podium.tools import JSONValue, Tool, ToolContext, tool
 
 TESTS = Path(__file__).parent
 WORKER = TESTS / "executor_worker.py"
@@ -144,12 +146,42 @@ async def crash_once(args: CrashArgs, ctx: ToolContext) -> JSONValue:
     os._exit(1)  # a worker dying mid-task, as a segfault or the OOM killer would
 
 
+class NoArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class SessionSource:
+    """A tool source as an MCP server's: its tool exists only while it is open, and calls
+    through a session that cannot be pickled (a lock, as a session's streams). On Ray, a
+    worker can only have the tool by opening the source itself."""
+
+    name: str = "session"
+
+    @contextlib.asynccontextmanager
+    async def open(self) -> AsyncIterator[Sequence[Tool]]:
+        session = threading.Lock()
+
+        @tool(name="where_am_i", description="Says which process runs it.")
+        async def where_am_i(args: NoArgs, ctx: ToolContext) -> JSONValue:
+            with session:
+                return f"pid {os.getpid()}"
+
+        yield (where_am_i,)
+
+
 CRUNCHER = AgentSpec(
     name="cruncher",
     description="Runs numbers.",
     system_prompt="Use your tools, then answer.",
     tools=("calculator", "crash_once"),
     scopes=("compute",),
+)
+WANDERER = AgentSpec(
+    name="wanderer",
+    description="Says where it runs.",
+    system_prompt="Use your tool, then answer.",
+    tools=("where_am_i",),
 )
 OUTREACH = AgentSpec(
     name="outreach",
@@ -256,6 +288,18 @@ def test_the_budget_stops_the_work_where_it_runs(cfg: PodiumConfig) -> None:
     assert result.tasks["loop"].status == "skipped"
     assert "calls limit of 4" in (result.error or "")
     assert result.usage.calls == 4  # the plan, then three turns: the fourth is refused
+
+
+def test_a_sources_tools_are_listed_where_the_attempt_runs(
+    cfg: PodiumConfig, executor: str
+) -> None:
+    model = Model((task("w", "wanderer"),), tools={"w": ("where_am_i", "{}")})
+    _, result, _ = run(cfg, model, agents=[WANDERER], tool_sources=[SessionSource()])
+    assert result.status == "completed", result.error
+    [call] = result.tasks["w"].tool_calls
+    assert call.ok and re.fullmatch(r"pid \d+", call.result), call.result
+    ran_here = call.result == f"pid {os.getpid()}"
+    assert ran_here == (executor == "asyncio")  # on Ray: the worker listed the source itself
 
 
 def test_a_tool_waiting_for_approval_pauses_and_resumes(cfg: PodiumConfig) -> None:
@@ -373,6 +417,31 @@ def test_a_scripted_model_is_refused_with_a_way_out(config: PodiumConfig, ray_cl
     )
     with pytest.raises(ConfigError, match="FunctionModel"):
         asyncio.run(podium.arun("scripted"))
+
+
+@dataclass(frozen=True)
+class OpenSource:
+    """A source that holds its session in itself: nothing a worker could be sent."""
+
+    name: str = "open"
+    session: Any = field(default_factory=threading.Lock)
+
+    def open(self) -> contextlib.AbstractAsyncContextManager[Sequence[Tool]]:
+        return contextlib.nullcontext(())
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_source_holding_its_session_is_refused_before_a_run(
+    config: PodiumConfig, ray_cluster: str
+) -> None:
+    podium = Podium(
+        with_run(config, executor="ray"),
+        model=FunctionModel(Model(())),
+        tool_sources=[OpenSource()],
+    )
+    with pytest.raises(ConfigError, match="tool source 'open' cannot be sent to Ray workers"):
+        podium.run("anything")
+    assert podium.runs() == []  # refused before a run was recorded
 
 
 @pytest.mark.allow_hosts(["127.0.0.1"])

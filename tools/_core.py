@@ -93,6 +93,9 @@ class Tool:
     `[policies.agents.X] allow_untrusted_to = ["tool"]` lets carry data from tools or memory.
     Every other argument is a sink (a recipient, a URL, a path, an amount): data from
     untrusted sources never reaches it unless the policy names it (`"tool.arg"`)."""
+    source: str = ""
+    """The name of the tool source a run listed it from ("builtin", an MCP server's): set when
+    the run's tools are put together (`compose_tools`); a Ray worker opens that source again."""
 
     def __post_init__(self) -> None:
         unknown = sorted(self.content_args - set(self.args_model.model_fields))

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from podium.evals import EvalErrorCode
 from podium.policies import find_debris
 from podium.runtime import Podium, PodiumConfig, PodiumError, RunResult
-from podium.tools import ToolContext, default_datasets_dir
+from podium.tools import ToolContext, ToolRegistry, default_datasets_dir
 
 from ._report import machine, write_report
 
@@ -178,7 +178,7 @@ async def floor_turn_s(podium: Podium) -> float:
         # Grounded as in a run (one branch per dataset), so the floor is the same grammar.
         tools=tuple(
             t.openai_schema(ToolContext(workspace=default_datasets_dir(), task_text="Maya Chen"))
-            for t in podium.tools.for_agent(("query_dataset",))
+            for t in ToolRegistry.with_builtins().for_agent(("query_dataset",))
         ),
         tool_choice="required",
     )

@@ -38,9 +38,11 @@ class RunContext:
     config: PodiumConfig
     seam: ModelSeam
     agents: AgentRegistry
-    tools: ToolRegistry
     tool_context: ToolContext
     emit: Emit
+    tools: ToolRegistry = field(default_factory=ToolRegistry)
+    """The run's tools, listed from its tool sources when its graph starts and open until it
+    ends (none in a dry run, which calls no tool)."""
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     budget: BudgetTracker = field(default_factory=BudgetTracker)
     """The same tracker the seam checks before every call."""

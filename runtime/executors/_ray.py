@@ -18,6 +18,10 @@ usage, the guard verdicts and the events its policy emitted, which the driver re
   attempt with the request; the driver raises the interrupt (the run pauses, checkpointed) and,
   once it is answered, sends the attempt again with the answer (earlier side-effecting calls
   are answered from the effect journal, not repeated).
+- Tools: the worker gets the run's tool sources once, as the descriptions they are (the
+  built-ins pickle as a name; an MCP source as its command or URL), and per attempt the names
+  of the agent's tools and of their sources. It opens those sources for the attempt and
+  lists the tools there: no open session crosses to a worker.
 - A worker that dies (killed, out of memory, a crash in a tool) fails the try like any error.
   Ray's own retries are off, so Podium's ladder decides: retry, escalate, re-plan.
 - Memory: the prompt's memory section is retrieved by the driver. The memory tools in a worker
@@ -27,6 +31,7 @@ usage, the guard verdicts and the events its policy emitted, which the driver re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -34,6 +39,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -51,7 +57,15 @@ from podium.policies import (
     Verdict,
     redact_logs,
 )
-from podium.tools import JSONValue, Tool, ToolContext, ToolError
+from podium.tools import (
+    JSONValue,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolSource,
+    ToolWrapper,
+    open_tools,
+)
 
 from .._config import ModelsConfig, PodiumConfig, RunConfig
 from .._errors import ConfigError
@@ -131,7 +145,10 @@ class RemoteAttempt:
     memory: str
     trusted: tuple[str, ...]
     untrusted: tuple[str, ...]
-    tools: tuple[Tool, ...]
+    tools: tuple[str, ...]
+    """The agent's tools, by name."""
+    tool_sources: frozenset[str]
+    """The names of the sources they come from: the worker opens those (see WorkerSetup)."""
     tool_context: ToolContext
     """Without its memory handle, which the worker opens itself (see `memory_scope`)."""
     memory_scope: tuple[str, frozenset[str]] | None
@@ -159,6 +176,10 @@ class WorkerSetup:
     backend: ModelBackend | None
     """None: rebuild LiteLLMBackend from `config.models` in the worker."""
     agent_names: tuple[str, ...]
+    tool_sources: tuple[ToolSource, ...]
+    """The run's tool sources, as descriptions: opened by the worker for each attempt."""
+    tool_wrapper: ToolWrapper | None
+    """Wraps each tool the worker lists, as the driver's run does (eval cassettes)."""
 
 
 OutcomeKind = Literal["completed", "refused", "budget", "failed", "approval"]
@@ -289,12 +310,14 @@ class RayExecutor:
         config: PodiumConfig,
         backend: ModelBackend,
         agent_names: tuple[str, ...],
-        tools: tuple[Tool, ...] = (),
+        tool_sources: tuple[ToolSource, ...] = (),
+        tool_wrapper: ToolWrapper | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
         self.agent_names = agent_names
-        self.tools = tools
+        self.tool_sources = tool_sources
+        self.tool_wrapper = tool_wrapper
         self._ray: ModuleType | None = None
         self._setup: Any = None
         """The WorkerSetup's ObjectRef in Ray's object store."""
@@ -304,11 +327,13 @@ class RayExecutor:
         if self._ray is not None:
             return
         ray = connect(self.config.run)
-        _check_tools(ray, self.tools)
+        _check_tools(ray, self.tool_sources, self.tool_wrapper)
         setup = WorkerSetup(
             config=_without_storage_secrets(self.config),
             backend=_shippable_backend(ray, self.backend),
             agent_names=self.agent_names,
+            tool_sources=self.tool_sources,
+            tool_wrapper=self.tool_wrapper,
         )
         self._setup = ray.put(setup)
         self._remote = ray.remote(max_retries=0, num_cpus=self.config.run.ray_task_cpus)(
@@ -362,16 +387,20 @@ def _without_storage_secrets(config: PodiumConfig) -> PodiumConfig:
     return config.model_copy(update={"storage": storage})
 
 
-def _check_tools(ray: ModuleType, tools: tuple[Tool, ...]) -> None:
-    """Refuse, before a run starts, a tool that cannot be sent to a worker."""
-    for t in tools:
+def _check_tools(
+    ray: ModuleType, sources: tuple[ToolSource, ...], wrapper: ToolWrapper | None
+) -> None:
+    """Refuse, before a run starts, a tool source (or wrapper) that cannot be sent to a worker."""
+    described = [(f"tool source {s.name!r}", s) for s in sources]
+    for what, item in [*described, ("the tool wrapper", wrapper)]:
         try:
-            ray.cloudpickle.dumps(t)
+            ray.cloudpickle.dumps(item)
         except Exception as exc:
             raise ConfigError(
-                f"tool {t.name!r} cannot be sent to Ray workers ({type(exc).__name__}: {exc}): "
-                "define its function at module level, importable on the workers "
-                '(`[run] ray_runtime_env`), or use executor = "asyncio"'
+                f"{what} cannot be sent to Ray workers ({type(exc).__name__}: {exc}): a source "
+                "must pickle as a description (no open session); tools and their functions "
+                "must be defined at module level, importable on the workers "
+                '(`[run] ray_runtime_env`); or use executor = "asyncio"'
             ) from None
 
 
@@ -406,7 +435,8 @@ def _remote_attempt(attempt: AgentAttempt, approvals: dict[str, Any]) -> RemoteA
         memory=attempt.memory,
         trusted=tuple(attempt.trusted),
         untrusted=tuple(attempt.untrusted),
-        tools=tuple(attempt.tools),
+        tools=tuple(t.name for t in attempt.tools),
+        tool_sources=frozenset(t.source for t in attempt.tools),
         tool_context=dataclasses.replace(attempt.tool_context, memory=None),
         memory_scope=scope,
         budget=BudgetSnapshot.of(attempt.budget),
@@ -531,7 +561,7 @@ async def _attempt(job: RemoteAttempt, setup: WorkerSetup) -> AttemptOutcome:
         from ..engine._effects import EffectJournal
 
         effects = EffectJournal(job.effects_path)
-    outcome = await _outcome(job, chat, policy, context, effects)
+    outcome = await _outcome(job, setup, chat, policy, context, effects)
     outcome.usage, outcome.model, outcome.repairs = chat.usage, chat.model, chat.repairs
     outcome.verdicts, outcome.events = list(policy.verdicts), events
     outcome.untrusted = policy.taint.untrusted[known_untrusted:]
@@ -551,27 +581,29 @@ async def _attempt(job: RemoteAttempt, setup: WorkerSetup) -> AttemptOutcome:
 
 async def _outcome(
     job: RemoteAttempt,
+    setup: WorkerSetup,
     chat: TaskChat,
     policy: TaskPolicy,
     context: ToolContext,
     effects: Any,
 ) -> AttemptOutcome:
     try:
-        output = await run_agent(
-            job.spec,
-            instruction=job.task.instruction,
-            inputs=job.inputs,
-            chat=chat,
-            tools=_journaled_tools(job.tools, effects),
-            tool_context=context,
-            output_schema=job.task.output_schema,
-            goal=job.goal,
-            memory=job.memory,
-            policy=policy,
-            max_result_tokens=job.max_result_tokens,
-            prompt_room=job.prompt_room,
-            untrusted_inputs=job.untrusted_inputs,
-        )
+        async with _worker_tools(job, setup) as tools:
+            output = await run_agent(
+                job.spec,
+                instruction=job.task.instruction,
+                inputs=job.inputs,
+                chat=chat,
+                tools=_journaled_tools(tools, effects),
+                tool_context=context,
+                output_schema=job.task.output_schema,
+                goal=job.goal,
+                memory=job.memory,
+                policy=policy,
+                max_result_tokens=job.max_result_tokens,
+                prompt_room=job.prompt_room,
+                untrusted_inputs=job.untrusted_inputs,
+            )
     except _ApprovalNeeded as exc:
         return AttemptOutcome("approval", approval=exc.payload, error=str(exc))
     except BudgetExceeded as exc:
@@ -581,6 +613,15 @@ async def _outcome(
     except Exception as exc:
         return AttemptOutcome("failed", error=describe_failure(exc))
     return AttemptOutcome("completed", output=output)
+
+
+@contextlib.asynccontextmanager
+async def _worker_tools(job: RemoteAttempt, setup: WorkerSetup) -> AsyncIterator[list[Tool]]:
+    """The attempt's tools, listed here from the sources they came from in the driver and open
+    for the attempt (a source that fails to list, or lists them no more, fails the try)."""
+    sources = [s for s in setup.tool_sources if s.name in job.tool_sources]
+    async with open_tools(sources, wrap=setup.tool_wrapper) as tools:
+        yield tools.for_agent(job.tools)
 
 
 @functools.cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from podium.tools import Tool
+from podium.tools import ToolSource, ToolWrapper
 
 from .._config import PodiumConfig
 from .._errors import ConfigError
@@ -16,9 +16,12 @@ def make_executor(
     config: PodiumConfig,
     backend: ModelBackend,
     agent_names: tuple[str, ...],
-    tools: tuple[Tool, ...],
+    tool_sources: tuple[ToolSource, ...],
+    tool_wrapper: ToolWrapper | None = None,
 ) -> TaskExecutor:
-    """The executor `[run] executor` names; Ray is only imported (and started) for "ray"."""
+    """The executor `[run] executor` names; Ray is only imported (and started) for "ray".
+    The tool sources and wrapper are for executors in other processes, which list the tools
+    again there (in this process, the run hands each attempt its tools)."""
     if config.run.executor == "asyncio":
         return InProcessExecutor()
     if importlib.util.find_spec("ray") is None:
@@ -29,4 +32,4 @@ def make_executor(
         )
     from ._ray import RayExecutor
 
-    return RayExecutor(config, backend, agent_names, tools)
+    return RayExecutor(config, backend, agent_names, tool_sources, tool_wrapper)
