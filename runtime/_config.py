@@ -349,10 +349,18 @@ class PodiumConfig(_Section):
 
     @classmethod
     def from_mapping(
-        cls, raw: dict[str, Any], *, source: str = "config", base_dir: Path | None = None
+        cls,
+        raw: dict[str, Any],
+        *,
+        source: str = "config",
+        base_dir: Path | None = None,
+        environment: bool = True,
     ) -> PodiumConfig:
+        """`raw` as a configuration, with the PODIUM_* environment variables applied last unless
+        `environment` is False (an eval scenario is the whole configuration its replay needs: the
+        user's data folder or models must not reach it)."""
         try:
-            config = cls.model_validate(_with_env(raw))
+            config = cls.model_validate(_with_env(raw) if environment else raw)
         except ValidationError as exc:
             raise ConfigError(f"{source}: {_describe(exc, cls)}") from None
         return config._relative_to(base_dir) if base_dir else config
