@@ -54,10 +54,10 @@ from .storage._checkpoints import SharedCheckpointer
 from .storage._store import (
     RunRecord,
     RunStore,
+    listed_runs,
     new_run_id,
     open_run_store,
     owner_alive,
-    settle_stale,
     storage_failure,
     storing,
     this_process,
@@ -89,7 +89,7 @@ class Podium:
         store between instances; by default each opens `[memory]` itself on its first run."""
         self.config = config or PodiumConfig.load()
         redact_logs(Redactor(pii=frozenset(self.config.policies.redact_pii)))
-        self.agents = _agent_registry(self.config, agents)
+        self.agents = self.config.agent_registry(agents)
         self.tools = ToolRegistry.with_builtins()
         for t in tools:
             self.tools.register(t)
@@ -330,8 +330,7 @@ class Podium:
         A record left "running" by a process that is gone (killed, crashed) is marked
         "cancelled" here, so it shows as what it is: stopped, and resumable."""
         with self._storing():
-            records = self.store.list(tenant=tenant, limit=limit)
-            return [settle_stale(self.store, r) for r in records]
+            return listed_runs(self.store, tenant=tenant, limit=limit)
 
     def cancel(self, run_id: str) -> bool:
         """Stop a run this instance is executing (call it on the run's event loop).
@@ -710,20 +709,6 @@ async def _with_backstop(run: Coroutine[Any, Any, T], max_wall_s: float) -> T:
 
 def _usage_so_far(ctx: RunContext) -> Usage:
     return sum((r.usage for r in ctx.results.values()), Usage())
-
-
-def _agent_registry(config: PodiumConfig, extra: Iterable[AgentSpec]) -> AgentRegistry:
-    from podium.agents import AgentRegistryError
-
-    registry = AgentRegistry.builtin()
-    try:
-        for path in config.agents.paths:
-            registry.load(path)
-    except AgentRegistryError as exc:
-        raise ConfigError(str(exc)) from None
-    for spec in extra:
-        registry.register(spec, replace=True)
-    return registry
 
 
 def _check_agent_tools(agents: AgentRegistry, tools: ToolRegistry) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -15,6 +16,9 @@ from podium.policies import PoliciesConfig
 from podium.tools import DEFAULT_MAX_RESULT_TOKENS, MIN_RESULT_TOKENS
 
 from ._errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from podium.agents import AgentRegistry, AgentSpec
 
 DEFAULT_LOCAL_MODEL = "podium-local/smollm2-135m"
 
@@ -336,6 +340,22 @@ class PodiumConfig(_Section):
     @property
     def runs_dir(self) -> Path:
         return self.storage.data_dir / "runs"
+
+    def agent_registry(self, extra: Iterable[AgentSpec] = ()) -> AgentRegistry:
+        """The built-in agents, then the cards `[agents] paths` names, then `extra` (each
+        replacing an agent of its name). Here, not in the façade: `podium agents` lists them
+        without loading what running a goal needs."""
+        from podium.agents import AgentRegistry, AgentRegistryError
+
+        registry = AgentRegistry.builtin()
+        try:
+            for path in self.agents.paths:
+                registry.load(path)
+        except AgentRegistryError as exc:
+            raise ConfigError(str(exc)) from None
+        for spec in extra:
+            registry.register(spec, replace=True)
+        return registry
 
     @classmethod
     def from_toml(cls, path: Path) -> PodiumConfig:
