@@ -35,7 +35,7 @@ from .engine._executor import TaskExecutor
 from .engine._memory import RunMemory
 from .engine._planning import plan_only
 from .engine._playbooks import Playbooks, load_playbooks
-from .engine._policy import audit_writer, check_goal_policy
+from .engine._policy import admit_goal, audit_writer, check_goal_policy
 from .engine._result import PlanResult, RunResult, RunStatus
 from .engine._results import budget_stopped_result, finished_result, waiting_result
 from .engine._routing import RoutingPolicy
@@ -351,22 +351,7 @@ class Podium:
         """The goal as a run will hold it (stripped, secrets masked), or GoalError: empty, over
         `planner.max_goal_chars`, or blocked by the input policy. Runs check their goal; an
         interface calls this to refuse a goal before queueing it (`podium serve`: a 400)."""
-        goal = goal.strip()
-        limit = self.config.planner.max_goal_chars
-        if not goal:
-            raise GoalError("the goal is empty: say what you want done")
-        if len(goal) > limit:
-            raise GoalError(
-                f"the goal is {len(goal)} characters, over the limit of {limit}: shorten it, "
-                "put long material in a workspace file, or raise `planner.max_goal_chars`"
-            )
-        check_goal_policy(goal, self.config.policies)  # raises GoalError when it blocks
-        # A secret in the goal stops here: the run, its records, events, checkpoints, prompts
-        # and recordings only ever hold the masked goal (a tool that needs a credential reads
-        # it from its configuration or the environment, never from the goal).
-        # Secrets only: `[policies] redact_pii` masks the audit log, not the work (a goal that
-        # says whom to email keeps the address).
-        return Redactor().redact(goal)
+        return admit_goal(goal, self.config)
 
     def check_answers(self, record: RunRecord, answers: Mapping[str, Any]) -> None:
         """Refuse, before the run resumes, answers of the wrong kind: the planner's question

@@ -94,9 +94,30 @@ def test_a_bad_goal_is_one_error_line_before_any_live_view(
     assert scripted_cli.runs() == []  # refused at the door: no run was started
 
 
+def test_a_bad_goal_is_refused_before_the_model_stack_loads(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from podium.runtime.cli import main\n"
+        "code = main(['run', '  '])\n"
+        f"print('LOADED', sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "PODIUM_DATA_DIR": str(tmp_path / "data")}
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert shown.returncode == 1 and shown.stdout == ""
+    assert shown.stderr.splitlines() == [
+        "error: [goal_invalid] the goal is empty: say what you want done",
+        "LOADED []",
+    ]
+
+
 def test_ctrl_c_prints_the_exact_resume_command_and_it_works(tmp_path: Path) -> None:
     data, log = tmp_path / "data", tmp_path / "model.log"
     config = tmp_path / "my config" / "podium.toml"  # a path that needs quoting in a shell
+    config.parent.mkdir()
+    config.write_text(f'[storage]\ndata_dir = "{data}"\n[memory]\nenabled = false\n')
     running = subprocess.Popen(
         [sys.executable, str(WORKER), str(data), str(log), "--config", str(config), "run", "go"],
         stdout=subprocess.PIPE,

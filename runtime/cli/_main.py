@@ -300,11 +300,13 @@ def _podium(args: argparse.Namespace) -> Podium:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from ..engine._policy import admit_goal
     from ..storage._store import new_run_id
 
+    # An empty or refused goal is one error line, at once: before the model stack loads, and
+    # before any live view is drawn.
+    goal = admit_goal(args.goal, _config(args))
     podium = _podium(args)
-    # An empty or refused goal is one error line, before any live view is drawn.
-    goal = podium.check_goal(args.goal)
     args.started_run = run_id = args.run_id or new_run_id()
     if args.json:
         result = podium.run(goal, run_id=run_id)

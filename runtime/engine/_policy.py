@@ -33,6 +33,7 @@ from podium.policies import (
 )
 from podium.tools import Tool
 
+from .._config import PodiumConfig
 from .._errors import GoalError
 from ._events import EscalationRaised, GuardChecked, RunEvent, ToolCalled
 
@@ -80,6 +81,28 @@ def check_goal_policy(goal: str, config: PoliciesConfig) -> list[str]:
             + '): rephrase it as a plain request, or set `[policies.input] injection = "warn"`'
         )
     return problems
+
+
+def admit_goal(goal: str, config: PodiumConfig) -> str:
+    """The goal as a run will hold it (stripped, secrets masked), or GoalError: empty, over
+    `planner.max_goal_chars`, or blocked by the input policy (`Podium.check_goal`; `podium run`
+    calls it before it builds a `Podium`, so a bad goal is refused at once)."""
+    goal = goal.strip()
+    limit = config.planner.max_goal_chars
+    if not goal:
+        raise GoalError("the goal is empty: say what you want done")
+    if len(goal) > limit:
+        raise GoalError(
+            f"the goal is {len(goal)} characters, over the limit of {limit}: shorten it, "
+            "put long material in a workspace file, or raise `planner.max_goal_chars`"
+        )
+    check_goal_policy(goal, config.policies)  # raises GoalError when it blocks
+    # A secret in the goal stops here: the run, its records, events, checkpoints, prompts
+    # and recordings only ever hold the masked goal (a tool that needs a credential reads
+    # it from its configuration or the environment, never from the goal).
+    # Secrets only: `[policies] redact_pii` masks the audit log, not the work (a goal that
+    # says whom to email keeps the address).
+    return _SECRETS.redact(goal)
 
 
 def audit_writer(run_dir: Path, config: PoliciesConfig) -> Callable[[RunEvent], None] | None:
