@@ -108,6 +108,7 @@ def _record_run(
     model = CassetteModel(Cassette(source="recorded"), "record", LiteLLMBackend(config.models))
     podium = Podium(config, model=model, tool_wrapper=model.wrap_tool)
     run_id = getattr(args, "run_id", None) or new_run_id()
+    args.started_run = run_id  # Ctrl-C then prints the command that resumes it
     if show:
         asyncio.run(follow(podium.astream(goal, run_id=run_id)))
         result = podium.store.get(run_id).result
