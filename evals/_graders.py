@@ -200,10 +200,16 @@ def _strip_fence(text: str) -> str:
 
 
 def select(result: RunResult, selector: str) -> list[TaskResult]:
-    """Tasks by id, else every task of the agent with that name."""
+    """Tasks by id, else every task of the agent with that name (by task id)."""
     if selector in result.tasks:
         return [result.tasks[selector]]
-    return [r for r in result.tasks.values() if r.task.agent == selector]
+    return [r for _, r in sorted_tasks(result) if r.task.agent == selector]
+
+
+def sorted_tasks(result: RunResult) -> list[tuple[str, TaskResult]]:
+    """The run's tasks by id: `result.tasks` holds them as they finished, and concurrent tasks
+    finish in varying order, so a report listing them so would differ between two replays."""
+    return sorted(result.tasks.items())
 
 
 def task_output_checks(selector: str, checks: list[TextCheck], result: RunResult) -> list[Check]:
@@ -222,7 +228,7 @@ def task_output_checks(selector: str, checks: list[TextCheck], result: RunResult
 
 
 def graph_checks(expect: GraphExpect, result: RunResult) -> list[Check]:
-    tasks = list(result.plan.tasks) if result.plan else [r.task for r in result.tasks.values()]
+    tasks = list(result.plan.tasks) if result.plan else [r.task for _, r in sorted_tasks(result)]
     agents = {t.agent for t in tasks}
     checks = [
         Check(f"agent {a} used", a in agents, f"agents used: {sorted(agents)}")

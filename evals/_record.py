@@ -71,13 +71,14 @@ def portable_config(config: PodiumConfig) -> dict[str, Any]:
 
     Replays must see the configuration the recording saw: model names shape prompts (the
     embedded model gets a positional plan schema), and routing, budgets and planner settings
-    shape the calls. Storage and the workspace are per trial; agent card paths are dropped
-    (put the cards in the scenario's `agents` list instead).
+    shape the calls. Storage, memory, the workspace and the outbox are per trial; agent card
+    paths are dropped (put the cards in the scenario's `agents` list instead).
     """
     data = config.model_dump(mode="json", exclude={"storage": True, "agents": True})
     tools = data.get("tools", {})
-    for key in ("workspace", "datasets"):
+    for key in ("workspace", "datasets", "outbox"):
         tools.pop(key, None)
+    data.get("memory", {}).pop("path", None)  # each trial has its own memory
     # A team's playbook folder is a local path: a replay elsewhere matches the built-ins only.
     data.get("planner", {}).pop("playbooks_dir", None)
     return data

@@ -30,7 +30,7 @@ from ._cassette import (
     CassetteSource,
     ReplaySpeed,
 )
-from ._graders import Check, grade
+from ._graders import Check, grade, sorted_tasks
 from ._scenario import JudgeCheck, Scenario, ScenarioError, discover, load_scenario
 from ._timeline import cost_by_agent, judge_cost, timeline
 
@@ -48,6 +48,9 @@ class EvalOptions:
     live: LiveFactory | None = None
     source: CassetteSource = "recorded"
     """What a recording says it came from: live models, or Podium's scripted doubles."""
+    data_dir: Path | None = None
+    """Where the trials' run records and audit trails go (`--data-dir`); None: a temporary
+    folder per trial, so an eval never reads or writes the user's runs or memory."""
 
 
 @dataclass
@@ -121,7 +124,7 @@ async def run_trial(scenario: Scenario, master: Cassette, options: EvalOptions, 
     cassette = master.fresh()
     with tempfile.TemporaryDirectory(prefix="podium-eval-") as workdir:
         try:
-            config = scenario.podium_config(Path(workdir))
+            config = scenario.podium_config(Path(workdir), data_dir=options.data_dir)
             live = None
             if options.mode != "replay":
                 live = (options.live or _router)(config)
@@ -227,7 +230,7 @@ def _run_figures(
             "replans": 0,
         }
     bars = timeline(result, cassette, events)
-    tasks = list(result.plan.tasks) if result.plan else [r.task for r in result.tasks.values()]
+    tasks = list(result.plan.tasks) if result.plan else [r.task for _, r in sorted_tasks(result)]
     return {
         "cost_usd": round(result.usage.cost_usd, 8),
         "tokens": result.usage.total_tokens,
@@ -246,7 +249,9 @@ def _run_figures(
                 "outcome": r.outcome,
                 "reason": r.reason,
             }
-            for task_id, r in result.routing
+            # By task id (each task's tries stay in order): `routing` lists tasks as they
+            # finished, and concurrent tasks finish in varying order.
+            for task_id, r in sorted(result.routing, key=lambda route: route[0])
         ],
         "replans": result.plan_revisions,
     }

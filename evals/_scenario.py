@@ -199,8 +199,15 @@ class Scenario(_Strict):
         except ValidationError as exc:
             raise ScenarioError(f"{self.path}: agents: {_problems(exc)}") from None
 
-    def podium_config(self, workdir: Path) -> PodiumConfig:
-        """The run's configuration, with storage, workspace and datasets inside `workdir`."""
+    def podium_config(self, workdir: Path, *, data_dir: Path | None = None) -> PodiumConfig:
+        """The trial's configuration: the scenario's alone (no PODIUM_* variables, no podium.toml
+        of the caller's), with storage, memory, workspace and datasets inside `workdir`.
+
+        A trial never sees the user's data folder: its memory would reach the replayed prompts
+        (which then miss the cassette), and the trial's run would join the user's run list.
+        `data_dir` (`podium eval run --data-dir`) keeps the trials' run records and audit trails
+        there to inspect; memory stays the trial's own even then, as one scenario's memory would
+        change the next one's prompts."""
         raw: dict[str, Any] = {}
         if self.config_file:
             import tomllib
@@ -213,11 +220,15 @@ class Scenario(_Strict):
         raw = _merge(raw, self.config)
         workspace = workdir / "workspace"
         _write_files(workspace, self.fixtures.workspace)
-        tools: dict[str, Any] = {**raw.get("tools", {}), "workspace": str(workspace)}
+        tools: dict[str, Any] = {
+            **raw.get("tools", {}),
+            "workspace": str(workspace),
+            "outbox": str(workdir / "outbox"),
+        }
         if self.fixtures.datasets:
             _write_files(workdir / "datasets", self.fixtures.datasets)
             tools["datasets"] = str(workdir / "datasets")
-        storage = {"data_dir": str(workdir / "data"), "checkpointer": "memory"}
+        storage = {"data_dir": str(data_dir or workdir / "data"), "checkpointer": "memory"}
         # A replay makes the calls its recording made: a scenario recorded before playbooks
         # existed (its config does not say) planned with the planner, so it replays without them.
         planner = {"playbooks": False, **raw.get("planner", {})}
@@ -226,21 +237,15 @@ class Scenario(_Strict):
             "tools": tools,
             "planner": planner,
             "storage": {**raw.get("storage", {}), **storage},
+            "memory": {**raw.get("memory", {}), "path": str(workdir / "memory")},
         }
         try:
             # Relative paths in the config (agent cards, ...) are relative to the scenario file.
-            config = PodiumConfig.from_mapping(
-                merged, source=f"{self.path}: config", base_dir=self.path.parent
+            return PodiumConfig.from_mapping(
+                merged, source=f"{self.path}: config", base_dir=self.path.parent, environment=False
             )
         except PodiumError as exc:
             raise ScenarioError(str(exc)) from None
-        # The trial's storage wins over PODIUM_DATA_DIR / PODIUM_CHECKPOINTER, which
-        # `from_mapping` applies last: with one shared data dir, a scenario's memory (and so its
-        # prompts) would hold what the scenarios before it wrote, and its replay would miss.
-        trial_storage = {"data_dir": workdir / "data", "checkpointer": "memory"}
-        return config.model_copy(
-            update={"storage": config.storage.model_copy(update=trial_storage)}
-        )
 
 
 def load_scenario(path: Path) -> Scenario:

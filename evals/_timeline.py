@@ -45,7 +45,7 @@ def timeline(
     bars: list[dict[str, Any]] = []
     clock = _bar(bars, "plan", "supervisor", 0.0, latency.get("plan", 0.0), "completed")
     first = next((e.plan for e in events if isinstance(e, PlanCreated) and e.revision == 0), None)
-    epochs = [[t.id for t in first.tasks]] if first else [[t for t in result.tasks]]
+    epochs = [[t.id for t in first.tasks]] if first else [sorted(result.tasks)]
     replans = [e for e in events if isinstance(e, Replanned)]
     epochs += [list(e.added) for e in replans]
     ends: dict[str, float] = {}

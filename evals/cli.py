@@ -50,6 +50,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="replay at full speed, or wait the recorded latencies",
     )
     run.add_argument("--concurrency", type=int, default=4, help="scenarios run at once")
+    run.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the trials' runs (records, audit trails) in DIR, to inspect with `podium runs` "
+        "and `podium audit` there (default: a temporary folder per trial; an eval never touches "
+        "your data folder or memory, and each trial's memory stays its own)",
+    )
     run.set_defaults(handler=_cmd_eval_run)
     record = ev_sub.add_parser("record", help="run a goal live and save it as a scenario")
     record.add_argument("goal")
@@ -100,6 +108,7 @@ def _record_run(
     model = CassetteModel(Cassette(source="recorded"), "record", LiteLLMBackend(config.models))
     podium = Podium(config, model=model, tool_wrapper=model.wrap_tool)
     run_id = getattr(args, "run_id", None) or new_run_id()
+    args.started_run = run_id  # Ctrl-C then prints the command that resumes it
     if show:
         asyncio.run(follow(podium.astream(goal, run_id=run_id)))
         result = podium.store.get(run_id).result
@@ -136,7 +145,11 @@ def _cmd_eval_run(args: argparse.Namespace) -> int:
     from ._runner import EvalOptions, run_suite
 
     options = EvalOptions(
-        mode=args.mode, speed=args.speed, trials=args.trials, concurrency=max(1, args.concurrency)
+        mode=args.mode,
+        speed=args.speed,
+        trials=args.trials,
+        concurrency=max(1, args.concurrency),
+        data_dir=args.data_dir,
     )
     report = asyncio.run(run_suite(args.paths, options))
     print_report(report)

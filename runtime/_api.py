@@ -75,6 +75,7 @@ from .storage._checkpoints import SharedCheckpointer
 from .storage._store import (
     RunRecord,
     RunStore,
+    listed_runs,
     new_run_id,
     open_run_store,
     owner_alive,
@@ -117,7 +118,7 @@ class Podium:
         self.sinks: tuple[EventSink, ...] = event_sinks(sinks)
         """Event sinks of every run, after the audit log and before a call's own sinks."""
         redact_logs(Redactor(pii=frozenset(self.config.policies.redact_pii)))
-        self.agents = _agent_registry(self.config, agents)
+        self.agents = self.config.agent_registry(agents)
         listed: list[ToolSource] = [BuiltinTools()]
         if extra := tuple(tools):
             listed.append(ToolList(PYTHON_TOOLS, extra))
@@ -232,13 +233,13 @@ class Podium:
 
     # -- running -----------------------------------------------------------------------
 
-    def run(self, goal: str, *, run_id: str | None = None) -> RunResult:
+    def run(self, goal: str | CheckedGoal, *, run_id: str | None = None) -> RunResult:
         """Run a goal to the end (blocking). Raises PlanError when no valid plan is found."""
         return _run_sync(self.arun(goal, run_id=run_id))
 
     async def arun(
         self,
-        goal: str,
+        goal: str | CheckedGoal,
         *,
         run_id: str | None = None,
         on_event: EventHandler | None = None,
@@ -251,8 +252,13 @@ class Podium:
         wrapped as a sink), each event masked of secrets; what a sink raises is logged, and
         the run goes on."""
         tenant = tenant or self.config.memory.tenant
-        queued = self._queued_record(run_id, goal, tenant) if run_id is not None else None
-        checked = None if queued is not None else self.check_goal(goal)
+        queued: RunRecord | None = None
+        checked: CheckedGoal | None = None
+        if isinstance(goal, CheckedGoal):  # checked by its caller (`podium run`, before loading)
+            checked = goal
+        else:
+            queued = self._queued_record(run_id, goal, tenant) if run_id is not None else None
+            checked = None if queued is not None else self.check_goal(goal)
         watchers = self._watchers(on_event, sinks)  # a wrong sink is refused before a run starts
         await self.executor.start()  # a Ray cluster that cannot be reached fails here, not mid-run
         if queued is not None:
@@ -288,7 +294,9 @@ class Podium:
             return None
         return stored.moved_to("running", owner=this_process())
 
-    async def astream(self, goal: str, *, run_id: str | None = None) -> AsyncIterator[RunEvent]:
+    async def astream(
+        self, goal: str | CheckedGoal, *, run_id: str | None = None
+    ) -> AsyncIterator[RunEvent]:
         """Events as they happen; the last one is RunFinished. PlanError is raised after its events."""
         async for event in _stream(lambda emit: self.arun(goal, run_id=run_id, on_event=emit)):
             yield event
@@ -371,8 +379,7 @@ class Podium:
         A record left "running" by a process that is gone (killed, crashed) is marked
         "cancelled" here, so it shows as what it is: stopped, and resumable."""
         with self._storing():
-            records = self.store.list(tenant=tenant, limit=limit)
-            return [settle_stale(self.store, r) for r in records]
+            return listed_runs(self.store, tenant=tenant, limit=limit)
 
     def cancel(self, run_id: str) -> bool:
         """Stop a run this instance is executing (call it on the run's event loop).
@@ -765,20 +772,6 @@ async def _with_backstop(run: Coroutine[Any, Any, T], max_wall_s: float) -> T:
 
 def _usage_so_far(ctx: RunContext) -> Usage:
     return sum((r.usage for r in ctx.results.values()), Usage())
-
-
-def _agent_registry(config: PodiumConfig, extra: Iterable[AgentSpec]) -> AgentRegistry:
-    from podium.agents import AgentRegistryError
-
-    registry = AgentRegistry.builtin()
-    try:
-        for path in config.agents.paths:
-            registry.load(path)
-    except AgentRegistryError as exc:
-        raise ConfigError(str(exc)) from None
-    for spec in extra:
-        registry.register(spec, replace=True)
-    return registry
 
 
 PYTHON_TOOLS = "Podium(tools=...)"

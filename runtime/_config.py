@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -15,6 +16,9 @@ from podium.policies import PoliciesConfig
 from podium.tools import DEFAULT_MAX_RESULT_TOKENS, MIN_RESULT_TOKENS
 
 from ._errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from podium.agents import AgentRegistry, AgentSpec
 
 DEFAULT_LOCAL_MODEL = "podium-local/smollm2-135m"
 
@@ -337,6 +341,22 @@ class PodiumConfig(_Section):
     def runs_dir(self) -> Path:
         return self.storage.data_dir / "runs"
 
+    def agent_registry(self, extra: Iterable[AgentSpec] = ()) -> AgentRegistry:
+        """The built-in agents, then the cards `[agents] paths` names, then `extra` (each
+        replacing an agent of its name). Here, not in the façade: `podium agents` lists them
+        without loading what running a goal needs."""
+        from podium.agents import AgentRegistry, AgentRegistryError
+
+        registry = AgentRegistry.builtin()
+        try:
+            for path in self.agents.paths:
+                registry.load(path)
+        except AgentRegistryError as exc:
+            raise ConfigError(str(exc)) from None
+        for spec in extra:
+            registry.register(spec, replace=True)
+        return registry
+
     @classmethod
     def from_toml(cls, path: Path) -> PodiumConfig:
         try:
@@ -349,10 +369,18 @@ class PodiumConfig(_Section):
 
     @classmethod
     def from_mapping(
-        cls, raw: dict[str, Any], *, source: str = "config", base_dir: Path | None = None
+        cls,
+        raw: dict[str, Any],
+        *,
+        source: str = "config",
+        base_dir: Path | None = None,
+        environment: bool = True,
     ) -> PodiumConfig:
+        """`raw` as a configuration, with the PODIUM_* environment variables applied last unless
+        `environment` is False (an eval scenario is the whole configuration its replay needs: the
+        user's data folder or models must not reach it)."""
         try:
-            config = cls.model_validate(_with_env(raw))
+            config = cls.model_validate(_with_env(raw) if environment else raw)
         except ValidationError as exc:
             raise ConfigError(f"{source}: {_describe(exc, cls)}") from None
         return config._relative_to(base_dir) if base_dir else config

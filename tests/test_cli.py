@@ -22,6 +22,7 @@ OUTPUTS = {"a": "alpha", "b": "beta", "c": "the final answer"}
 def scripted_cli(config: PodiumConfig, monkeypatch: pytest.MonkeyPatch) -> Podium:
     podium = Podium(config, model=scripted(PLAN, OUTPUTS))
     monkeypatch.setattr(cli, "_podium", lambda args: podium)
+    monkeypatch.setattr(cli, "_config", lambda args: config)  # agents, runs, audit read it alone
     return podium
 
 

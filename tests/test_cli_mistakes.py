@@ -93,7 +93,7 @@ def test_a_typod_provider_is_a_config_error_naming_the_provider_meant(
         monkeypatch.setenv("PODIUM_MODEL_CHEAP", model)
     config = write_config(tmp_path, models)
 
-    assert cli.main(["--config", str(config), "agents"]) == 1
+    assert cli.main(["--config", str(config), "playbooks"]) == 1
 
     line = one_error_line(capsys)
     assert line.startswith("error: [config_invalid] [models] ")
@@ -113,7 +113,7 @@ def test_a_model_without_a_provider_says_how_to_write_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], model: str
 ) -> None:
     config = write_config(tmp_path, f'[models]\nfrontier = "{model}"')
-    assert cli.main(["--config", str(config), "agents"]) == 1
+    assert cli.main(["--config", str(config), "playbooks"]) == 1
     line = one_error_line(capsys)
     assert f"models.frontier = {model!r} names no provider" in line
     assert "provider/model" in line
@@ -123,7 +123,7 @@ def test_a_provider_nothing_resembles_lists_the_known_ones(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(tmp_path, '[models]\ncheap = "qqzzxv/model"')
-    assert cli.main(["--config", str(config), "agents"]) == 1
+    assert cli.main(["--config", str(config), "playbooks"]) == 1
     line = one_error_line(capsys)
     assert "unknown provider 'qqzzxv'" in line and "did you mean" not in line
     assert all(p in line for p in PROVIDERS)
@@ -140,14 +140,14 @@ def test_a_provider_nothing_resembles_lists_the_known_ones(
 def test_known_providers_still_build(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], models: str
 ) -> None:
-    assert cli.main(["--config", str(write_config(tmp_path, models)), "agents"]) == 0
-    assert "researcher" in capsys.readouterr().out
+    assert cli.main(["--config", str(write_config(tmp_path, models)), "playbooks"]) == 0
+    assert "playbook" in capsys.readouterr().out  # a Podium was built: the table, or "off"
 
 
 def test_a_typod_provider_in_a_real_process(tmp_path: Path) -> None:
     config = write_config(tmp_path, '[models]\ncheap = "opnai/gpt-4o-mini"')
     shown = subprocess.run(
-        [*PODIUM, "--config", str(config), "agents"],
+        [*PODIUM, "--config", str(config), "playbooks"],
         capture_output=True,
         text=True,
     )
@@ -252,6 +252,7 @@ def scripted_cli(config: PodiumConfig, monkeypatch: pytest.MonkeyPatch) -> Podiu
     plan = [task("a", "researcher"), task("b", "writer", ["a"])]
     podium = Podium(config, model=scripted(plan, {"a": "alpha", "b": "the answer"}))
     monkeypatch.setattr(cli, "_podium", lambda args: podium)
+    monkeypatch.setattr(cli, "_config", lambda args: config)  # agents, runs, audit read it alone
     return podium
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, get_type_hints
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from podium.errors import PodiumSignal
@@ -18,6 +17,8 @@ from podium.errors import PodiumSignal
 from ._choices import GROUNDING_KEY, ChoicesError, ChoicesFn, grounding, lookups
 
 if TYPE_CHECKING:
+    import httpx
+
     from ._memory import MemoryAccess
 
 JSONValue: TypeAlias = str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import codecs
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._core import JSONValue, ToolContext, ToolError, tool
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_TEXT_BYTES = 100_000
 
@@ -27,6 +30,8 @@ async def http_get(args: HttpGetArgs, ctx: ToolContext) -> JSONValue:
 
     Only allowlisted hosts can be reached; redirects are not followed.
     """
+    import httpx  # on first use: every command that lists tools need not load it
+
     url = check_url(args.url, ctx)
     try:
         return await _fetch(url, ctx)
@@ -38,6 +43,8 @@ async def http_get(args: HttpGetArgs, ctx: ToolContext) -> JSONValue:
 
 def check_url(raw: str, ctx: ToolContext) -> httpx.URL:
     """Parse `raw` and refuse it unless http_get is enabled and the host is allowlisted."""
+    import httpx
+
     if not ctx.http_enabled:
         raise ToolError(f"http_get is disabled; to allow it, {_ENABLE_HINT} and {_ALLOW_HINT}")
     try:
@@ -70,6 +77,8 @@ def host_allowed(host: str, allowlist: tuple[str, ...]) -> bool:
 
 
 async def _fetch(url: httpx.URL, ctx: ToolContext) -> JSONValue:
+    import httpx
+
     # An injected transport means the caller owns routing: don't let env proxies bypass it.
     async with (
         httpx.AsyncClient(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._api import Podium
+    from .._config import PodiumConfig
     from ..engine._plan import Plan
 
 
@@ -30,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
+    if args.verbose:
+        import logging
+
+        # INFO reaches every logger, llama-cpp-python's too: the embedded model then loads
+        # with llama.cpp's messages shown (`llama_verbose`).
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from .._errors import PodiumError
 
     try:
@@ -49,11 +56,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {failure}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(
-            "interrupted: resume with `podium resume RUN_ID` (see `podium runs`)", file=sys.stderr
-        )
+        print(_interrupted(args), file=sys.stderr)
         return 130
     return code
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """What Ctrl-C says: the exact command that continues the run it stopped, if one started
+    (`podium run` sets `started_run` once the run exists; resume and approve name theirs)."""
+    run_id = getattr(args, "started_run", None)
+    if run_id is None and getattr(args, "names_run", False):
+        run_id = args.run_id
+    if run_id is None:
+        return "interrupted"
+    import shlex
+
+    config = f" --config {shlex.quote(str(args.config))}" if args.config else ""
+    command = f"podium{config} resume {shlex.quote(run_id)}"
+    return f"interrupted: run {run_id} stopped; its finished tasks are kept. Continue it with:\n  {command}"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("podium")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _data_dir(args: argparse.Namespace) -> Path | None:
@@ -75,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", type=Path, help="path to podium.toml (default: ./podium.toml if present)"
     )
+    parser.add_argument("--version", action="version", version=f"podium {_version()}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log what happens on stderr, llama.cpp's messages included (quiet by default)",
+    )
     sub = parser.add_subparsers(metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a goal and print the answer")
@@ -88,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="continue a crashed or stopped run")
     resume.add_argument("run_id")
     resume.add_argument("--json", action="store_true")
-    resume.set_defaults(handler=_cmd_resume)
+    resume.set_defaults(handler=_cmd_resume, names_run=True)
 
     runs = sub.add_parser("runs", help="list runs and their status")
     runs.add_argument("--tenant", help="only this tenant's runs")
@@ -112,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
         "--answer", metavar="TEXT", help="answer the planner's question (a clarify escalation)"
     )
     approve.add_argument("--json", action="store_true")
-    approve.set_defaults(handler=_cmd_approve)
+    approve.set_defaults(handler=_cmd_approve, names_run=True)
 
     audit = sub.add_parser("audit", help="print a run's audit trail")
     audit.add_argument("run_id")
@@ -248,24 +284,42 @@ def _cmd_memory_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _podium(args: argparse.Namespace) -> Podium:
-    from .._api import Podium
+def _config(args: argparse.Namespace) -> PodiumConfig:
+    """The configuration `--config` names (else $PODIUM_CONFIG, ./podium.toml or defaults)."""
     from .._config import PodiumConfig
 
-    return Podium(PodiumConfig.load(args.config))
+    return PodiumConfig.load(args.config)
+
+
+def _podium(args: argparse.Namespace) -> Podium:
+    """A `Podium` for commands that run or plan something; the listing commands (`agents`,
+    `runs`, `audit`) read the configuration alone, and load no model, LangGraph or Chroma."""
+    from .._api import Podium
+
+    return Podium(_config(args))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from ..engine._policy import check_goal_input
+    from ..storage._store import new_run_id
+
+    # An empty or refused goal is one error line, at once: before the model stack loads, and
+    # before any live view is drawn.
+    config = _config(args)
+    goal = check_goal_input(
+        args.goal, max_chars=config.planner.max_goal_chars, config=config.policies
+    )
     podium = _podium(args)
+    args.started_run = run_id = args.run_id or new_run_id()
     if args.json:
-        result = podium.run(args.goal, run_id=args.run_id)
+        result = podium.run(goal, run_id=run_id)
         print(result.model_dump_json(indent=2))
         return 0 if result.status == "completed" else 1
     import asyncio
 
     from ._progress import follow
 
-    return asyncio.run(follow(podium.astream(args.goal, run_id=args.run_id)))
+    return asyncio.run(follow(podium.astream(goal, run_id=run_id)))
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -285,8 +339,17 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from ..storage._store import listed_runs, open_run_store, storing
+
+    storage = _config(args).storage
+    with storing(storage.data_dir):
+        store = open_run_store(storage)
+        try:
+            records = listed_runs(store, tenant=args.tenant, limit=args.limit)
+        finally:
+            store.close()
     table = Table("run id", "status", "goal", "tasks", "tokens")
-    for record in _podium(args).runs(tenant=args.tenant, limit=args.limit):
+    for record in records:
         result = record.result
         tasks = str(len(result.tasks)) if result else "-"
         tokens = str(result.usage.total_tokens) if result else "-"
@@ -340,11 +403,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     from podium.policies import AUDIT_FILE, read_audit
 
-    from .._config import PodiumConfig
     from .._errors import RunNotFoundError
 
-    config = PodiumConfig.load(args.config)
-    path = config.runs_dir / args.run_id / AUDIT_FILE
+    path = _config(args).runs_dir / args.run_id / AUDIT_FILE
     if not path.is_file():
         raise RunNotFoundError(
             f"no audit trail for run {args.run_id!r} at {path}: list runs with `podium runs` "
@@ -416,7 +477,7 @@ def _cmd_agents(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table("agent", "tier", "tools", "description")
-    for spec in _podium(args).agents.specs():
+    for spec in _config(args).agent_registry().specs():
         table.add_row(spec.name, spec.tier, ", ".join(spec.tools) or "-", spec.description)
     Console().print(table)
     return 0

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import importlib.util
 import json
+import logging
 import os
 import re
 import sys
@@ -77,7 +78,8 @@ class _Engine:
                 "the embedded model needs llama-cpp-python: run `make install-local` "
                 "(it builds from source, about 5 minutes), or configure a hosted model"
             ) from None
-        with _stderr_kept_unless_failing():
+        verbose = llama_verbose()
+        with contextlib.nullcontext() if verbose else _stderr_kept_unless_failing():
             self.llama = Llama(
                 model_path=str(gguf_path()),
                 n_ctx=CONTEXT_TOKENS,
@@ -85,7 +87,7 @@ class _Engine:
                 # decoded 59 tokens/s against 43 alone, but a whole run of the default goal took
                 # 106 s against 96 s, the Python side of the run competing with the second thread.
                 n_threads=None,
-                verbose=False,
+                verbose=verbose,
             )
         # Calls from parallel tasks take turns on one model, so each call's prompt would evict
         # the previous one's evaluated prefix. The cache keeps recent states and restores the
@@ -122,6 +124,17 @@ class _Engine:
                 repeat_penalty=1.15,
             )
         return dict(out)
+
+
+LLAMA_LOGGER = "llama-cpp-python"
+"""llama-cpp-python's logger: its level decides whether llama.cpp may write to stderr."""
+
+
+def llama_verbose() -> bool:
+    """Whether llama.cpp's messages go to stderr: only when its logger is enabled for INFO (as
+    `podium --verbose` sets, or a program's own logging configuration). Otherwise the model is
+    built with `verbose=False` and what llama.cpp prints while loading is held back."""
+    return logging.getLogger(LLAMA_LOGGER).isEnabledFor(logging.INFO)
 
 
 @contextlib.contextmanager
@@ -170,7 +183,7 @@ def grammar_for(schema: dict[str, Any]) -> Any:
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
     gbnf = json_schema_to_gbnf(json.dumps(schema)).replace(_LOOSE_CHAR, _JSON_CHAR)
-    return LlamaGrammar.from_string(gbnf, verbose=False)
+    return LlamaGrammar.from_string(gbnf, verbose=llama_verbose())
 
 
 def _fit(

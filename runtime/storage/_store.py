@@ -130,6 +130,14 @@ def settle_stale(store: RunStore, record: RunRecord) -> RunRecord:
     return marked
 
 
+def listed_runs(
+    store: RunStore, *, tenant: str | None = None, limit: int | None = None
+) -> list[RunRecord]:
+    """`store`'s run records, newest first, each settled (`settle_stale`): `Podium.runs` and
+    `podium runs`, which reads them without loading what running a goal needs."""
+    return [settle_stale(store, r) for r in store.list(tenant=tenant, limit=limit)]
+
+
 def _pid_namespace() -> str | None:
     try:
         return os.readlink("/proc/self/ns/pid")
