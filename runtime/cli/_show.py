@@ -1,0 +1,258 @@
+"""`podium show`: a stored run at a glance, or everything about one of its tasks.
+
+Read from the run store alone (no model, LangGraph or memory is loaded), so it answers at once.
+Text is cut to keep the view compact, every cut marked with what was left out; `--full` shows
+it whole and `--json` prints the stored record (or the task's result) as it is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .._errors import RunNotFoundError
+from ..engine._plan import Task
+from ..engine._result import RunResult, TaskResult
+from ..storage._store import RunRecord
+from ._clip import clip
+
+_STYLE = {"completed": "green", "failed": "red", "skipped": "magenta", "not run": "dim"}
+
+
+@dataclass(frozen=True)
+class Room:
+    """How much of each text a view shows (`--full`: all of it)."""
+
+    full: bool = False
+
+    def cut(self, text: str, limit: int, *, lines: int | None = None, flat: bool = False) -> str:
+        if self.full:
+            return text
+        return clip(text, limit, lines=lines, flat=flat)
+
+
+def run_json(record: RunRecord, task_id: str | None) -> str:
+    """The machine form: the run's stored record, or one task's result (a planned task that
+    never ran: its task and "not_run")."""
+    if task_id is None:
+        return record.model_dump_json(indent=2)
+    task, result = _find_task(record, task_id)
+    if result is not None:
+        return result.model_dump_json(indent=2)
+    return json.dumps({"task": task.model_dump(mode="json"), "status": "not_run"}, indent=2)
+
+
+def show_run(record: RunRecord, room: Room) -> Iterator[RenderableType]:
+    """The run in brief: status, goal, the plan as a table, the answer."""
+    result = record.result
+    yield _run_header(record)
+    yield Text("goal: ", style="bold") + Text(room.cut(record.goal, 300, lines=4))
+    if record.error or (result and result.error):
+        yield Text(room.cut(record.error or (result.error if result else "") or "", 600), "red")
+    if result is None:
+        yield Text(_no_result(record), style="dim")
+        return
+    yield _plan_table(result, room)
+    for escalation in result.escalations:
+        yield Text(f"waiting for a human ({escalation.id}): ", "yellow") + Text(
+            room.cut(escalation.question, 400)
+        )
+    if result.answer:
+        yield Panel(
+            Text(room.cut(result.answer, 1500, lines=25)), title="answer", border_style="green"
+        )
+    yield Text(
+        f"one task: podium show {record.run_id} TASK · whole texts: --full · as stored: --json",
+        style="dim",
+    )
+
+
+def _run_header(record: RunRecord) -> Text:
+    result = record.result
+    parts = [f"run {record.run_id}", record.status, _when(record.created_at)]
+    if result is not None:
+        if result.finished_at is not None:
+            parts.append(f"{result.finished_at - result.started_at:.1f}s")
+        parts.append(f"{result.usage.total_tokens} tokens · ${result.usage.cost_usd:.4f}")
+        if result.plan_revisions:
+            parts.append(f"{result.plan_revisions} re-plan(s)")
+    if record.tenant != "default":
+        parts.append(f"tenant {record.tenant}")
+    header = Text(" · ".join(parts), style="bold")
+    header.stylize(_STYLE.get(record.status, "yellow"), len(parts[0]) + 3)
+    return header
+
+
+def _no_result(record: RunRecord) -> str:
+    if record.status in ("running", "queued"):
+        return f"the run is {record.status}: its tasks show here once it has ended"
+    rejected = len(record.rejected_plans)
+    return "no task ran" + (f" ({rejected} plan(s) rejected)" if rejected else "")
+
+
+def _plan_table(result: RunResult, room: Room) -> Table:
+    table = Table(
+        "task", "agent", "status", "model", "tokens", "cost", "time", "instruction",
+        title="plan" + (f" (revision {result.plan_revisions})" if result.plan_revisions else ""),
+        title_justify="left",
+    )  # fmt: skip
+    for task, done in _tasks(result):
+        status = done.status if done else "not run"
+        table.add_row(
+            task.id,
+            task.agent,
+            Text(status, style=_STYLE.get(status, "")),
+            _route(done) if done else "-",
+            str(done.usage.total_tokens) if done else "-",
+            f"${done.usage.cost_usd:.4f}" if done else "-",
+            f"{done.duration_s:.1f}s" if done else "-",
+            Text(room.cut(task.instruction, 70, flat=True)),
+        )
+    return table
+
+
+def _tasks(result: RunResult) -> list[tuple[Task, TaskResult | None]]:
+    """The final plan's tasks in order, then any that ran and a re-plan removed."""
+    planned = list(result.plan.topological_order()) if result.plan else []
+    rows = [(t, result.tasks.get(t.id)) for t in planned]
+    ids = {t.id for t in planned}
+    return rows + [(r.task, r) for i, r in result.tasks.items() if i not in ids]
+
+
+def _route(done: TaskResult) -> str:
+    """The tiers tried, the model that answered last: "cheap → frontier (gpt-4o)"."""
+    tiers = " → ".join(r.tier for r in done.routes)
+    return f"{tiers} ({done.model})" if tiers and done.model else tiers or done.model or "-"
+
+
+def show_task(record: RunRecord, task_id: str, room: Room) -> Iterator[RenderableType]:
+    """Everything about one task: instruction, inputs, tries, usage, verdicts, tools, output."""
+    task, done = _find_task(record, task_id)
+    status = done.status if done else "not run"
+    title = Text(f"task {task.id} [{task.agent}] · ", style="bold") + Text(
+        status, style=_STYLE.get(status, "")
+    )
+    yield Text(f"run {record.run_id} · ", style="dim") + title
+    yield _section("instruction", Text(room.cut(task.instruction, 800, lines=12)))
+    if task.inputs:
+        yield _section("inputs", _inputs(record, task.inputs, room))
+    if done is None:
+        return
+    yield from _task_outcome(done, room)
+
+
+def _task_outcome(done: TaskResult, room: Room) -> Iterator[RenderableType]:
+    usage = done.usage
+    yield Text(
+        f"{usage.total_tokens} tokens ({usage.input_tokens} in, {usage.output_tokens} out) · "
+        f"{usage.calls} model call(s) · ${usage.cost_usd:.4f} · {done.duration_s:.1f}s · "
+        f"{done.attempts} attempt(s)" + (f" · model {done.model}" if done.model else ""),
+        style="dim",
+    )
+    if done.error:
+        kind = f"{done.failure.value}: " if done.failure else ""
+        yield Text(f"{kind}{room.cut(done.error, 600)}", style="red")
+    if done.routes:
+        yield _routes_table(done, room)
+    if done.verdicts:
+        yield _verdicts_table(done, room)
+    if done.tool_calls:
+        yield _tools_table(done, room)
+    notes = _notes(done)
+    if notes:
+        yield Text(" · ".join(notes), style="dim")
+    if done.output is not None:
+        yield Panel(
+            Text(room.cut(done.output, 1500, lines=25)), title="output", border_style="green"
+        )
+    if done.rejected_output:
+        yield Panel(
+            Text(room.cut(done.rejected_output, 1500, lines=25)),
+            title="refused output (kept for a human)",
+            border_style="red",
+        )
+
+
+def _inputs(record: RunRecord, inputs: Sequence[str], room: Room) -> Text:
+    tasks = record.result.tasks if record.result else {}
+    text = Text()
+    for n, input_id in enumerate(inputs):
+        given = tasks.get(input_id)
+        shown = given.output if given and given.output is not None else "(no output)"
+        text.append(("\n" if n else "") + f"{input_id}: ", style="bold")
+        text.append(room.cut(shown, 240, flat=True))
+    return text
+
+
+def _routes_table(done: TaskResult, room: Room) -> Table:
+    table = Table("try", "tier", "model", "why this tier", "outcome", title="tiers tried",
+                  title_justify="left")  # fmt: skip
+    for r in done.routes:
+        outcome = Text(r.outcome, style=_STYLE.get(r.outcome, "yellow"))
+        if r.error:
+            outcome.append(f": {room.cut(r.error, 160)}", style="dim")
+        table.add_row(str(r.attempt), r.tier, r.model or "-", Text(room.cut(r.reason, 80)), outcome)
+    return table
+
+
+def _verdicts_table(done: TaskResult, room: Room) -> Table:
+    table = Table("try", "action", "failures", title="guard verdicts", title_justify="left")
+    for v in done.verdicts:
+        failures = "; ".join(f"{f.validator}: {f.message}" for f in v.failures) or "-"
+        style = "green" if v.passed else "red"
+        table.add_row(str(v.attempt), Text(v.action, style=style), Text(room.cut(failures, 200)))
+    return table
+
+
+def _tools_table(done: TaskResult, room: Room) -> Table:
+    table = Table("#", "tool", "arguments", "ok", "result", title="tool calls",
+                  title_justify="left")  # fmt: skip
+    for n, call in enumerate(done.tool_calls, start=1):
+        table.add_row(
+            str(n),
+            call.name,
+            Text(room.cut(call.arguments, 100, flat=True)),
+            Text("yes", "green") if call.ok else Text("no", "red"),
+            Text(room.cut(call.result, 160, flat=True)),
+        )
+    return table
+
+
+def _notes(done: TaskResult) -> list[str]:
+    notes = []
+    if done.tainted:
+        notes.append("saw untrusted data (tool results or memory)")
+    if done.approved_by:
+        notes.append(f"approved by a {done.approved_by}")
+    if done.repairs:
+        notes.append("repairs: " + ", ".join(done.repairs))
+    return notes
+
+
+def _section(name: str, body: Text) -> Group:
+    return Group(Text(name, style="bold underline"), body)
+
+
+def _find_task(record: RunRecord, task_id: str) -> tuple[Task, TaskResult | None]:
+    result = record.result
+    if result is not None and task_id in result.tasks:
+        return result.tasks[task_id].task, result.tasks[task_id]
+    planned = {t.id: t for t in (result.plan.tasks if result and result.plan else ())}
+    if task_id in planned:
+        return planned[task_id], None
+    known = sorted({*planned, *(result.tasks if result else ())})
+    raise RunNotFoundError(
+        f"run {record.run_id!r} has no task {task_id!r}: "
+        + (f"its tasks are {', '.join(known)}" if known else "it has no tasks (no plan was made)")
+    )
+
+
+def _when(at: float) -> str:
+    return datetime.datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
