@@ -98,11 +98,14 @@ def _no_result(record: RunRecord) -> str:
 
 
 def _plan_table(result: RunResult, room: Room) -> Table:
-    table = Table(
-        "task", "agent", "status", "model", "tokens", "cost", "time", "instruction",
-        title="plan" + (f" (revision {result.plan_revisions})" if result.plan_revisions else ""),
-        title_justify="left",
-    )  # fmt: skip
+    title = "plan" + (f" (revision {result.plan_revisions})" if result.plan_revisions else "")
+    table = Table(title=title, title_justify="left")
+    for name in ("task", "agent", "status"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("model", overflow="fold")
+    table.add_column("tokens", justify="right", no_wrap=True)
+    table.add_column("cost", justify="right", no_wrap=True)
+    table.add_column("instruction", ratio=1)
     for task, done in _tasks(result):
         status = done.status if done else "not run"
         table.add_row(
@@ -112,7 +115,6 @@ def _plan_table(result: RunResult, room: Room) -> Table:
             _route(done) if done else "-",
             str(done.usage.total_tokens) if done else "-",
             f"${done.usage.cost_usd:.4f}" if done else "-",
-            f"{done.duration_s:.1f}s" if done else "-",
             Text(room.cut(task.instruction, 70, flat=True)),
         )
     return table
@@ -127,9 +129,12 @@ def _tasks(result: RunResult) -> list[tuple[Task, TaskResult | None]]:
 
 
 def _route(done: TaskResult) -> str:
-    """The tiers tried, the model that answered last: "cheap → frontier (gpt-4o)"."""
-    tiers = " → ".join(r.tier for r in done.routes)
-    return f"{tiers} ({done.model})" if tiers and done.model else tiers or done.model or "-"
+    """The model that answered, after the tiers tried when there were several:
+    "cheap → frontier: gpt-4o"."""
+    model = done.model or (done.routes[-1].tier if done.routes else "-")
+    if len(done.routes) < 2:
+        return model
+    return " → ".join(r.tier for r in done.routes) + f": {model}"
 
 
 def show_task(record: RunRecord, task_id: str, room: Room) -> Iterator[RenderableType]:
