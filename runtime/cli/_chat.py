@@ -24,6 +24,7 @@ from .._errors import PodiumError
 from ..engine._events import RunEvent
 from ..models._usage import Usage
 from ..server._conversation import Turn, goal_with_context
+from ._clip import clip
 from ._progress import ProgressView
 
 if TYPE_CHECKING:
@@ -223,7 +224,7 @@ class ChatSession:
             return "reject" if text.lower() == "reject" else {"decision": "answer", "text": text}
         shown = payload.get("output", payload.get("arguments"))
         if shown:
-            self.console.print(str(shown)[:2000], markup=False, highlight=False)
+            self.console.print(clip(str(shown), 2000), markup=False, highlight=False)
         while True:
             try:
                 choice = self.ask("approve, reject, edit or skip? [a/r/e/s] ").strip().lower()
@@ -251,7 +252,7 @@ class ChatSession:
             table.add_row(
                 record.run_id,
                 record.status,
-                record.goal.split("\n", 1)[0][:60],
+                clip(record.goal.split("\n", 1)[0], 60),
                 str(usage.total_tokens) if usage else "-",
                 f"${usage.cost_usd:.4f}" if usage else "-",
             )

@@ -306,12 +306,14 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from ._clip import clip
+
     table = Table("run id", "status", "goal", "tasks", "tokens")
     for record in _podium(args).runs(tenant=args.tenant, limit=args.limit):
         result = record.result
         tasks = str(len(result.tasks)) if result else "-"
         tokens = str(result.usage.total_tokens) if result else "-"
-        table.add_row(record.run_id, record.status, record.goal[:60], tasks, tokens)
+        table.add_row(record.run_id, record.status, clip(record.goal, 60, flat=True), tasks, tokens)
     Console().print(table)
     return 0
 
