@@ -224,6 +224,41 @@ def test_the_model_slot_tells_only_the_call_that_waits() -> None:
     assert told == [("second", False), ("second", True)]
 
 
+def test_the_embedded_model_reports_a_wait_through_litellm_and_its_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The embedded model's own path (litellm's custom provider, a worker thread, the engine's
+    # slot), with llama.cpp replaced by a stand-in that takes a while to answer.
+    import litellm
+
+    from podium.runtime.models import _local_model
+
+    class SlowLlama:
+        def create_chat_completion(self, **_: object) -> dict[str, object]:
+            time.sleep(0.2)
+            return {"choices": [{"message": {"content": "ok"}}], "usage": {}}
+
+    engine = object.__new__(_local_model._Engine)
+    engine.llama, engine.slot = SlowLlama(), ModelSlot()
+    monkeypatch.setattr(_local_model._Engine, "_instance", engine)
+    _local_model.ensure_registered()
+    told: list[tuple[str, bool]] = []
+
+    async def call(name: str) -> None:
+        with watching(lambda held: told.append((name, held))):
+            await litellm.acompletion(
+                model=f"{_local_model.PROVIDER}/smollm2-135m",
+                messages=[{"role": "user", "content": "hi"}],
+            )
+
+    async def both() -> None:
+        await asyncio.gather(call("first"), call("second"))
+
+    asyncio.run(both())
+    assert len(told) == 2 and told[0][0] == told[1][0]  # one call waited: told twice
+    assert [held for _, held in told] == [False, True]
+
+
 def test_a_run_on_a_one_call_at_a_time_model_reports_the_waits(config: PodiumConfig) -> None:
     plan = [task("a", "researcher"), task("b", "researcher"), task("c", "writer", ["a", "b"])]
     model = ScriptedModel(
