@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import re
 import subprocess
@@ -123,6 +124,25 @@ def test_show_names_what_to_fix(stored: PodiumConfig, capsys: pytest.CaptureFixt
     assert err.strip() == "error: [run_not_found] run 'shown' has no task 'zz': its tasks are a, b"
     code, _, err = _cli(["show", "nope"], capsys)
     assert code == 1 and err.startswith("error: [run_not_found] no run 'nope'")
+
+
+def test_show_a_run_waiting_for_a_human_takes_its_plan_from_the_audit_trail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from serve_support import podium_for
+
+    data = tmp_path / "data"
+    waiting = podium_for(data).run("email Dana", run_id="mail")
+    assert waiting.status == "waiting_for_human" and waiting.plan is None  # no final plan yet
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(data))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _cli(["show", "mail"], capsys)
+    assert code == 0
+    assert re.search(r"send\s+│\s+outreach\s+│\s+waiting\s+│", out)
+    assert "Send the drafted email to dana@northwind.example." in out
+    code, out, _ = _cli(["show", "mail", "send", "--json"], capsys)
+    assert json.loads(out)["status"] == "waiting_for_human"
 
 
 def test_show_loads_no_model_graph_or_memory_library(stored: PodiumConfig) -> None:

@@ -359,25 +359,28 @@ def _cmd_show(args: argparse.Namespace) -> int:
     # The store alone: no Podium, so no model, LangGraph or memory is loaded to read a record.
     from .._config import PodiumConfig
     from ..storage._store import open_run_store, settle_stale
+    from ._show import Shown
 
-    store = open_run_store(PodiumConfig.load(args.config).storage)
+    config = PodiumConfig.load(args.config)
+    store = open_run_store(config.storage)
     try:
         record = settle_stale(store, store.get(args.run_id))
     finally:
         store.close()
+    shown = Shown.of(record, config.runs_dir / record.run_id)
     if args.json:
         from ._show import run_json
 
-        print(run_json(record, args.task))
+        print(run_json(shown, args.task))
         return 0
     from rich.console import Console
 
     from ._show import Room, show_run, show_task
 
     room = Room(full=args.full)
-    shown = show_run(record, room) if args.task is None else show_task(record, args.task, room)
+    parts = show_run(shown, room) if args.task is None else show_task(shown, args.task, room)
     console = Console()
-    for part in shown:
+    for part in parts:
         console.print(part)
     return 0
 

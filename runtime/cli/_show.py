@@ -9,21 +9,80 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from .._errors import RunNotFoundError
-from ..engine._plan import Task
-from ..engine._result import RunResult, TaskResult
+from ..engine._plan import Plan, Task
+from ..engine._result import TaskResult
 from ..storage._store import RunRecord
 from ._clip import clip
 
-_STYLE = {"completed": "green", "failed": "red", "skipped": "magenta", "not run": "dim"}
+_STYLE = {
+    "completed": "green",
+    "failed": "red",
+    "skipped": "magenta",
+    "not run": "dim",
+    "waiting": "yellow",
+}
+_ENDED = ("completed", "failed", "budget_exceeded")
+"""Run statuses after which a task without a result will not run (a waiting, cancelled or
+running run may still run it)."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A stored run and the plan to show it by: the result's, else the last one its audit
+    trail holds (a run waiting for a human, running or cancelled has no final plan yet)."""
+
+    record: RunRecord
+    plan: Plan | None
+
+    @classmethod
+    def of(cls, record: RunRecord, run_dir: Path) -> Shown:
+        final = record.result.plan if record.result else None
+        return cls(record, final or audit_plan(run_dir))
+
+    @property
+    def tasks(self) -> Mapping[str, TaskResult]:
+        return self.record.result.tasks if self.record.result else {}
+
+    def status(self, task_id: str) -> str:
+        """A task's status: its result's, else whether it waits for a human (waiting), may
+        yet run (pending) or will not (not run)."""
+        if task_id in self.tasks:
+            return self.tasks[task_id].status
+        result = self.record.result
+        if result and any(e.task_id == task_id for e in result.escalations):
+            return "waiting"
+        return "not run" if self.record.status in _ENDED else "pending"
+
+
+def audit_plan(run_dir: Path) -> Plan | None:
+    """The last plan a run's audit trail records (None without a trail, or a plan in it)."""
+    from podium.policies import AUDIT_FILE, read_audit
+
+    path = run_dir / AUDIT_FILE
+    if not path.is_file():
+        return None
+    plans = [r for r in read_audit(path) if r.get("kind") == "plan_created"]
+    if not plans:
+        return None
+    tasks = [
+        {**t, "instruction": t.get("instruction") or "(not in the audit trail)"}
+        for t in plans[-1].get("tasks") or []
+    ]
+    try:
+        return Plan.model_validate({"tasks": tasks})
+    except ValidationError:
+        return None  # a trail edited or torn by hand: show the run without it
 
 
 @dataclass(frozen=True)
@@ -38,28 +97,31 @@ class Room:
         return clip(text, limit, lines=lines, flat=flat)
 
 
-def run_json(record: RunRecord, task_id: str | None) -> str:
-    """The machine form: the run's stored record, or one task's result (a planned task that
-    never ran: its task and "not_run")."""
+def run_json(shown: Shown, task_id: str | None) -> str:
+    """The machine form: the run's stored record, or one task's result (a planned task without
+    one: its task and "waiting_for_human", "pending" or "not_run")."""
     if task_id is None:
-        return record.model_dump_json(indent=2)
-    task, result = _find_task(record, task_id)
+        return shown.record.model_dump_json(indent=2)
+    task, result = _find_task(shown, task_id)
     if result is not None:
         return result.model_dump_json(indent=2)
-    return json.dumps({"task": task.model_dump(mode="json"), "status": "not_run"}, indent=2)
+    status = shown.status(task_id)
+    status = "waiting_for_human" if status == "waiting" else status.replace(" ", "_")
+    return json.dumps({"task": task.model_dump(mode="json"), "status": status}, indent=2)
 
 
-def show_run(record: RunRecord, room: Room) -> Iterator[RenderableType]:
+def show_run(shown: Shown, room: Room) -> Iterator[RenderableType]:
     """The run in brief: status, goal, the plan as a table, the answer."""
-    result = record.result
+    record, result = shown.record, shown.record.result
     yield _run_header(record)
     yield Text("goal: ", style="bold") + Text(room.cut(record.goal, 300, lines=4))
     if record.error or (result and result.error):
         yield Text(room.cut(record.error or (result.error if result else "") or "", 600), "red")
+    if shown.plan is not None or shown.tasks:
+        yield _plan_table(shown, room)
     if result is None:
         yield Text(_no_result(record), style="dim")
         return
-    yield _plan_table(result, room)
     for escalation in result.escalations:
         yield Text(f"waiting for a human ({escalation.id}): ", "yellow") + Text(
             room.cut(escalation.question, 400)
@@ -92,22 +154,24 @@ def _run_header(record: RunRecord) -> Text:
 
 def _no_result(record: RunRecord) -> str:
     if record.status in ("running", "queued"):
-        return f"the run is {record.status}: its tasks show here once it has ended"
+        return f"the run is {record.status}: its tasks' results show here once it has ended"
     rejected = len(record.rejected_plans)
     return "no task ran" + (f" ({rejected} plan(s) rejected)" if rejected else "")
 
 
-def _plan_table(result: RunResult, room: Room) -> Table:
-    title = "plan" + (f" (revision {result.plan_revisions})" if result.plan_revisions else "")
-    table = Table(title=title, title_justify="left")
+def _plan_table(shown: Shown, room: Room) -> Table:
+    revisions = shown.record.result.plan_revisions if shown.record.result else 0
+    table = Table(
+        title=f"plan (revision {revisions})" if revisions else "plan", title_justify="left"
+    )
     for name in ("task", "agent", "status"):
         table.add_column(name, no_wrap=True)
     table.add_column("model", overflow="fold")
     table.add_column("tokens", justify="right", no_wrap=True)
     table.add_column("cost", justify="right", no_wrap=True)
-    table.add_column("instruction", ratio=1)
-    for task, done in _tasks(result):
-        status = done.status if done else "not run"
+    table.add_column("instruction", ratio=1, overflow="fold")
+    for task, done in _tasks(shown):
+        status = shown.status(task.id)
         table.add_row(
             task.id,
             task.agent,
@@ -120,12 +184,12 @@ def _plan_table(result: RunResult, room: Room) -> Table:
     return table
 
 
-def _tasks(result: RunResult) -> list[tuple[Task, TaskResult | None]]:
-    """The final plan's tasks in order, then any that ran and a re-plan removed."""
-    planned = list(result.plan.topological_order()) if result.plan else []
-    rows = [(t, result.tasks.get(t.id)) for t in planned]
+def _tasks(shown: Shown) -> list[tuple[Task, TaskResult | None]]:
+    """The plan's tasks in order, then any that ran and a re-plan removed."""
+    planned = list(shown.plan.topological_order()) if shown.plan else []
+    rows = [(t, shown.tasks.get(t.id)) for t in planned]
     ids = {t.id for t in planned}
-    return rows + [(r.task, r) for i, r in result.tasks.items() if i not in ids]
+    return rows + [(r.task, r) for i, r in shown.tasks.items() if i not in ids]
 
 
 def _route(done: TaskResult) -> str:
@@ -137,17 +201,17 @@ def _route(done: TaskResult) -> str:
     return " → ".join(r.tier for r in done.routes) + f": {model}"
 
 
-def show_task(record: RunRecord, task_id: str, room: Room) -> Iterator[RenderableType]:
+def show_task(shown: Shown, task_id: str, room: Room) -> Iterator[RenderableType]:
     """Everything about one task: instruction, inputs, tries, usage, verdicts, tools, output."""
-    task, done = _find_task(record, task_id)
-    status = done.status if done else "not run"
+    task, done = _find_task(shown, task_id)
+    status = shown.status(task.id)
     title = Text(f"task {task.id} [{task.agent}] · ", style="bold") + Text(
         status, style=_STYLE.get(status, "")
     )
-    yield Text(f"run {record.run_id} · ", style="dim") + title
+    yield Text(f"run {shown.record.run_id} · ", style="dim") + title
     yield _section("instruction", Text(room.cut(task.instruction, 800, lines=12)))
     if task.inputs:
-        yield _section("inputs", _inputs(record, task.inputs, room))
+        yield _section("inputs", _inputs(shown.tasks, task.inputs, room))
     if done is None:
         return
     yield from _task_outcome(done, room)
@@ -185,8 +249,7 @@ def _task_outcome(done: TaskResult, room: Room) -> Iterator[RenderableType]:
         )
 
 
-def _inputs(record: RunRecord, inputs: Sequence[str], room: Room) -> Text:
-    tasks = record.result.tasks if record.result else {}
+def _inputs(tasks: Mapping[str, TaskResult], inputs: Sequence[str], room: Room) -> Text:
     text = Text()
     for n, input_id in enumerate(inputs):
         given = tasks.get(input_id)
@@ -245,16 +308,15 @@ def _section(name: str, body: Text) -> Group:
     return Group(Text(name, style="bold underline"), body)
 
 
-def _find_task(record: RunRecord, task_id: str) -> tuple[Task, TaskResult | None]:
-    result = record.result
-    if result is not None and task_id in result.tasks:
-        return result.tasks[task_id].task, result.tasks[task_id]
-    planned = {t.id: t for t in (result.plan.tasks if result and result.plan else ())}
+def _find_task(shown: Shown, task_id: str) -> tuple[Task, TaskResult | None]:
+    if task_id in shown.tasks:
+        return shown.tasks[task_id].task, shown.tasks[task_id]
+    planned = {t.id: t for t in (shown.plan.tasks if shown.plan else ())}
     if task_id in planned:
         return planned[task_id], None
-    known = sorted({*planned, *(result.tasks if result else ())})
+    known = sorted({*planned, *shown.tasks})
     raise RunNotFoundError(
-        f"run {record.run_id!r} has no task {task_id!r}: "
+        f"run {shown.record.run_id!r} has no task {task_id!r}: "
         + (f"its tasks are {', '.join(known)}" if known else "it has no tasks (no plan was made)")
     )
 
