@@ -118,6 +118,30 @@ def test_show_task_prints_everything_about_it(
     assert TaskResult.model_validate_json(machine).output == LONG_ANSWER
 
 
+def test_show_task_names_every_tier_tried_and_why_a_try_failed(
+    config: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from podium.runtime import ModelError, ModelRequest
+    from podium.runtime.testing import FunctionModel
+
+    def answer(request: ModelRequest) -> dict[str, object] | str:
+        if request.purpose == "plan":
+            return {"tasks": [task("a", "researcher", instruction="Find the facts.")]}
+        if request.task_id == "a" and request.tier == "cheap":
+            raise ModelError("the cheap model is down")
+        return "facts"
+
+    Podium(config, model=FunctionModel(answer)).run("facts", run_id="climb")
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(config.storage.data_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(config.tools.workspace)
+    _, out, _ = _cli(["show", "climb"], capsys)
+    assert re.search(r"cheap( → cheap)* → frontier: function", out)
+    _, out, _ = _cli(["show", "climb", "a"], capsys)
+    assert re.search(r"│ 1\s+│ cheap\s+│ .*│ failed: .*the cheap model is down", out)
+    assert re.search(r"│ \d\s+│ frontier .*│ completed", out)
+
+
 def test_show_names_what_to_fix(stored: PodiumConfig, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _cli(["show", "shown", "zz"], capsys)
     assert code == 1

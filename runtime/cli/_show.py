@@ -1,6 +1,7 @@
 """`podium show`: a stored run at a glance, or everything about one of its tasks.
 
-Read from the run store alone (no model, LangGraph or memory is loaded), so it answers at once.
+Read from the run store alone (no model, litellm, LangGraph or Chroma is loaded), so it answers
+without the seconds those take to import.
 Text is cut to keep the view compact, every cut marked with what was left out; `--full` shows
 it whole and `--json` prints the stored record (or the task's result) as it is.
 """
@@ -260,8 +261,7 @@ def _inputs(tasks: Mapping[str, TaskResult], inputs: Sequence[str], room: Room) 
 
 
 def _routes_table(done: TaskResult, room: Room) -> Table:
-    table = Table("try", "tier", "model", "why this tier", "outcome", title="tiers tried",
-                  title_justify="left")  # fmt: skip
+    table = _table("tiers tried", "try", "tier", "model", "why this tier", "outcome")
     for r in done.routes:
         outcome = Text(r.outcome, style=_STYLE.get(r.outcome, "yellow"))
         if r.error:
@@ -271,7 +271,7 @@ def _routes_table(done: TaskResult, room: Room) -> Table:
 
 
 def _verdicts_table(done: TaskResult, room: Room) -> Table:
-    table = Table("try", "action", "failures", title="guard verdicts", title_justify="left")
+    table = _table("guard verdicts", "try", "action", "failures")
     for v in done.verdicts:
         failures = "; ".join(f"{f.validator}: {f.message}" for f in v.failures) or "-"
         style = "green" if v.passed else "red"
@@ -280,8 +280,7 @@ def _verdicts_table(done: TaskResult, room: Room) -> Table:
 
 
 def _tools_table(done: TaskResult, room: Room) -> Table:
-    table = Table("#", "tool", "arguments", "ok", "result", title="tool calls",
-                  title_justify="left")  # fmt: skip
+    table = _table("tool calls", "#", "tool", "arguments", "ok", "result")
     for n, call in enumerate(done.tool_calls, start=1):
         table.add_row(
             str(n),
@@ -290,6 +289,15 @@ def _tools_table(done: TaskResult, room: Room) -> Table:
             Text("yes", "green") if call.ok else Text("no", "red"),
             Text(room.cut(call.result, 160, flat=True)),
         )
+    return table
+
+
+def _table(title: str, *columns: str) -> Table:
+    """A table whose cells fold a long word onto the next line: rich's default ellipsis would
+    cut a JSON blob or a URL without saying how much."""
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(name, overflow="fold")
     return table
 
 
