@@ -338,6 +338,7 @@ def _spawn_cli(data: Path, latency: str, plan_latency: str, *args: str) -> pexpe
         encoding="utf-8",
         timeout=90,
         dimensions=(40, 120),
+        use_poll=True,  # late in a whole suite run the pty's descriptor is past select()'s 1024
     )
     child.logfile_read = open(data.parent / "cli.log", "a", encoding="utf-8")  # noqa: SIM115
     return child
