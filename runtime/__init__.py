@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .engine._events import (
         EscalationRaised,
         GuardChecked,
+        ModelTurn,
         PlanCreated,
         PlanRejected,
         Replanned,
@@ -108,6 +109,7 @@ _EXPORTS: dict[str, str] = {
     "ModelRequest": ".models._model",
     "ModelResponse": ".models._model",
     "ModelSeam": ".models._model",
+    "ModelTurn": ".engine._events",
     "ModelsConfig": "._config",
     "BudgetConfig": "._config",
     "Deployment": "._config",
@@ -187,6 +189,7 @@ __all__ = [
     "ModelRequest",
     "ModelResponse",
     "ModelSeam",
+    "ModelTurn",
     "ModelsConfig",
     "Plan",
     "PlanAttempt",

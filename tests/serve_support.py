@@ -1,8 +1,9 @@
 """A scripted model for the server, chat and web tests (not a test module).
 
 Plans by the goal: a goal that mentions email is a draft task and a send task (the `outreach`
-agent calls `send_email`, a side effect that waits for a human's approval); any other goal is
-two researchers and a writer. Each call can take a fixed latency, so a page can watch the
+agent calls `send_email`, a side effect that waits for a human's approval); an "unplannable"
+goal gets an empty plan every time (planning fails); any other goal is two researchers and a
+writer. Each call can take a fixed latency, so a page can watch the
 graph fill in. A follow-up (a goal carrying earlier turns) is answered as one.
 """
 
@@ -53,9 +54,16 @@ def text_of(request: ModelRequest) -> str:
 class ScriptedBackend(FunctionModel):
     """A FunctionModel that remembers each run's goal, so task answers can depend on it."""
 
-    def __init__(self, latency_s: float = 0.0) -> None:
-        super().__init__(self.answer, name="scripted-model")
+    def __init__(
+        self,
+        latency_s: float = 0.0,
+        *,
+        plan_latency_s: float | None = None,
+        one_at_a_time: bool = False,
+    ) -> None:
+        super().__init__(self.answer, name="scripted-model", one_at_a_time=one_at_a_time)
         self.delay_s = latency_s
+        self.plan_delay_s = latency_s if plan_latency_s is None else plan_latency_s
         self.goals: dict[str, str] = {}
         self.started: collections.defaultdict[str, threading.Event] = collections.defaultdict(
             threading.Event
@@ -64,8 +72,9 @@ class ScriptedBackend(FunctionModel):
 
     async def answer(self, request: ModelRequest) -> Reply:
         self.started[request.task_id or request.purpose].set()
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        delay = self.plan_delay_s if request.purpose in ("plan", "replan") else self.delay_s
+        if delay:
+            await asyncio.sleep(delay)
         return self.reply(request)
 
     def reply(self, request: ModelRequest) -> Reply:
@@ -80,6 +89,8 @@ class ScriptedBackend(FunctionModel):
             )
             self.goals[request.run_id] = goal
             request_line = goal.split("\n", 1)[0].lower()
+            if "unplannable" in request_line:
+                return {"tasks": []}  # no valid plan on any attempt: planning fails
             return {"tasks": EMAIL_PLAN if "email" in request_line else RESEARCH_PLAN}
         if request.purpose == "synthesis":
             return "Synthesised."
@@ -101,8 +112,11 @@ class ScriptedBackend(FunctionModel):
                 return f"Facts about {other}."
 
 
-def podium_for(data_dir: Path, latency_s: float = 0.0, **sections: Any) -> Podium:
-    """A Podium on the scripted backend: its own data folder, memory off, the outreach agent."""
+def podium_for(
+    data_dir: Path, latency_s: float = 0.0, *, model: ScriptedBackend | None = None, **sections: Any
+) -> Podium:
+    """A Podium on the scripted backend (`model`, else one with `latency_s`): its own data
+    folder, memory off, the outreach agent."""
     config = PodiumConfig.from_mapping(
         {
             "storage": {"data_dir": str(data_dir)},
@@ -111,13 +125,15 @@ def podium_for(data_dir: Path, latency_s: float = 0.0, **sections: Any) -> Podiu
             **sections,
         }
     )
-    return Podium(config, model=ScriptedBackend(latency_s), agents=[OUTREACH])
+    return Podium(config, model=model or ScriptedBackend(latency_s), agents=[OUTREACH])
 
 
 if __name__ == "__main__":
     # python tests/serve_support.py serve DATA_DIR LATENCY_S: a real uvicorn server on a free
     # port of 127.0.0.1; prints "PORT <n>" when it listens.
     # python tests/serve_support.py chat DATA_DIR: `podium chat` on the scripted backend.
+    # python tests/serve_support.py cli DATA_DIR LATENCY_S PLAN_LATENCY_S ARGS...: the `podium`
+    # command on the scripted backend, serving one call at a time as the embedded model does.
     mode, data_dir, *rest = sys.argv[1:]
     if mode == "serve":
         from podium.runtime import create_app, serve
@@ -131,5 +147,15 @@ if __name__ == "__main__":
         from podium.runtime.cli._chat import run_chat
 
         raise SystemExit(run_chat(podium_for(Path(data_dir), float(rest[0]) if rest else 0.0)))
+    elif mode == "cli":
+        from podium.runtime.cli import _main
+
+        latency, plan_latency, *argv = rest
+        backend = ScriptedBackend(
+            float(latency), plan_latency_s=float(plan_latency), one_at_a_time=True
+        )
+        podium = podium_for(Path(data_dir), model=backend)
+        _main._podium = lambda args: podium  # type: ignore[assignment]  # the scripted backend
+        raise SystemExit(_main.main(argv))
     else:
         raise SystemExit(f"unknown mode {mode!r}")

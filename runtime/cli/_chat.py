@@ -26,6 +26,7 @@ from ..engine._events import RunEvent
 from ..engine._result import Escalation
 from ..models._usage import Usage
 from ..server._conversation import Turn, goal_with_context
+from ._clip import clip
 from ._progress import ProgressView
 
 if TYPE_CHECKING:
@@ -238,7 +239,7 @@ class ChatSession:
         )
         shown = escalation.payload.get("output", escalation.payload.get("arguments"))
         if shown:
-            self.console.print(str(shown)[:2000], markup=False, highlight=False)
+            self.console.print(clip(str(shown), 2000), markup=False, highlight=False)
         takes = decisions_for(escalation.reason, escalation.task_id)
         if escalation.reason == "clarify":  # the planner's question: answered in words
             prompt = "your answer (empty: skip; reject: refuse to answer)> "
@@ -275,7 +276,7 @@ class ChatSession:
             table.add_row(
                 record.run_id,
                 record.status,
-                record.goal.split("\n", 1)[0][:60],
+                clip(record.goal.split("\n", 1)[0], 60),
                 str(usage.total_tokens) if usage else "-",
                 f"${usage.cost_usd:.4f}" if usage else "-",
             )

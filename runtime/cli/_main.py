@@ -153,7 +153,28 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="print a run's audit trail")
     audit.add_argument("run_id")
     audit.add_argument("--json", action="store_true", help="one JSON record per line, as stored")
+    audit.add_argument(
+        "--full", action="store_true", help="every field whole (default: cut, marked)"
+    )
     audit.set_defaults(handler=_cmd_audit)
+
+    show = sub.add_parser(
+        "show",
+        help="a stored run: status, goal, plan and answer; with TASK, everything about that task",
+        description="Without TASK: the run's status, goal, plan (a row per task: status, agent, "
+        "model, tokens, cost, instruction) and answer. With TASK: its instruction, inputs, "
+        "tiers and models tried, usage, guard verdicts, tool calls and output. Long text is "
+        "cut, each cut marked with what was left out.",
+    )
+    show.add_argument("run_id")
+    show.add_argument("task", nargs="?", help="a task id of the run (see the plan)")
+    show.add_argument("--full", action="store_true", help="every text whole")
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="the stored run record as JSON (with TASK: that task's TaskResult)",
+    )
+    show.set_defaults(handler=_cmd_show)
 
     doctor = sub.add_parser(
         "doctor",
@@ -348,12 +369,15 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             records = listed_runs(store, tenant=args.tenant, limit=args.limit)
         finally:
             store.close()
+
+    from ._clip import clip
+
     table = Table("run id", "status", "goal", "tasks", "tokens")
     for record in records:
         result = record.result
         tasks = str(len(result.tasks)) if result else "-"
         tokens = str(result.usage.total_tokens) if result else "-"
-        table.add_row(record.run_id, record.status, record.goal[:60], tasks, tokens)
+        table.add_row(record.run_id, record.status, clip(record.goal, 60, flat=True), tasks, tokens)
     Console().print(table)
     return 0
 
@@ -398,6 +422,36 @@ def _answer_of(args: argparse.Namespace) -> dict[str, str]:
     return {"decision": "approve"}
 
 
+def _cmd_show(args: argparse.Namespace) -> int:
+    # The store alone: no Podium, so no model, LangGraph or memory is loaded to read a record.
+    from .._config import PodiumConfig
+    from ..storage._store import open_run_store, settle_stale
+    from ._show import Shown
+
+    config = PodiumConfig.load(args.config)
+    store = open_run_store(config.storage)
+    try:
+        record = settle_stale(store, store.get(args.run_id))
+    finally:
+        store.close()
+    shown = Shown.of(record, config.runs_dir / record.run_id)
+    if args.json:
+        from ._show import run_json
+
+        print(run_json(shown, args.task))
+        return 0
+    from rich.console import Console
+
+    from ._show import Room, show_run, show_task
+
+    room = Room(full=args.full)
+    parts = show_run(shown, room) if args.task is None else show_task(shown, args.task, room)
+    console = Console()
+    for part in parts:
+        console.print(part)
+    return 0
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     import json
 
@@ -415,26 +469,39 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(record, ensure_ascii=False))
         else:
-            print(_audit_line(record))
+            print(_audit_line(record, full=args.full))
     return 0
 
 
-def _audit_line(record: dict[str, Any]) -> str:
-    """One readable line per audit record: time, kind, then the fields that say what happened."""
+def _audit_line(record: dict[str, Any], *, full: bool = False) -> str:
+    """A readable line per audit record: time, kind, then the fields that say what happened,
+    each cut (and marked) unless `full`; a plan adds a line per task with its instruction."""
     import datetime
+
+    from ._clip import clip
 
     at = datetime.datetime.fromtimestamp(record.get("at", 0), datetime.UTC).strftime("%H:%M:%S.%f")[
         :-3
     ]
     kind = record.get("kind", "?")
-    skip = {"at", "kind", "run_id", "usage", "plan"}
+    skip = {"at", "kind", "run_id", "usage", "plan", "tasks"}
     fields = []
     for key, value in record.items():
         if key in skip or value in (None, "", [], {}):
             continue
         text = value if isinstance(value, str) else json_compact(value)
-        fields.append(f"{key}={text[:160]}")
-    return f"{at} {kind:<14} " + " ".join(fields)
+        fields.append(f"{key}={text if full else clip(text, 160)}")
+    lines = [f"{at} {kind:<14} " + " ".join(fields)]
+    for task in record.get("tasks") or []:
+        inputs = f" ← {', '.join(task.get('inputs') or [])}" if task.get("inputs") else ""
+        instruction = str(
+            task.get("instruction") or ""
+        )  # absent in trails written before it was kept
+        shown = instruction if full else clip(instruction, 140, flat=True)
+        lines.append(
+            f"    {task.get('id')} [{task.get('agent')}]{inputs}" + (f": {shown}" if shown else "")
+        )
+    return "\n".join(lines)
 
 
 def json_compact(value: Any) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
 from rich.panel import Panel
@@ -16,11 +17,13 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..engine._events import RunEvent
-from ..engine._plan import Plan
+from ..engine._plan import Plan, Task
 from ..engine._sinks import EventSink
+from ._clip import clip
 
 _STYLE = {
     "waiting": "dim",
+    "queued": "cyan",
     "running": "yellow",
     "completed": "green",
     "failed": "red",
@@ -32,6 +35,8 @@ _STYLE = {
 @dataclass
 class _TaskView:
     state: str = "waiting"
+    """waiting (for its inputs or a free task slot), queued (its model call waits for the model,
+    serving another task's), running, retrying, completed, failed, skipped."""
     started: float | None = None
     elapsed: float | None = None
     tokens: int = 0
@@ -48,6 +53,7 @@ class ProgressView(EventSink):
     """Folds run events into what the screen shows: an event sink of one run."""
 
     goal: str = ""
+    run_id: str = ""
     plan: Plan | None = None
     revision: int = 0
     playbook: str | None = None
@@ -63,6 +69,7 @@ class ProgressView(EventSink):
     """(escalation id, question) raised by the run; pending when status is waiting_for_human."""
 
     def emit(self, event: RunEvent) -> None:
+        self.run_id = event.run_id
         match event.kind:
             case "run_started":
                 self.goal = event.goal
@@ -78,6 +85,10 @@ class ProgressView(EventSink):
                 view.state, view.started = "running", time.monotonic()
                 view.note = f"{event.tier}: {event.reason}" if event.reason else event.tier
                 view.route = " → ".join(filter(None, [view.route, event.tier]))
+            case "model_turn":
+                view = self.tasks.setdefault(event.task_id, _TaskView())
+                if view.state in ("running", "queued"):
+                    view.state = "queued" if event.state == "waiting" else "running"
             case "task_completed":
                 view = self.tasks.setdefault(event.task_id, _TaskView())
                 view.state, view.elapsed, view.tokens = (
@@ -92,18 +103,18 @@ class ProgressView(EventSink):
             case "task_failed":
                 view = self.tasks.setdefault(event.task_id, _TaskView())
                 view.state = "retrying" if event.will_retry else "failed"
-                view.note = event.error[:80]
+                view.note = clip(event.error, 80, flat=True)
             case "task_skipped":
                 self.tasks.setdefault(event.task_id, _TaskView()).state = "skipped"
             case "replanned":
-                self.error = f"re-planned ({event.reason[:80]})"
+                self.error = f"re-planned ({clip(event.reason, 80, flat=True)})"
             case "guard_verdict" if event.failures and event.target == "task":
                 view = self.tasks.setdefault(event.subject, _TaskView())
                 names = ", ".join(f.validator for f in event.failures)
                 view.note = f"guard {event.action}: {names}"
             case "tool_called" if event.decision in ("denied", "rejected"):
                 view = self.tasks.setdefault(event.task_id, _TaskView())
-                view.note = f"{event.tool} {event.decision}: {event.reason[:60]}"
+                view.note = f"{event.tool} {event.decision}: {clip(event.reason, 60, flat=True)}"
             case "tool_called" if event.ok:
                 view = self.tasks.setdefault(event.task_id, _TaskView())
                 source = _source(event.tool, event.arguments)
@@ -116,18 +127,19 @@ class ProgressView(EventSink):
                 self.tokens, self.cost_usd = event.usage.total_tokens, event.usage.cost_usd
 
     def outputs(self, limit: int = 160) -> Table:
-        """Each task's output in a line or two, in plan order (`podium show`, --json: whole)."""
+        """Each task's output in a line or two, in plan order; whole in `podium show --full`."""
         table = Table(
             "task", "agent", "tiers", "output", title="task outputs", title_justify="left"
         )
+        cut = False
         for t in self.plan.topological_order() if self.plan else []:
             view = self.tasks.get(t.id, _TaskView())
-            flat = " ".join(view.output.split())
-            cut = len(flat) > limit
-            text = Text(flat[:limit] if cut else flat)  # Text: brackets in outputs are not markup
-            if cut:
-                text.append(f" … (+{len(flat) - limit} chars)", style="dim")
-            table.add_row(t.id, t.agent, view.route, text)
+            shown = clip(view.output, limit, flat=True)
+            cut = cut or shown != " ".join(view.output.split())
+            table.add_row(t.id, t.agent, view.route, Text(shown))  # Text: brackets are not markup
+        if cut and self.run_id:
+            table.caption = f"whole outputs: podium show {self.run_id} TASK --full"
+            table.caption_justify = "left"
         return table
 
     def sources(self) -> Text | None:
@@ -140,36 +152,53 @@ class ProgressView(EventSink):
         return Text("sources · " + " · ".join(parts), style="dim") if parts else None
 
     def render(self) -> Panel:
+        """The panel; its clocks read the time whenever it is drawn (see `_Clock`)."""
         tree = Tree(
             Text(f"plan (revision {self.revision})" if self.plan else "planning…", style="bold")
         )
-        if self.plan:
-            for t in self.plan.topological_order():
-                view = self.tasks.get(t.id, _TaskView())
-                elapsed = (
-                    view.elapsed
-                    if view.elapsed is not None
-                    else (time.monotonic() - view.started if view.started else 0.0)
-                )
-                label = Text.assemble(
-                    (f"{t.id} ", "bold"),
-                    (f"[{t.agent}] ", "cyan"),
-                    (view.state, _STYLE.get(view.state, "")),
-                    f"  {elapsed:.1f}s  {view.tokens} tok",
-                    (f"  ← {', '.join(t.inputs)}" if t.inputs else "", "dim"),
-                    (f"  {view.note}" if view.note else "", "dim"),
-                )
-                tree.add(label)
-        footer = Text(
-            f"{time.monotonic() - self.started:.1f}s elapsed · {self.tokens} tokens · ${self.cost_usd:.4f}",
-            style="dim",
-        )
-        parts: list[Text | Tree] = [tree, footer]
+        for t in self.plan.topological_order() if self.plan else []:
+            tree.add(_Clock(functools.partial(self._task_label, t)))
+        parts: list[RenderableType] = [tree, _Clock(self._footer)]
         if self.playbook:
             parts.insert(1, Text(f"playbook {self.playbook}", style="dim"))
         if self.error and self.status == "running":
             parts.append(Text(self.error, style="yellow"))
-        return Panel(Group(*parts), title=Text(self.goal[:70] or "podium"), border_style="blue")
+        title = Text(clip(self.goal, 70, flat=True) or "podium")
+        return Panel(Group(*parts), title=title, border_style="blue")
+
+    def _task_label(self, t: Task) -> Text:
+        """A task's line, its instruction under it: state, time so far, tokens, inputs, note."""
+        view = self.tasks.get(t.id, _TaskView())
+        elapsed = view.elapsed
+        if elapsed is None:
+            elapsed = time.monotonic() - view.started if view.started else 0.0
+        return Text.assemble(
+            (f"{t.id} ", "bold"),
+            (f"[{t.agent}] ", "cyan"),
+            (view.state, _STYLE.get(view.state, "")),
+            f"  {elapsed:.1f}s  {view.tokens} tok",
+            (f"  ← {', '.join(t.inputs)}" if t.inputs else "", "dim"),
+            (f"  {view.note}" if view.note else "", "dim"),
+            ("\n" + clip(t.instruction, 110, flat=True), "dim italic"),
+        )
+
+    def _footer(self) -> Text:
+        return Text(
+            f"{time.monotonic() - self.started:.1f}s elapsed · {self.tokens} tokens · "
+            f"${self.cost_usd:.4f}",
+            style="dim",
+        )
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """Text made when it is drawn, not when the panel is built: the live display redraws
+    several times a second, so times tick between events (planning sends none for seconds)."""
+
+    make: Callable[[], Text]
+
+    def __rich__(self) -> Text:
+        return self.make()
 
 
 def _source(tool: str, arguments: str) -> str:
@@ -189,12 +218,16 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
     """Show a run live, then its answer. Returns the process exit code."""
     console = console or Console()
     view = ProgressView()
-    with Live(view.render(), console=console, refresh_per_second=8, transient=False) as live:
-        async for event in events:
-            view.emit(event)
-            live.update(view.render())
-    if not console.is_terminal:
-        console.print()  # piped, the last frame ends without one: the table would glue to it
+    try:
+        with Live(view.render(), console=console, refresh_per_second=8, transient=False) as live:
+            async for event in events:
+                view.emit(event)
+                live.update(view.render())
+    finally:
+        if not console.is_terminal:
+            # Piped, the last frame ends without a newline, whatever ends the run (an error
+            # line, the outputs table): without one, the next line glues to the box ("╯error:").
+            console.print()
     if view.plan is not None:
         console.print(view.outputs())
     if view.status == "completed":

@@ -9,6 +9,8 @@ without counting a failure: the supervisor ends the run.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import functools
 import time
@@ -25,8 +27,9 @@ from podium.tools import ToolContext
 
 from .._errors import ModelError
 from ..models._model import prompt_room, result_budget, serving_window
+from ..models._slot import SlotWatcher, watching
 from ._context import RunContext
-from ._events import TaskCompleted, TaskFailed, TaskSkipped, TaskStarted
+from ._events import ModelTurn, TaskCompleted, TaskFailed, TaskSkipped, TaskStarted
 from ._executor import AgentAttempt, TaskChat, describe_failure
 from ._facts import with_found_records
 from ._plan import Task, Tier
@@ -216,7 +219,8 @@ async def _try(ctx: RunContext, ladder: Ladder, rung: Rung, attempt: int) -> Try
     )
     outcome: TryOutcome
     try:
-        output = await ctx.executor.run(_agent_attempt(ctx, ladder, rung, policy))
+        with watching(_model_turns(ctx, t)):
+            output = await ctx.executor.run(_agent_attempt(ctx, ladder, rung, policy))
     except GraphBubbleUp:
         raise  # LangGraph's own control flow (interrupts) must pass through
     except BudgetExceeded as exc:
@@ -229,6 +233,20 @@ async def _try(ctx: RunContext, ladder: Ladder, rung: Rung, attempt: int) -> Try
         outcome = Accepted(output, policy.taint.tainted)
     ladder.verdicts += policy.verdicts
     return outcome
+
+
+def _model_turns(ctx: RunContext, t: Task) -> SlotWatcher:
+    """The task's waits for a model that serves one call at a time, as `ModelTurn` events. The
+    model tells them from the thread its call runs on: they are handed to the run's loop."""
+    loop = asyncio.get_running_loop()
+
+    def tell(held: bool) -> None:
+        state: Literal["waiting", "serving"] = "serving" if held else "waiting"
+        event = ModelTurn(run_id=ctx.run_id, task_id=t.id, agent=t.agent, state=state)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the run is gone
+            loop.call_soon_threadsafe(ctx.emit, event)
+
+    return tell
 
 
 def _agent_attempt(ctx: RunContext, ladder: Ladder, rung: Rung, policy: TaskPolicy) -> AgentAttempt:

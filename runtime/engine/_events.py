@@ -67,6 +67,18 @@ class TaskStarted(_Event):
     """Why this tier: the routing decision (planner hint, a rule, a retry, an escalation)."""
 
 
+class ModelTurn(_Event):
+    """A task's model call waited for a model that serves one call at a time (the embedded
+    model, another task's call holding it), then got it. Not sent when the model was free: a
+    started task is running until told it waits."""
+
+    kind: Literal["model_turn"] = "model_turn"
+    task_id: str
+    agent: str
+    state: Literal["waiting", "serving"]
+    """waiting: the task is queued behind other calls; serving: its call has the model now."""
+
+
 class TaskCompleted(_Event):
     kind: Literal["task_completed"] = "task_completed"
     task_id: str
@@ -164,6 +176,7 @@ RunEvent = Annotated[
     | PlanRejected
     | PlanCreated
     | TaskStarted
+    | ModelTurn
     | TaskCompleted
     | TaskFailed
     | TaskSkipped

@@ -43,6 +43,8 @@ from ._sinks import EventSink
 
 Emit = Callable[[RunEvent], None]
 ARGUMENT_PREVIEW_CHARS = 500
+AUDIT_TEXT_CHARS = 2000
+"""Of a task's output or the answer, what the audit trail keeps (the run record keeps it all)."""
 _SECRETS = Redactor()
 """Secrets only (no PII kinds): what questions and events may never hold."""
 RUNTIME_NAMES = ("planner", "supervisor", "synthesizer", "runtime")
@@ -151,18 +153,28 @@ class AuditSink(EventSink):
         self.log = AuditLog(run_dir / AUDIT_FILE, Redactor(pii=frozenset(config.redact_pii)))
 
     def emit(self, event: RunEvent) -> None:
+        if event.kind == "model_turn":
+            return  # when a call waited for the model: the live view's business, not the audit's
         data = event.model_dump(mode="json", exclude={"run_id", "at"})
         kind = data.pop("kind")
         if kind == "plan_created":
             plan = data.pop("plan")
             data["tasks"] = [
-                {"id": t["id"], "agent": t["agent"], "inputs": t["inputs"], "tier": t.get("tier")}
+                {
+                    "id": t["id"],
+                    "agent": t["agent"],
+                    "inputs": t["inputs"],
+                    "tier": t.get("tier"),
+                    "instruction": t["instruction"],
+                }
                 for t in plan["tasks"]
             ]
         elif kind in ("task_completed", "run_finished"):
             for key in ("output", "answer"):
-                if isinstance(data.get(key), str) and len(data[key]) > 2000:
-                    data[key] = data[key][:2000] + "…"
+                text = data.get(key)
+                if isinstance(text, str) and len(text) > AUDIT_TEXT_CHARS:
+                    cut = len(text) - AUDIT_TEXT_CHARS
+                    data[key] = f"{text[:AUDIT_TEXT_CHARS]} … (+{cut} chars not kept)"
         self.log.record(kind, run_id=event.run_id, **data)
 
     def __repr__(self) -> str:

@@ -2,13 +2,15 @@
 
 `ScriptedModel` plays a queue of steps; each step may say which requests it answers
 (by purpose, task or agent), so scripts stay deterministic when tasks run in parallel.
-`FunctionModel` answers with a function. Both can simulate a per-call latency.
+`FunctionModel` answers with a function. Both can simulate a per-call latency, and serve one
+call at a time as the embedded model does (`one_at_a_time`).
 Users import them as `podium.runtime.testing`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import json
@@ -30,6 +32,7 @@ from ._model import (
     Purpose,
     ToolCall,
 )
+from ._slot import ModelSlot
 from ._usage import Usage
 
 Reply = str | Mapping[str, Any] | BaseModel | AssistantMessage
@@ -145,8 +148,13 @@ class ScriptedModel:
         name: str = "scripted",
         usd_per_token: float = 0.0,
         context_window: int | None = None,
+        one_at_a_time: bool = False,
     ) -> None:
         self._steps = list(steps)
+        self.one_at_a_time = one_at_a_time
+        """Calls take turns, latency included, like the embedded model's (a waiting task's
+        call is reported as queued)."""
+        self._slot = ModelSlot()
         self.context_window = context_window
         """The window of the model it stands in for: prompts are sized to it (None: unknown)."""
         self.latency_s = latency_s
@@ -160,8 +168,9 @@ class ScriptedModel:
             self.calls.append(request)
             step = self._take(request)
         latency = self.latency_s if step.latency_s is None else step.latency_s
-        if latency:
-            await asyncio.sleep(latency)
+        async with _turn(self._slot, self.one_at_a_time):
+            if latency:
+                await asyncio.sleep(latency)
         if step.error is not None:
             raise step.error
         assert step.reply is not None
@@ -212,15 +221,24 @@ class FunctionModel:
     calls: list[ModelRequest] = field(default_factory=list)
     context_window: int | None = None
     """The window of the model it stands in for: prompts are sized to it (None: unknown)."""
+    one_at_a_time: bool = False
+    """Calls take turns, latency and function included, like the embedded model's (a waiting
+    task's call is reported as queued)."""
+    _slot: ModelSlot = field(default_factory=ModelSlot, init=False, repr=False, compare=False)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         self.calls.append(request)
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
-        answer = self.function(request)
-        if inspect.isawaitable(answer):
-            answer = await answer
+        async with _turn(self._slot, self.one_at_a_time):
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s)
+            answer = self.function(request)
+            if inspect.isawaitable(answer):
+                answer = await answer
         return _respond(request, answer, self.name, self.usd_per_token)
+
+
+def _turn(slot: ModelSlot, one_at_a_time: bool) -> contextlib.AbstractAsyncContextManager[None]:
+    return slot.ahold() if one_at_a_time else contextlib.nullcontext()
 
 
 def _respond(

@@ -28,6 +28,7 @@ from typing import Any, cast
 from podium.tools import VARIANTS_KEY, head, message_tokens, token_bound
 
 from .._errors import ConfigError
+from ._slot import ModelSlot
 
 PROVIDER = "podium-local"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -95,7 +96,8 @@ class _Engine:
         # agent's next step repeats its whole conversation. Two conversations alternating for
         # three turns took 15.2 s with it, 34.1 s without.
         self.llama.set_cache(LlamaRAMCache(capacity_bytes=STATE_CACHE_BYTES))
-        self.lock = threading.Lock()
+        self.slot = ModelSlot()
+        """Calls take turns; a task whose call waits is told so (shown as queued)."""
 
     @classmethod
     def shared(cls) -> _Engine:
@@ -115,7 +117,7 @@ class _Engine:
         # plan repeated a task on all three attempts. The 135M model plans and calls better
         # when it names the agent, or the arguments, first.
         grammar = _grammar(json.dumps(schema, sort_keys=True)) if schema else None
-        with self.lock:
+        with self.slot.hold():
             out: Any = self.llama.create_chat_completion(
                 messages=cast(Any, _fit(messages, CONTEXT_TOKENS - max_tokens)),
                 grammar=grammar,
