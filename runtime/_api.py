@@ -36,8 +36,8 @@ from .engine._memory import RunMemory
 from .engine._planning import plan_only
 from .engine._playbooks import Playbooks, load_playbooks
 from .engine._policy import audit_writer, check_goal_policy
-from .engine._result import PlanResult, RunResult, RunStatus
-from .engine._results import budget_stopped_result, finished_result, waiting_result
+from .engine._result import PlanResult, RunErrorKind, RunResult, RunStatus
+from .engine._results import budget_stopped_result, finished_result, run_result, waiting_result
 from .engine._routing import RoutingPolicy
 from .engine._supervisor import build_supervisor
 from .executors._select import make_executor
@@ -310,10 +310,10 @@ class Podium:
                 resume=resume,
                 answered=frozenset(answers),
             )
-        if record.result is not None and record.status != "cancelled":
-            return record.result  # already finished: resuming is a no-op
         if record.status == "failed":
             raise RunStateError(f"run {run_id!r} failed and has nothing to resume: {record.error}")
+        if record.result is not None and record.status != "cancelled":
+            return record.result  # already finished: resuming is a no-op
         return await self._cancellable(record, on_event or _ignore, resumed=True)
 
     async def astream_resume(
@@ -518,16 +518,7 @@ class Podium:
                     f"budget exceeded: wall_time limit of {self.config.budget.max_wall_s:g} seconds reached",
                 )
             except PlanError as exc:
-                self._finish_failed(run_id, exc)
-                emit(
-                    RunFinished(
-                        run_id=run_id,
-                        status="failed",
-                        answer=None,
-                        usage=_usage_so_far(ctx),
-                        error=str(exc),
-                    )
-                )
+                self._finish_failed(ctx, emit, exc)
                 raise
         if ctx.memory is not None and result.status == "completed":
             result = await _remembered(ctx.memory, goal, result)
@@ -589,8 +580,9 @@ class Podium:
             if asked and (current is None or not current.cancelling()) and stored.result:
                 return stored.result  # `cancel` stopped it: the caller gets the cancelled result
             raise
-        except PlanError:
-            raise  # recorded "failed" by `_execute`, with its rejected plans and its event
+        except PlanError as exc:
+            # Recorded "failed" by `_execute`, with its result, rejected plans and event.
+            raise _raised_here(exc) from None
         except Exception as exc:
             error = self._finish_broken(run_id, emit, exc)
             if error is exc:
@@ -611,68 +603,57 @@ class Podium:
         Anything else ends it "failed", with the error."""
         interruption = storage_failure(exc, self.config.storage.data_dir)
         status: RunStatus = "failed"
+        kind = RunErrorKind.REFUSED if isinstance(exc, GoalError) else RunErrorKind.ERROR
         if interruption is not None:
-            status = "cancelled"
+            status, kind = "cancelled", RunErrorKind.CANCELLED
             error = f"{interruption.message}; then `podium resume {run_id}` continues the run"
         elif isinstance(exc, PodiumError):
             error = str(exc)
         else:
             error = f"{type(exc).__name__}: {exc}"
+        ctx = self._contexts.get(run_id)
+        result = run_result(ctx, status, error=error, error_kind=kind) if ctx else None
         try:
             record = self.store.get(run_id)
             if record.status not in ("queued", "running"):
                 return interruption or exc  # it had ended (the error came after): as recorded
-            self.store.save(
-                record.model_copy(
-                    update={"status": status, "updated_at": time.time(), "error": error}
-                )
-            )
+            update = {"status": status, "updated_at": time.time(), "error": error}
+            self.store.save(record.model_copy(update={**update, "result": result}))
         except (OSError, sqlite3.Error, PodiumError) as failure:
             # The store failed as well (the same full disk): the record still says "running";
             # listing runs marks it once this process is gone.
             log.warning("run %s: its record could not be updated (%s)", run_id, failure)
-        ctx = self._contexts.get(run_id)
-        usage = _usage_so_far(ctx) if ctx is not None else Usage()
+        usage = result.usage if result else Usage()
         emit(RunFinished(run_id=run_id, status=status, answer=None, usage=usage, error=error))
         return interruption or exc
 
     def _finish_cancelled(self, ctx: RunContext, emit: EventHandler) -> None:
-        usage = _usage_so_far(ctx)
         error = f"cancelled: `podium resume {ctx.run_id}` continues it"
-        result = RunResult(
-            run_id=ctx.run_id,
-            goal=ctx.goal,
-            status="cancelled",
-            tasks=dict(ctx.results),
-            usage=usage,
-            started_at=ctx.started_at,
-            finished_at=time.time(),
-            error=error,
-        )
-        update = {"status": "cancelled", "updated_at": time.time(), "error": error}
+        result = run_result(ctx, "cancelled", error=error, error_kind=RunErrorKind.CANCELLED)
+        self._finish_with(result, emit)
+
+    def _finish_failed(self, ctx: RunContext, emit: EventHandler, exc: PlanError) -> None:
+        """No plan: the run ends failed with what it spent, kept in its record and on `exc`."""
+        result = run_result(ctx, "failed", error=exc.message, error_kind=RunErrorKind.PLAN)
+        exc.result = result
+        rejected = [{"output": a.output, "problems": list(a.problems)} for a in exc.attempts]
+        self._finish_with(result, emit, rejected_plans=rejected)
+
+    def _finish_with(self, result: RunResult, emit: EventHandler, **extra: Any) -> None:
+        """Store a result the entrypoint did not return (the run stopped around it) and say so."""
+        update = {"status": result.status, "updated_at": time.time(), "error": result.error}
         with self._storing():
-            record = self.store.get(ctx.run_id)
-            self.store.save(record.model_copy(update={**update, "result": result}))
+            record = self.store.get(result.run_id)
+            self.store.save(record.model_copy(update={**update, "result": result, **extra}))
         emit(
             RunFinished(
-                run_id=ctx.run_id, status="cancelled", answer=None, usage=usage, error=error
+                run_id=result.run_id,
+                status=result.status,
+                answer=None,
+                usage=result.usage,
+                error=result.error,
             )
         )
-
-    def _finish_failed(self, run_id: str, exc: PlanError) -> None:
-        rejected = [{"output": a.output, "problems": list(a.problems)} for a in exc.attempts]
-        with self._storing():
-            record = self.store.get(run_id)
-            self.store.save(
-                record.model_copy(
-                    update={
-                        "status": "failed",
-                        "updated_at": time.time(),
-                        "error": str(exc),
-                        "rejected_plans": rejected,
-                    }
-                )
-            )
 
 
 async def _remembered(memory: RunMemory, goal: str, result: RunResult) -> RunResult:
@@ -706,10 +687,6 @@ async def _with_backstop(run: Coroutine[Any, Any, T], max_wall_s: float) -> T:
         return await run
     async with asyncio.timeout(max_wall_s + WALL_TIME_GRACE_S):
         return await run
-
-
-def _usage_so_far(ctx: RunContext) -> Usage:
-    return sum((r.usage for r in ctx.results.values()), Usage())
 
 
 def _agent_registry(config: PodiumConfig, extra: Iterable[AgentSpec]) -> AgentRegistry:
@@ -826,14 +803,38 @@ def _tee(first: EventHandler, then: EventHandler) -> EventHandler:
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on a loop of its own; a Podium error is raised from here, without the frames
+    of the event loop it came through."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        pass
+    else:
+        coro.close()
+        raise RuntimeError(
+            "Podium.run() was called inside a running event loop: use `await podium.arun(...)`"
+        )
+    try:
         return asyncio.run(coro)
-    coro.close()
-    raise RuntimeError(
-        "Podium.run() was called inside a running event loop: use `await podium.arun(...)`"
-    )
+    except PodiumError as exc:
+        raise _raised_here(exc) from None
+
+
+E = TypeVar("E", bound=BaseException)
+
+FRAMEWORK_NOTE = "During task with name "
+"""How LangGraph's runner annotates an exception raised inside a graph task (`add_note`)."""
+
+
+def _raised_here(exc: E) -> E:
+    """`exc` as if raised where it is raised again: without the frames it came through
+    (LangGraph's runner, asyncio) and LangGraph's note. A Podium error says what happened
+    and what to do; the framework's frames would bury that under 60 lines."""
+    exc.__traceback__ = None
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        exc.__notes__ = [n for n in notes if not n.startswith(FRAMEWORK_NOTE)]
+    return exc
 
 
 async def _stream(start: Callable[[EventHandler], Any]) -> AsyncIterator[RunEvent]:
