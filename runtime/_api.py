@@ -541,6 +541,7 @@ class Podium:
                 answer=result.answer,
                 usage=result.usage,
                 error=result.error,
+                error_kind=result.error_kind,
             )
         )
         return result
@@ -624,7 +625,16 @@ class Podium:
             # listing runs marks it once this process is gone.
             log.warning("run %s: its record could not be updated (%s)", run_id, failure)
         usage = result.usage if result else Usage()
-        emit(RunFinished(run_id=run_id, status=status, answer=None, usage=usage, error=error))
+        emit(
+            RunFinished(
+                run_id=run_id,
+                status=status,
+                answer=None,
+                usage=usage,
+                error=error,
+                error_kind=kind,
+            )
+        )
         return interruption or exc
 
     def _finish_cancelled(self, ctx: RunContext, emit: EventHandler) -> None:
@@ -652,6 +662,7 @@ class Podium:
                 answer=None,
                 usage=result.usage,
                 error=result.error,
+                error_kind=result.error_kind,
             )
         )
 

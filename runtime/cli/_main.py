@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except PodiumError as exc:
+        from ._outcome import error_exit_code
+
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return error_exit_code(exc)
     except Exception as exc:
         # A full or read-only disk, or an OSError on a file under the data folder, met outside
         # the run store's seams (which raise StorageError, above): one line, like any other
@@ -256,28 +258,38 @@ def _podium(args: argparse.Namespace) -> Podium:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    podium = _podium(args)
+    from ._outcome import print_json_outcome
+
     if args.json:
-        result = podium.run(args.goal, run_id=args.run_id)
-        print(result.model_dump_json(indent=2))
-        return 0 if result.status == "completed" else 1
+        return print_json_outcome(
+            lambda: _podium(args),
+            lambda podium, run_id: podium.run(args.goal, run_id=run_id),
+            run_id=args.run_id,
+            goal=args.goal,
+        )
     import asyncio
 
     from ._progress import follow
 
+    podium = _podium(args)
+    podium.check_goal(args.goal)  # a refused goal is one line, before any live view
     return asyncio.run(follow(podium.astream(args.goal, run_id=args.run_id)))
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    podium = _podium(args)
+    from ._outcome import print_json_outcome
+
     if args.json:
-        result = podium.resume(args.run_id)
-        print(result.model_dump_json(indent=2))
-        return 0 if result.status == "completed" else 1
+        return print_json_outcome(
+            lambda: _podium(args),
+            lambda podium, run_id: podium.resume(run_id),
+            run_id=args.run_id,
+        )
     import asyncio
 
     from ._progress import follow
 
+    podium = _podium(args)
     return asyncio.run(follow(podium.astream_resume(args.run_id)))
 
 
@@ -324,9 +336,13 @@ def _cmd_approve(args: argparse.Namespace) -> int:
         answer = {"decision": "answer", "text": args.answer}
     answers = {chosen[0].id: answer}
     if args.json:
-        result = asyncio.run(podium.aresume(args.run_id, answers=answers))
-        print(result.model_dump_json(indent=2))
-        return 0 if result.status == "completed" else 1
+        from ._outcome import print_json_outcome
+
+        return print_json_outcome(
+            lambda: podium,
+            lambda podium, run_id: podium.resume(run_id, answers=answers),
+            run_id=args.run_id,
+        )
     from ._progress import follow
 
     return asyncio.run(follow(podium.astream_resume(args.run_id, answers=answers)))

@@ -86,7 +86,7 @@ class RunContext:
     semaphore: asyncio.Semaphore = field(init=False)
     result: RunResult | None = None
     """The run's result once its entrypoint has built it in this process."""
-    spent: Usage = Usage()
+    spent: Usage = field(default_factory=Usage)
     """What the run's own steps spent: every plan step and synthesis call, run or restored
     (each task's usage, failed tries included, is in its result)."""
 

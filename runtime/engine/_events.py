@@ -11,7 +11,7 @@ from podium.policies import Action, GuardFailure
 
 from ..models._usage import Usage
 from ._plan import Plan, Tier
-from ._result import Clarification
+from ._result import Clarification, RunErrorKind
 
 
 class _Event(BaseModel):
@@ -154,7 +154,10 @@ class RunFinished(_Event):
     status: Literal["completed", "failed", "budget_exceeded", "waiting_for_human", "cancelled"]
     answer: str | None
     usage: Usage
+    """Everything the run spent, whatever its end."""
     error: str | None = None
+    error_kind: RunErrorKind | None = None
+    """Why it did not complete (`RunResult.error_kind`)."""
 
 
 RunEvent = Annotated[
