@@ -64,13 +64,14 @@ def error_exit_code(exc: PodiumError) -> ExitCode:
 
 
 def error_document(exc: PodiumError, goal: str | None = None) -> dict[str, Any]:
-    """What `--json` prints when no run exists to print: the RunResult's fields that apply
-    (no run id, nothing spent), so scripts read `status`, `error_kind` and `error` alike."""
+    """What `--json` prints when no run exists to print: the RunResult's fields, as they are
+    with no run (no id, no status, nothing spent), so scripts read `error_kind` and `error`
+    alike; `code` is the error's stable code."""
     kind = RunErrorKind.REFUSED if isinstance(exc, GoalError) else RunErrorKind.ERROR
     return {
         "run_id": None,
         "goal": goal,
-        "status": "failed",
+        "status": None,
         "error_kind": kind.value,
         "error": exc.message,
         "code": str(exc.code),

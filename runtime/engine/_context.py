@@ -87,8 +87,9 @@ class RunContext:
     result: RunResult | None = None
     """The run's result once its entrypoint has built it in this process."""
     spent: Usage = field(default_factory=Usage)
-    """What the run's own steps spent: every plan step and synthesis call, run or restored
-    (each task's usage, failed tries included, is in its result)."""
+    """What the run spent outside its task results: every plan step and synthesis call, run or
+    restored, and the tries of tasks that never settled in this process (paused for a human,
+    cancelled). Each settled task's usage, failed tries included, is in its result."""
 
     def __post_init__(self) -> None:
         self.semaphore = asyncio.Semaphore(self.config.run.concurrency)
