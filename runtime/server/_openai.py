@@ -92,8 +92,8 @@ def openai_routes(app: FastAPI, service: RunService) -> None:
         done = service.record(record.run_id, tenant)
         if (failure := run_error(done)) is not None:
             status, error = failure
-            body = {"error": error, "usage": _usage(done), "podium": _extension(done)}
-            return JSONResponse(body, status, headers=NO_RETRY)
+            answer = {"error": error, "usage": _usage(done), "podium": _extension(done)}
+            return JSONResponse(answer, status, headers=NO_RETRY)
         return JSONResponse(
             {
                 "id": f"chatcmpl-{done.run_id}",
