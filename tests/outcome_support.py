@@ -11,6 +11,7 @@ usage counts every token, however it ended.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ class OutcomeBackend(ScriptedBackend):
         super().__init__()
         self.podium: Podium | None = None
         self.spent: defaultdict[str, Usage] = defaultdict(Usage)
+        self.cancelled: set[str] = set()
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         response = await super().complete(request)
@@ -104,10 +106,13 @@ class OutcomeBackend(ScriptedBackend):
                 raise RuntimeError("the source for A is down")
             if "[budget]" in goal:
                 return HUGE
-        if request.purpose == "task" and request.task_id == "c" and "[cancel]" in goal:
-            # Stopped while the writer works, its inputs settled: as a person would, midway.
+        run_id = request.run_id or ""
+        if request.task_id == "c" and "[cancel]" in goal and run_id not in self.cancelled:
+            # Stopped while the writer works, its inputs settled: as a person would, midway
+            # (once: resumed, the run goes on).
             assert self.podium is not None
-            self.podium.cancel(request.run_id or "")
+            self.cancelled.add(run_id)
+            self.podium.cancel(run_id)
             await asyncio.sleep(60)  # cancelled here
         return await super().answer(request)
 
@@ -136,22 +141,51 @@ def outcome_podium(data_dir: Path) -> tuple[Podium, OutcomeBackend]:
 
 def main(argv: list[str]) -> int:
     """python tests/outcome_support.py serve DATA_DIR: a real `podium serve` on the outcomes'
-    backend (prints "PORT <n>"); ... cli DATA_DIR ARGS...: the `podium` command on it."""
+    backend (prints "PORT <n>"); ... cli DATA_DIR ARGS...: the `podium` command on it;
+    ... commands DATA_DIR IN OUT: the commands IN lists, one after another (`run_commands`)."""
     mode, data_dir, *rest = argv
-    podium, _ = outcome_podium(Path(data_dir))
+    podium, backend = outcome_podium(Path(data_dir))
     if mode == "serve":
         from podium.runtime import create_app, serve
 
         app = create_app(podium, tokens={})
         serve(app, host="127.0.0.1", port=0, on_ready=lambda p: print(f"PORT {p}", flush=True))
         return 0
+    cli = _cli_on(podium, backend)
+    if mode == "commands":
+        return run_commands(cli, podium, Path(rest[0]), Path(rest[1]))
+    return int(cli.main(rest))
+
+
+def _cli_on(podium: Podium, backend: OutcomeBackend) -> Any:
+    """`podium`'s main module, its commands running on `podium` and `backend` (`run --record`
+    builds its own Podium around `podium.runtime.LiteLLMBackend`)."""
+    import podium.runtime as runtime
     from podium.runtime.cli import _main as cli
 
     def same(args: Any) -> Podium:
         return podium
 
-    cli._podium = same  # type: ignore[assignment]
-    return cli.main(rest)
+    cli._podium = same
+    runtime.LiteLLMBackend = lambda models: backend  # type: ignore[attr-defined]
+    return cli
+
+
+def run_commands(cli: Any, podium: Podium, commands: Path, out: Path) -> int:
+    """Each command (a JSON list of argv lists) through `podium`'s main in this process, one
+    after another, as a person would type them; `RUN_ID` stands for a run cancelled before
+    them (resumable). Writes each command's exit code to `out`, as a JSON list."""
+    interrupted = podium.run("[cancel] Research A and B")
+    codes = []
+    for argv in json.loads(commands.read_text()):
+        argv = [interrupted.run_id if word == "RUN_ID" else word for word in argv]
+        print(f"$ podium {' '.join(argv)}", flush=True)
+        try:
+            codes.append(int(cli.main(argv)))
+        except SystemExit as exc:  # argparse
+            codes.append(exc.code if isinstance(exc.code, int) else 1)
+    out.write_text(json.dumps(codes))
+    return 0
 
 
 if __name__ == "__main__":
