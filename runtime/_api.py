@@ -199,7 +199,7 @@ class Podium:
     # -- running -----------------------------------------------------------------------
 
     def run(self, goal: str, *, run_id: str | None = None) -> RunResult:
-        """Run a goal to the end (blocking). Raises PlanError when no valid plan is found."""
+        """Run a goal to its end or its first question (blocking); see `arun`."""
         return _run_sync(self.arun(goal, run_id=run_id))
 
     async def arun(
@@ -210,7 +210,12 @@ class Podium:
         on_event: EventHandler | None = None,
         tenant: str | None = None,
     ) -> RunResult:
-        """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`)."""
+        """Run a goal; `tenant` scopes its shared memory (default: `[memory] tenant`).
+
+        Returns the `RunResult` of every run that started, however it ended (`status`, and
+        `error` and `error_kind` when it did not complete). Raises GoalError when the goal is
+        refused before any work, PlanError when no valid plan is made (the run is recorded
+        failed; `exc.result` is its RunResult), StorageError when the data folder fails."""
         goal = self.check_goal(goal)
         await self.executor.start()  # a Ray cluster that cannot be reached fails here, not mid-run
         now = time.time()
