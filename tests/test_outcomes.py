@@ -250,3 +250,49 @@ def test_every_surface_tells_the_same_end(
         assert words["python"], "a run that did not complete says why"
         advice = r"\b(try|resume|raise|give|shorten|reword|rephrase|remove)\b"
         assert re.search(advice, words["python"] or "", re.I), f"what to do: {words['python']}"
+
+
+# -- the pieces the matrix rests on ----------------------------------------------------------
+
+
+def test_a_budget_spent_while_planning_keeps_what_planning_spent(tmp_path: Path) -> None:
+    from podium.runtime import Podium, PodiumConfig
+    from podium.runtime.testing import FunctionModel
+
+    config = PodiumConfig.from_mapping(
+        {
+            "storage": {"data_dir": str(tmp_path)},
+            "memory": {"enabled": False},
+            "planner": {"playbooks": False},
+            "budget": {"max_calls": 2},
+        }
+    )
+    model = FunctionModel(lambda request: "not a plan {")
+    result = Podium(config, model=model).run("plan this")
+    assert (result.status, result.error_kind) == ("budget_exceeded", "budget")
+    assert result.usage.calls == 2 == len(model.calls) and result.usage.total_tokens > 0
+
+
+def test_the_live_view_keeps_the_planners_feedback_and_a_follow_ups_context_to_itself() -> None:
+    from rich.console import Console
+
+    from podium.runtime import PlanRejected, RunStarted
+    from podium.runtime.cli._progress import ProgressView, goal_title
+    from podium.runtime.server._conversation import Turn, goal_with_context
+
+    goal = goal_with_context(
+        "And the renewal dates?",
+        [Turn(role="user", content="List the EU leads"), Turn(role="assistant", content="3")],
+        max_chars=4000,
+    )
+    view = ProgressView()
+    view.apply(RunStarted(run_id="r", goal=goal))
+    problems = ("the reply is not a JSON object (x): reply with JSON only",)
+    view.apply(PlanRejected(run_id="r", attempt=1, problems=problems))
+    console = Console(width=100, record=True)
+    console.print(view.render())
+    shown = console.export_text()
+    assert "And the renewal dates?" in shown
+    assert "plan attempt 1 broke 1 plan rule(s): asking the planner again" in shown
+    plain(shown)
+    assert goal_title("x" * 100).endswith("…") and len(goal_title("x" * 100)) == 70
