@@ -217,6 +217,8 @@ def openai_stream(outcome: Outcome, server: str) -> None:
 
 def server_reading(server: str, run_id: str) -> Reading:
     shown = httpx.get(f"{server}/runs/{run_id}/result").json()
+    summary = httpx.get(f"{server}/runs/{run_id}").json()
+    assert (summary["status"], summary["error_kind"]) == (shown["status"], shown["error_kind"])
     return read(shown["status"], shown["error_kind"], shown["error"], run_id)
 
 

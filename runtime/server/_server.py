@@ -51,7 +51,7 @@ from .._errors import (
     RunStateError,
 )
 from ..engine._events import RunEvent, RunQueued
-from ..engine._result import Escalation, RunResult, RunStatus
+from ..engine._result import Escalation, RunErrorKind, RunResult, RunStatus
 from ..models._usage import Usage
 from ..storage._store import RunRecord, new_run_id, settle_stale
 from ._conversation import Turn, goal_with_context
@@ -127,6 +127,8 @@ class RunSummary(BaseModel):
     updated_at: float
     profile: str | None = None
     error: str | None = None
+    error_kind: RunErrorKind | None = None
+    """Why it did not complete, as `RunResult.error_kind` (the OpenAI endpoint's `error.code`)."""
     answer: str | None = None
     usage: Usage | None = None
     escalations: list[Escalation] = []
@@ -368,6 +370,7 @@ class RunService:
             "updated_at": record.updated_at,
             "profile": self._profiles.get(record.run_id, record.profile),
             "error": record.error,
+            "error_kind": result.error_kind if result else None,
             "answer": result.answer if result else None,
             "usage": result.usage if result else None,
             "escalations": result.escalations if result and status == "waiting_for_human" else [],
