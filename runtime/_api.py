@@ -55,8 +55,8 @@ from .engine._policy import (
     check_goal_policy,
     goal_verdict,
 )
-from .engine._result import PlanResult, RunResult
-from .engine._results import budget_stopped_result, finished_result, waiting_result
+from .engine._result import PlanResult, RunErrorKind, RunResult
+from .engine._results import budget_stopped_result, finished_result, run_result, waiting_result
 from .engine._routing import RoutingPolicy
 from .engine._sinks import CallbackSink, EventFanout, EventSink, RedactedSink, event_sinks
 from .engine._status import UNDER_WAY, RunStatus, check_resume
@@ -234,7 +234,7 @@ class Podium:
     # -- running -----------------------------------------------------------------------
 
     def run(self, goal: str | CheckedGoal, *, run_id: str | None = None) -> RunResult:
-        """Run a goal to the end (blocking). Raises PlanError when no valid plan is found."""
+        """Run a goal to its end or its first question (blocking); see `arun`."""
         return _run_sync(self.arun(goal, run_id=run_id))
 
     async def arun(
@@ -250,7 +250,12 @@ class Podium:
 
         Its events go to the instance's sinks, then `sinks`, then `on_event` (a callback,
         wrapped as a sink), each event masked of secrets; what a sink raises is logged, and
-        the run goes on."""
+        the run goes on.
+
+        Returns the `RunResult` of every run that started, however it ended (`status`, and
+        `error` and `error_kind` when it did not complete). Raises GoalError when the goal is
+        refused before any work, PlanError when no valid plan is made (the run is recorded
+        failed; `exc.result` is its RunResult), StorageError when the data folder fails."""
         tenant = tenant or self.config.memory.tenant
         queued: RunRecord | None = None
         checked: CheckedGoal | None = None
@@ -604,16 +609,7 @@ class Podium:
                     f"budget exceeded: wall_time limit of {self.config.budget.max_wall_s:g} seconds reached",
                 )
             except PlanError as exc:
-                self._finish_failed(run_id, exc)
-                events.emit(
-                    RunFinished(
-                        run_id=run_id,
-                        status="failed",
-                        answer=None,
-                        usage=_usage_so_far(ctx),
-                        error=str(exc),
-                    )
-                )
+                self._finish_failed(ctx, events, exc)
                 raise
         if ctx.memory is not None and result.status == "completed":
             result = await _remembered(ctx.memory, goal, result)
@@ -627,6 +623,7 @@ class Podium:
                 answer=result.answer,
                 usage=result.usage,
                 error=result.error,
+                error_kind=result.error_kind,
             )
         )
         return result
@@ -665,8 +662,9 @@ class Podium:
             if asked and (current is None or not current.cancelling()) and stored.result:
                 return stored.result  # `cancel` stopped it: the caller gets the cancelled result
             raise
-        except PlanError:
-            raise  # recorded "failed" by `_execute`, with its rejected plans and its event
+        except PlanError as exc:
+            # Recorded "failed" by `_execute`, with its result, rejected plans and event.
+            raise _raised_here(exc) from None
         except Exception as exc:
             error = self._finish_broken(run_id, watchers, exc)
             if error is exc:
@@ -688,56 +686,67 @@ class Podium:
         Anything else ends it "failed", with the error."""
         interruption = storage_failure(exc, self.config.storage.data_dir)
         status: RunStatus = "failed"
+        kind = RunErrorKind.REFUSED if isinstance(exc, GoalError) else RunErrorKind.ERROR
         if interruption is not None:
-            status = "cancelled"
+            status, kind = "cancelled", RunErrorKind.CANCELLED
             error = f"{interruption.message}; then `podium resume {run_id}` continues the run"
         elif isinstance(exc, PodiumError):
             error = str(exc)
         else:
             error = f"{type(exc).__name__}: {exc}"
+        ctx = self._contexts.get(run_id)
+        result = run_result(ctx, status, error=error, error_kind=kind) if ctx else None
         try:
             record = self.store.get(run_id)
             if record.status not in UNDER_WAY:
                 return interruption or exc  # it had ended (the error came after): as recorded
-            self.store.save(record.moved_to(status, error=error))
+            self.store.save(record.moved_to(status, error=error, result=result))
         except (OSError, sqlite3.Error, PodiumError) as failure:
             # The store failed as well (the same full disk): the record still says "running";
             # listing runs marks it once this process is gone.
             log.warning("run %s: its record could not be updated (%s)", run_id, failure)
-        ctx = self._contexts.get(run_id)
-        usage = _usage_so_far(ctx) if ctx is not None else Usage()
+        usage = result.usage if result else Usage()
         events.emit(
-            RunFinished(run_id=run_id, status=status, answer=None, usage=usage, error=error)
+            RunFinished(
+                run_id=run_id,
+                status=status,
+                answer=None,
+                usage=usage,
+                error=error,
+                error_kind=kind,
+            )
         )
         return interruption or exc
 
     def _finish_cancelled(self, ctx: RunContext, events: EventSink) -> None:
-        usage = _usage_so_far(ctx)
         error = f"cancelled: `podium resume {ctx.run_id}` continues it"
-        result = RunResult(
-            run_id=ctx.run_id,
-            goal=ctx.goal,
-            status="cancelled",
-            tasks=dict(ctx.results),
-            usage=usage,
-            started_at=ctx.started_at,
-            finished_at=time.time(),
-            error=error,
-        )
+        result = run_result(ctx, "cancelled", error=error, error_kind=RunErrorKind.CANCELLED)
+        self._finish_with(result, events)
+
+    def _finish_failed(self, ctx: RunContext, events: EventSink, exc: PlanError) -> None:
+        """No plan: the run ends failed with what it spent, kept in its record and on `exc`."""
+        result = run_result(ctx, "failed", error=exc.message, error_kind=RunErrorKind.PLAN)
+        exc.result = result
+        rejected = [{"output": a.output, "problems": list(a.problems)} for a in exc.attempts]
+        self._finish_with(result, events, rejected_plans=rejected)
+
+    def _finish_with(self, result: RunResult, events: EventSink, **extra: Any) -> None:
+        """Store a result the entrypoint did not return (the run stopped around it) and say so."""
         with self._storing():
-            record = self.store.get(ctx.run_id)
-            self.store.save(record.moved_to("cancelled", error=error, result=result))
+            record = self.store.get(result.run_id)
+            self.store.save(
+                record.moved_to(result.status, error=result.error, result=result, **extra)
+            )
         events.emit(
             RunFinished(
-                run_id=ctx.run_id, status="cancelled", answer=None, usage=usage, error=error
+                run_id=result.run_id,
+                status=result.status,
+                answer=None,
+                usage=result.usage,
+                error=result.error,
+                error_kind=result.error_kind,
             )
         )
-
-    def _finish_failed(self, run_id: str, exc: PlanError) -> None:
-        rejected = [{"output": a.output, "problems": list(a.problems)} for a in exc.attempts]
-        with self._storing():
-            record = self.store.get(run_id)
-            self.store.save(record.moved_to("failed", error=str(exc), rejected_plans=rejected))
 
 
 async def _remembered(memory: RunMemory, goal: str, result: RunResult) -> RunResult:
@@ -768,10 +777,6 @@ async def _with_backstop(run: Coroutine[Any, Any, T], max_wall_s: float) -> T:
         return await run
     async with asyncio.timeout(max_wall_s + WALL_TIME_GRACE_S):
         return await run
-
-
-def _usage_so_far(ctx: RunContext) -> Usage:
-    return sum((r.usage for r in ctx.results.values()), Usage())
 
 
 PYTHON_TOOLS = "Podium(tools=...)"
@@ -871,14 +876,38 @@ def _check_untrusted_allowances(tools: ToolRegistry, config: PodiumConfig) -> No
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on a loop of its own; a Podium error is raised from here, without the frames
+    of the event loop it came through."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        pass
+    else:
+        coro.close()
+        raise RuntimeError(
+            "Podium.run() was called inside a running event loop: use `await podium.arun(...)`"
+        )
+    try:
         return asyncio.run(coro)
-    coro.close()
-    raise RuntimeError(
-        "Podium.run() was called inside a running event loop: use `await podium.arun(...)`"
-    )
+    except PodiumError as exc:
+        raise _raised_here(exc) from None
+
+
+E = TypeVar("E", bound=BaseException)
+
+FRAMEWORK_NOTE = "During task with name "
+"""How LangGraph's runner annotates an exception raised inside a graph task (`add_note`)."""
+
+
+def _raised_here(exc: E) -> E:
+    """`exc` as if raised where it is raised again: without the frames it came through
+    (LangGraph's runner, asyncio) and LangGraph's note. A Podium error says what happened
+    and what to do; the framework's frames would bury that under 60 lines."""
+    exc.__traceback__ = None
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        exc.__notes__ = [n for n in notes if not n.startswith(FRAMEWORK_NOTE)]
+    return exc
 
 
 async def _stream(start: Callable[[EventHandler], Any]) -> AsyncIterator[RunEvent]:

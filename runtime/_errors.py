@@ -26,6 +26,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from podium.errors import PodiumError as PodiumError
 from podium.errors import PodiumSignal as PodiumSignal
@@ -83,6 +84,10 @@ class PlanError(PodiumError):
     def __init__(self, message: str, attempts: list[PlanAttempt] | None = None) -> None:
         super().__init__(message)
         self.attempts: list[PlanAttempt] = attempts or []
+        self.result: Any = None
+        """The failed run's `RunResult` (status failed, error_kind plan, what it spent) when a
+        run raised it; None from a dry run (`Podium.plan`). Typed Any: errors sit below the
+        engine that defines RunResult."""
 
 
 class RunNotFoundError(PodiumError):

@@ -223,8 +223,9 @@ async def test_a_planner_that_keeps_sending_a_huge_chain_fails_the_run_with_plan
     bad = chain(1_200, "last-first")
     model = ScriptedModel([plan_reply(bad) for _ in range(config.planner.attempts)])
     podium = make(config, model)
-    with pytest.raises(PlanError, match="over the limit of 100"):
+    with pytest.raises(PlanError, match="no valid plan after 3 attempt") as raised:
         await podium.arun("a very long chain", run_id="huge")
+    assert "over the limit of 100" in " ".join(raised.value.attempts[-1].problems)
     assert podium.store.get("huge").status == "failed"
 
 

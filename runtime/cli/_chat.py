@@ -185,8 +185,9 @@ class ChatSession:
         try:
             asyncio.run(show())
         except PodiumError as exc:
-            self.console.print(Text(str(exc), style="red"))
-            return None
+            if view.status == "running":  # it never started, or never said how it ended
+                self.console.print(Text(str(exc), style="red"))
+                return None
         except KeyboardInterrupt:
             self.console.print(
                 f"[yellow]stopped[/yellow]: the run is cancelled; `/resume {run_id}` continues it"
@@ -207,7 +208,9 @@ class ChatSession:
             answer = Text(view.answer or "")  # model text: never read as markup
             self.console.print(Panel(answer, title="answer", subtitle=cost, border_style="green"))
         elif view.status != "waiting_for_human":
-            self.console.print(Text(f"run {view.status}: {view.error} ({cost})", style="red"))
+            kind = f" ({view.error_kind})" if view.error_kind else ""
+            line = f"run {view.status}{kind}: {view.error} ({cost})"
+            self.console.print(Text(line, style="red"))
 
     def _answer_escalations(self, run_id: str, view: ProgressView | None) -> ProgressView:
         """While the run waits for a human: ask each question here, then continue the run."""

@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except PodiumError as exc:
+        from ._outcome import error_exit_code
+
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return error_exit_code(exc)
     except Exception as exc:
         # A full or read-only disk, or an OSError on a file under the data folder, met outside
         # the run store's seams (which raise StorageError, above): one line, like any other
@@ -323,7 +325,16 @@ def _podium(args: argparse.Namespace) -> Podium:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ..engine._policy import check_goal_input
     from ..storage._store import new_run_id
+    from ._outcome import print_json_outcome
 
+    args.started_run = run_id = args.run_id or new_run_id()
+    if args.json:  # one JSON document whatever happens, a refused goal's too
+        return print_json_outcome(
+            lambda: _podium(args),
+            lambda podium, run_id: podium.run(args.goal, run_id=run_id),
+            run_id=run_id,
+            goal=args.goal,
+        )
     # An empty or refused goal is one error line, at once: before the model stack loads, and
     # before any live view is drawn.
     config = _config(args)
@@ -331,11 +342,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.goal, max_chars=config.planner.max_goal_chars, config=config.policies
     )
     podium = _podium(args)
-    args.started_run = run_id = args.run_id or new_run_id()
-    if args.json:
-        result = podium.run(goal, run_id=run_id)
-        print(result.model_dump_json(indent=2))
-        return 0 if result.status == "completed" else 1
     import asyncio
 
     from ._progress import follow
@@ -344,15 +350,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    podium = _podium(args)
+    from ._outcome import print_json_outcome
+
     if args.json:
-        result = podium.resume(args.run_id)
-        print(result.model_dump_json(indent=2))
-        return 0 if result.status == "completed" else 1
+        return print_json_outcome(
+            lambda: _podium(args),
+            lambda podium, run_id: podium.resume(run_id),
+            run_id=args.run_id,
+        )
     import asyncio
 
     from ._progress import follow
 
+    podium = _podium(args)
     return asyncio.run(follow(podium.astream_resume(args.run_id)))
 
 
@@ -401,9 +411,13 @@ def _cmd_approve(args: argparse.Namespace) -> int:
         )
     answers = {chosen[0].id: _answer_of(args)}
     if args.json:
-        result = asyncio.run(podium.aresume(args.run_id, answers=answers))
-        print(result.model_dump_json(indent=2))
-        return 0 if result.status == "completed" else 1
+        from ._outcome import print_json_outcome
+
+        return print_json_outcome(
+            lambda: podium,
+            lambda podium, run_id: podium.resume(run_id, answers=answers),
+            run_id=args.run_id,
+        )
     from ._progress import follow
 
     return asyncio.run(follow(podium.astream_resume(args.run_id, answers=answers)))

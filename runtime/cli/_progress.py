@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -16,10 +17,13 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from .._errors import PodiumError
 from ..engine._events import RunEvent
 from ..engine._plan import Plan, Task
 from ..engine._sinks import EventSink
+from ..server._conversation import CONTEXT_HEADER
 from ._clip import clip
+from ._outcome import ExitCode, exit_code, outcome_line
 
 _STYLE = {
     "waiting": "dim",
@@ -63,6 +67,7 @@ class ProgressView(EventSink):
     answer: str | None = None
     status: str = "running"
     error: str | None = None
+    error_kind: str | None = None
     tokens: int = 0
     cost_usd: float = 0.0
     escalations: list[tuple[str, str]] = field(default_factory=list)
@@ -79,7 +84,11 @@ class ProgressView(EventSink):
                 for t in event.plan.tasks:
                     self.tasks.setdefault(t.id, _TaskView())
             case "plan_rejected":
-                self.error = f"plan attempt {event.attempt} rejected: {'; '.join(event.problems)}"
+                # The problems are feedback for the planner (in its next prompt and the audit).
+                self.error = (
+                    f"plan attempt {event.attempt} broke {len(event.problems)} plan rule(s): "
+                    "asking the planner again"
+                )
             case "task_started":
                 view = self.tasks.setdefault(event.task_id, _TaskView())
                 view.state, view.started = "running", time.monotonic()
@@ -124,6 +133,7 @@ class ProgressView(EventSink):
                 self.escalations.append((event.escalation_id, event.question))
             case "run_finished":
                 self.status, self.answer, self.error = event.status, event.answer, event.error
+                self.error_kind = event.error_kind
                 self.tokens, self.cost_usd = event.usage.total_tokens, event.usage.cost_usd
 
     def outputs(self, limit: int = 160) -> Table:
@@ -163,8 +173,7 @@ class ProgressView(EventSink):
             parts.insert(1, Text(f"playbook {self.playbook}", style="dim"))
         if self.error and self.status == "running":
             parts.append(Text(self.error, style="yellow"))
-        title = Text(clip(self.goal, 70, flat=True) or "podium")
-        return Panel(Group(*parts), title=title, border_style="blue")
+        return Panel(Group(*parts), title=Text(goal_title(self.goal)), border_style="blue")
 
     def _task_label(self, t: Task) -> Text:
         """A task's line, its instruction under it: state, time so far, tokens, inputs, note."""
@@ -201,6 +210,13 @@ class _Clock:
         return self.make()
 
 
+def goal_title(goal: str, limit: int = 70) -> str:
+    """The request a goal starts with, in a line: a chat follow-up's goal carries the earlier
+    turns after it (`CONTEXT_HEADER`), which are context for the planner, not the title."""
+    request = goal.partition(CONTEXT_HEADER)[0]
+    return clip(request, limit, flat=True) or "podium"
+
+
 def _source(tool: str, arguments: str) -> str:
     """A tool call as a source: its name and the dataset, file or URL it read."""
     try:
@@ -215,14 +231,19 @@ def _source(tool: str, arguments: str) -> str:
 
 
 async def follow(events: AsyncIterator[RunEvent], console: Console | None = None) -> int:
-    """Show a run live, then its answer. Returns the process exit code."""
+    """Show a run live, then its answer or why it has none. Returns the process exit code
+    (`ExitCode`). An error raised after the run's end was shown (PlanError) is that end."""
     console = console or Console()
     view = ProgressView()
     try:
         with Live(view.render(), console=console, refresh_per_second=8, transient=False) as live:
-            async for event in events:
-                view.emit(event)
-                live.update(view.render())
+            try:
+                async for event in events:
+                    view.emit(event)
+                    live.update(view.render())
+            except PodiumError:
+                if view.status == "running":
+                    raise  # the run never said how it ended: `main` reports the error
     finally:
         if not console.is_terminal:
             # Piped, the last frame ends without a newline, whatever ends the run (an error
@@ -234,7 +255,7 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
         console.print(Panel(Text(view.answer or ""), title="answer", border_style="green"))
         if (sources := view.sources()) is not None:
             console.print(sources)
-        return 0
+        return ExitCode.COMPLETED
     if view.status == "waiting_for_human":
         for escalation_id, question in view.escalations:
             console.print(
@@ -245,6 +266,6 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
             "--instruct TEXT; "
             "the planner's question: --answer TEXT)"
         )
-        return 3
-    console.print(f"[red]run {view.status}[/red]: {escape(view.error or '')}")
-    return 1
+        return ExitCode.WAITING
+    print(outcome_line(view.status, view.error_kind, view.error), file=sys.stderr)
+    return exit_code(view.status)

@@ -129,6 +129,17 @@ async def attempt_task(
     rungs = ctx.routing.ladder(t, spec, ctx.cheap_failures)
     chat = TaskChat(ctx.seam, ctx.run_id, t, rungs[0].tier)
     ladder = Ladder(t, spec, rungs, chat, await _prompting(ctx, t, inputs), started)
+    try:
+        return await _climb(ctx, ladder)
+    except BaseException:
+        # The task never settles here (a human is asked, the run is cancelled): what its
+        # tries spent has no result to be counted in, so the run counts it.
+        ctx.spent += chat.usage
+        raise
+
+
+async def _climb(ctx: RunContext, ladder: Ladder) -> TaskResult:
+    t, rungs, chat = ladder.task, ladder.rungs, ladder.chat
     index = 0
     while True:
         rung, attempt = rungs[index], index + 1

@@ -88,12 +88,20 @@ class RunContext:
     semaphore: asyncio.Semaphore = field(init=False)
     result: RunResult | None = None
     """The run's result once its entrypoint has built it in this process."""
+    spent: Usage = field(default_factory=Usage)
+    """What the run spent outside its task results: every plan step and synthesis call, run or
+    restored, and the tries of tasks that never settled in this process (paused for a human,
+    cancelled). Each settled task's usage, failed tries included, is in its result."""
 
     def __post_init__(self) -> None:
         self.semaphore = asyncio.Semaphore(self.config.run.concurrency)
         self.policies = RunPolicies(
             self.config.policies, self.run_id, self.emit, tuple(self.agents.names())
         )
+
+    def usage_so_far(self) -> Usage:
+        """Every token the run has spent, however it ends: its own steps and its settled tasks."""
+        return sum((r.usage for r in self.results.values()), self.spent)
 
 
 Checkpointed = Awaitable[dict[str, Any]]
@@ -154,8 +162,6 @@ class Progress:
     """Where a run stands between dispatch rounds."""
 
     plan: Plan
-    usage: Usage
-    """What planning (and then synthesis) spent; the tasks' usage is in their results."""
     revision: int = 0
     epoch: int = 0
     """The next dispatch round (the `epoch` argument of every `run_task` call in it)."""

@@ -11,7 +11,7 @@ from podium.policies import Action, GuardFailure
 
 from ..models._usage import Usage
 from ._plan import Plan, Tier
-from ._result import Clarification, EscalationReason
+from ._result import Clarification, EscalationReason, RunErrorKind
 from ._status import RestingStatus
 
 
@@ -167,7 +167,10 @@ class RunFinished(_Event):
     status: RestingStatus
     answer: str | None
     usage: Usage
+    """Everything the run spent, whatever its end."""
     error: str | None = None
+    error_kind: RunErrorKind | None = None
+    """Why it did not complete (`RunResult.error_kind`)."""
 
 
 RunEvent = Annotated[

@@ -274,7 +274,7 @@ def parse_planner_reply(
         parsed = loads_lenient(text)
     except json.JSONDecodeError as exc:
         raise PlanValidationError(
-            [f"the reply is not a JSON object ({exc.msg}): reply with JSON only"]
+            [f"the reply is not a JSON object ({exc}): reply with JSON only"]
         ) from None
     if isinstance(parsed.value, dict) and "question" in parsed.value:
         return _question(parsed.value, allowed=questions)

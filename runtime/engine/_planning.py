@@ -55,20 +55,19 @@ class Declined:
 
 async def make_plan(
     ctx: RunContext, tasks: GraphTasks, revision: int, current: Plan | None, purpose: Purpose
-) -> tuple[Plan | Declined, Usage]:
-    """A plan, asking the human first whenever the planner asks a question."""
+) -> Plan | Declined:
+    """A plan, asking the human first whenever the planner asks a question (what each step
+    spends is counted in `ctx.spent`)."""
     step = functools.partial(_checkpointed_step, ctx, tasks, revision, purpose)
-    usage = Usage()
     while True:
-        reply, spent, _ = await plan_with_retries(ctx, step, current)
-        usage += spent
+        reply, _, _ = await plan_with_retries(ctx, step, current)
         match reply:
             case Plan():
-                return reply, usage
+                return reply
             case PlannerQuestion(question=question):
                 answer = ask_clarification(ctx, question)
                 if answer is None:
-                    return Declined(question), usage
+                    return Declined(question)
                 ctx.clarifications.append(Clarification(question=question, answer=answer))
             case _:
                 assert_never(reply)
@@ -87,6 +86,7 @@ async def _checkpointed_step(
     outcome = PlanStepOutcome.model_validate(
         await tasks.plan_step(revision, rejected, current, purpose)
     )
+    ctx.spent += outcome.usage
     if outcome.cache:
         ctx.plan_cache = outcome.cache
     if outcome.playbook:
@@ -118,7 +118,10 @@ async def plan_with_retries(
         rejected.append(PlanAttempt(output=outcome.output, problems=outcome.problems))
         ctx.emit(PlanRejected(run_id=ctx.run_id, attempt=attempt, problems=outcome.problems))
     raise PlanError(
-        f"no valid plan after {len(rejected)} attempt(s); last problems: {'; '.join(rejected[-1].problems)}",
+        f"no valid plan after {len(rejected)} attempt(s): the planner's replies broke the plan "
+        f"rules each time ({len(rejected[-1].problems)} problem(s) with the last, in the "
+        "plan_rejected events and the run's audit trail). Try again, state the goal more "
+        "plainly, or give the frontier tier a stronger model ([models] frontier)",
         rejected,
     )
 

@@ -35,6 +35,26 @@ class FailureKind(StrEnum):
     travels as text)."""
 
 
+class RunErrorKind(StrEnum):
+    """Why a run did not complete, as data: every interface (the CLI's exit code, the HTTP
+    answer, the OpenAI error's `code`) reads the same kind, never the error's words."""
+
+    PLAN = "plan"
+    """No plan: the planner gave no valid plan within its attempts, or its question was rejected."""
+    TASK = "task"
+    """Tasks failed after their ladders and the re-plans (or the re-plan itself failed)."""
+    ANSWER = "answer"
+    """The tasks completed but there is no answer: synthesis failed, or its guard refused it."""
+    BUDGET = "budget"
+    """A `[budget]` limit was reached (status budget_exceeded)."""
+    REFUSED = "refused"
+    """The goal was refused by the input guard before any work (no run is kept)."""
+    CANCELLED = "cancelled"
+    """Stopped before its end, on request or by its storage failing (resumable)."""
+    ERROR = "error"
+    """Something outside the run's own handling broke (a memory server, a bug)."""
+
+
 class ToolCallRecord(BaseModel):
     """One tool call a task's accepted attempt made: what it asked and what came back
     (secrets masked, long results cut with a marker)."""
@@ -201,6 +221,11 @@ class RunResult(BaseModel):
     started_at: float
     finished_at: float | None = None
     error: str | None = None
+    """What stopped the run and what to do, in words for a person (model-facing feedback stays
+    in `tasks` and the audit trail)."""
+    error_kind: RunErrorKind | None = None
+    """Why it did not complete; None when it completed or waits for a human (runs stored before
+    kinds existed read as None)."""
     playbook: PlaybookUse | None = None
     """Set when the first plan came from a playbook (filled, or adapted by the planner)."""
     plan_cache: PlanCacheUse | None = None

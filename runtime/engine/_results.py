@@ -6,10 +6,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..models._usage import Usage
 from ._context import RunContext
 from ._plan import Plan
-from ._result import Escalation, RunResult
+from ._result import Escalation, RunErrorKind, RunResult
 from ._status import RunStatus
 
 
@@ -19,13 +18,12 @@ def run_result(
     *,
     plan: Plan | None = None,
     revision: int = 0,
-    usage: Usage | None = None,
     answer: str | None = None,
     error: str | None = None,
+    error_kind: RunErrorKind | None = None,
     escalations: Sequence[Escalation] = (),
 ) -> RunResult:
-    """The run's result: every settled task, and `usage` (planning, synthesis) added to theirs."""
-    total = sum((r.usage for r in ctx.results.values()), usage or Usage())
+    """The run's result: every settled task, and all the run has spent so far."""
     return RunResult(
         run_id=ctx.run_id,
         goal=ctx.goal,
@@ -34,10 +32,11 @@ def run_result(
         plan=plan,
         plan_revisions=revision,
         tasks=dict(ctx.results),
-        usage=total,
+        usage=ctx.usage_so_far(),
         started_at=ctx.started_at,
         finished_at=time.time(),
         error=error,
+        error_kind=error_kind,
         plan_cache=ctx.plan_cache,
         playbook=ctx.playbook,
         warnings=(list(ctx.memory.warnings) if ctx.memory else [])
@@ -78,4 +77,4 @@ def waiting_result(ctx: RunContext, interrupts: Sequence[Any]) -> RunResult:
 
 def budget_stopped_result(ctx: RunContext, error: str) -> RunResult:
     """What a run has when its wall-time backstop fires: every settled result, no answer."""
-    return run_result(ctx, "budget_exceeded", error=error)
+    return run_result(ctx, "budget_exceeded", error=error, error_kind=RunErrorKind.BUDGET)

@@ -13,13 +13,14 @@ from ._context import GraphTasks, Progress, RunContext
 from ._events import PlanCreated, Replanned
 from ._plan import Plan
 from ._planning import Declined, make_plan
-from ._result import FailureKind
+from ._result import FailureKind, RunErrorKind, TaskResult
 
 
 @dataclass(frozen=True)
 class Finish:
     status: Literal["completed", "failed", "budget_exceeded"]
     error: str | None = None
+    kind: RunErrorKind | None = None
 
 
 @dataclass(frozen=True)
@@ -38,20 +39,39 @@ def review(ctx: RunContext, progress: Progress) -> Decision:
     max_replans, mode = ctx.config.planner.max_replans, ctx.config.run.review
     for r in results.values():
         if r.failure is FailureKind.BUDGET:
-            return Finish("budget_exceeded", r.error)
+            return Finish("budget_exceeded", r.error, RunErrorKind.BUDGET)
     unfinished = [t.id for t in plan.tasks if results[t.id].status != "completed"]
     if not unfinished:
         if mode == "each_round" and replans_used < max_replans:
             return Replan("review: every task has completed", purpose="review")
         return Finish("completed")
     failed = [t.id for t in plan.tasks if results[t.id].status == "failed"]
-    reason = "; ".join(f"{i}: {results[i].error}" for i in failed) or "tasks did not complete"
     if replans_used >= max_replans:
+        why = "; ".join(f"{i}: {_why(results[i])}" for i in failed) or "inputs missing"
         return Finish(
             "failed",
-            f"tasks {unfinished} did not complete after {replans_used} re-plan(s): {reason}",
+            f"tasks {unfinished} did not complete after {replans_used} re-plan(s) ({why}). "
+            f"Each task's error is in the run's result and audit trail (`podium audit "
+            f"{ctx.run_id}`); try again, or give the tiers a stronger model ([models])",
+            RunErrorKind.TASK,
         )
+    reason = "; ".join(f"{i}: {results[i].error}" for i in failed) or "tasks did not complete"
     return Replan(reason)
+
+
+def _why(r: TaskResult) -> str:
+    """A failed task's reason in a person's words. Its full error (written for the planner
+    that re-plans, with a guard's feedback to the model) stays in its result."""
+    match r.failure:
+        case FailureKind.GUARD:
+            names = sorted({f.validator for v in r.verdicts for f in v.failures})
+            return f"a guard refused its output ({', '.join(names) or r.guard})"
+        case FailureKind.AGENT:
+            return "the agent gave no usable answer within its steps"
+        case FailureKind.UPSTREAM:
+            return "an input it needs did not complete"
+        case _:
+            return r.error or "it failed"
 
 
 async def replan(
@@ -59,19 +79,18 @@ async def replan(
 ) -> Finish | None:
     """Revise `progress.plan` as `decision` asks; a Finish when the run ends here instead."""
     try:
-        new_plan, usage = await make_plan(
+        new_plan = await make_plan(
             ctx, tasks, progress.revision + 1, progress.plan, decision.purpose
         )
     except BudgetExceeded as exc:
-        return Finish("budget_exceeded", str(exc))
+        return Finish("budget_exceeded", str(exc), RunErrorKind.BUDGET)
     except PlanError as exc:
         # A review that cannot improve the plan leaves a completed run completed.
         if decision.purpose == "review":
             return Finish("completed")
-        return Finish("failed", f"re-plan failed: {exc.message}")
-    progress.usage += usage
+        return Finish("failed", f"re-plan failed: {exc.message}", RunErrorKind.TASK)
     if isinstance(new_plan, Declined):  # re-plans are offered no question today
-        return Finish("failed", new_plan.error)
+        return Finish("failed", new_plan.error, RunErrorKind.PLAN)
     if decision.purpose == "review" and set(new_plan.ids) <= set(progress.plan.ids):
         return Finish("completed")  # the reviewer added nothing: finish
     progress.revision += 1

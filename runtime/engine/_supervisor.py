@@ -27,13 +27,14 @@ from langgraph.pregel import Pregel
 from podium.policies import BudgetExceeded
 
 from ..models._model import Purpose
+from ..models._usage import Usage
 from . import _dispatch, _planning, _synthesis
 from ._context import GraphTasks, Progress, RunContext
 from ._dispatch import dispatch_round
 from ._escalation import escalate_refusals
 from ._plan import Plan, Task
 from ._planning import Declined, announce_plan, make_plan
-from ._result import RunResult
+from ._result import RunErrorKind, RunResult
 from ._results import run_result
 from ._review import Finish, Replan, replan, review
 from ._synthesis import Answer, final_answer
@@ -80,27 +81,28 @@ async def run(ctx: RunContext, tasks: GraphTasks, goal: str) -> RunResult:
     """One run: plan, dispatch and review until the plan settles, then the answer."""
     ctx.goal = goal
     ctx.results.clear()
+    ctx.spent = Usage()
     try:
-        first, usage = await make_plan(ctx, tasks, 0, None, "plan")
+        first = await make_plan(ctx, tasks, 0, None, "plan")
     except BudgetExceeded as exc:
-        return run_result(ctx, "budget_exceeded", error=str(exc))
+        return run_result(ctx, "budget_exceeded", error=str(exc), error_kind=RunErrorKind.BUDGET)
     if isinstance(first, Declined):
-        return run_result(ctx, "failed", usage=usage, error=first.error)
+        return run_result(ctx, "failed", error=first.error, error_kind=RunErrorKind.PLAN)
     announce_plan(ctx, first)
-    progress = Progress(plan=first, usage=usage)
+    progress = Progress(plan=first)
     finish = await _until_settled(ctx, tasks, progress)
     if finish.status == "completed":
         answer = await final_answer(ctx, tasks, progress)
     else:
-        answer = Answer(finish.status, None, finish.error)
+        answer = Answer(finish.status, None, finish.error, finish.kind)
     return run_result(
         ctx,
         answer.status,
         plan=progress.plan,
         revision=progress.revision,
-        usage=progress.usage,
         answer=answer.text,
         error=answer.error,
+        error_kind=answer.kind,
     )
 
 

@@ -16,6 +16,7 @@ from ._context import GraphTasks, Progress, RunContext, Synthesis
 from ._escalation import ask_human
 from ._facts import facts_answer
 from ._plan import Plan
+from ._result import RunErrorKind
 
 SYNTHESIS_PROMPT = (
     "Combine the results below into one complete answer to the goal. Use only what they say."
@@ -29,11 +30,12 @@ class Answer:
     status: Literal["completed", "failed", "budget_exceeded"]
     text: str | None
     error: str | None = None
+    kind: RunErrorKind | None = None
 
 
 async def final_answer(ctx: RunContext, tasks: GraphTasks, progress: Progress) -> Answer:
     """The answer to a run whose tasks all completed (`[run] synthesis`); what synthesis
-    spends is added to `progress.usage`."""
+    spends is counted in `ctx.spent`."""
     plan = progress.plan
     if not ctx.assemble_answer and needs_synthesis(plan, ctx.config.run.synthesis):
         return await _synthesised(ctx, tasks, progress)
@@ -62,11 +64,11 @@ async def _synthesised(ctx: RunContext, tasks: GraphTasks, progress: Progress) -
         try:
             raw = await tasks.synthesise(progress.plan.model_dump(mode="json"), feedback)
         except BudgetExceeded as exc:
-            return Answer("budget_exceeded", None, str(exc))
+            return Answer("budget_exceeded", None, str(exc), RunErrorKind.BUDGET)
         synthesis = Synthesis.model_validate(raw)
-        progress.usage += synthesis.usage
+        ctx.spent += synthesis.usage
         if synthesis.error:
-            return Answer("failed", synthesis.answer, synthesis.error)
+            return Answer("failed", synthesis.answer, synthesis.error, RunErrorKind.ANSWER)
         answer = synthesis.answer or ""
         verdict, guarded = ctx.policies.check_run_output(
             "answer", answer, metadata=_answer_metadata(ctx), attempt=attempt
@@ -94,7 +96,7 @@ def _settle(ctx: RunContext, answer: str, verdict: Verdict, guarded: str | None)
     if kept is not None:
         return Answer("completed", kept)
     error = f"the final answer was refused by its guard: {verdict.message}"
-    return Answer("failed", None, error)
+    return Answer("failed", None, error, RunErrorKind.ANSWER)
 
 
 async def synthesise(ctx: RunContext, plan: Plan, feedback: str = "") -> Synthesis:

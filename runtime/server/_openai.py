@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..engine._escalation import how_to_answer
 from ..engine._events import RunEvent
+from ..engine._result import RunErrorKind
 from ..models._usage import Usage
 from ..storage._store import RunRecord
 from ._conversation import split_messages
@@ -90,6 +91,10 @@ def openai_routes(app: FastAPI, service: RunService) -> None:
         async for _ in service.events(record.run_id, tenant).follow():
             pass
         done = service.record(record.run_id, tenant)
+        if (failure := run_error(done)) is not None:
+            status, error = failure
+            answer = {"error": error, "usage": _usage(done), "podium": _extension(done)}
+            return JSONResponse(answer, status, headers=NO_RETRY)
         return JSONResponse(
             {
                 "id": f"chatcmpl-{done.run_id}",
@@ -151,11 +156,15 @@ async def _stream(
             elif line:
                 yield chunk({"content": line + "\n"})
     done = service.record(record.run_id, tenant)
-    text = final_text(done)
-    yield chunk({"content": ("\n" + text) if where == "content" else text})
-    yield chunk({}, "stop", podium=_extension(done))
+    failure = run_error(done)
+    if failure is None:
+        text = final_text(done)
+        yield chunk({"content": ("\n" + text) if where == "content" else text})
+        yield chunk({}, "stop", podium=_extension(done))
     if usage_chunk:
         yield _data({**base, "choices": [], "usage": _usage(done)})
+    if failure is not None:  # the stream ends with the error (OpenAI clients raise it), no answer
+        yield _data({"error": failure[1], "podium": _extension(done)})
     yield b"data: [DONE]\n\n"
 
 
@@ -186,11 +195,39 @@ def _extension(record: RunRecord) -> dict[str, Any]:
     }
 
 
+NO_RETRY = {"x-should-retry": "false"}
+"""A failed run is not a transient fault: OpenAI's clients would run the goal again (they retry
+429 and 5xx unless told not to by this header)."""
+
+_HTTP_OF_KIND: dict[str | None, tuple[int, str]] = {
+    RunErrorKind.BUDGET: (429, "insufficient_quota"),
+    RunErrorKind.REFUSED: (400, "invalid_request_error"),
+}
+"""A run's error kind as OpenAI reads errors: a spent budget is its quota error; every other
+kind is the service failing to answer (500 server_error)."""
+
+
+def run_error(record: RunRecord) -> tuple[int, dict[str, Any]] | None:
+    """(HTTP status, OpenAI `error` object) of a run that ended without an answer; None when
+    there is one to show (completed), or a question (waiting for a human). The `code` is the
+    run's error kind, as `RunResult.error_kind`, `podium run --json` and the CLI's line say."""
+    if record.status in ("completed", "waiting_for_human", "queued", "running"):
+        return None
+    kind = record.result.error_kind if record.result else None
+    status, kind_type = _HTTP_OF_KIND.get(kind, (500, "server_error"))
+    error = {
+        "message": f"run {record.run_id} {record.status}: {record.error or 'no answer'}",
+        "type": kind_type,
+        "param": None,
+        "code": str(kind or RunErrorKind.ERROR),
+    }
+    return status, error
+
+
 def final_text(record: RunRecord) -> str:
-    """What the assistant says: the answer, or what stopped the run and how to go on."""
+    """What the assistant says: the answer, or the questions a waiting run asks and how to
+    answer them (a run that ended without an answer is an error: `run_error`)."""
     result = record.result
-    if record.status == "completed" and result is not None:
-        return result.answer or ""
     if record.status == "waiting_for_human" and result is not None:
         questions = "\n".join(f"- `{e.id}`: {e.question}" for e in result.escalations)
         escalation = result.escalations[0] if result.escalations else None
@@ -202,7 +239,7 @@ def final_text(record: RunRecord) -> str:
             f'"approve"}} ({takes}), on the web page, or with '
             f"`podium approve {record.run_id} {first}`; then `GET /runs/{record.run_id}/result`."
         )
-    return f"Run `{record.run_id}` ended {record.status}: {record.error or 'no answer'}"
+    return result.answer or "" if result is not None else ""
 
 
 def progress_line(event: RunEvent) -> str | None:

@@ -54,7 +54,7 @@ from .._errors import (
 )
 from ..engine._escalation import Decision, HumanAnswer, decisions_for
 from ..engine._events import RunEvent, RunQueued
-from ..engine._result import Escalation, RunResult
+from ..engine._result import Escalation, RunErrorKind, RunResult
 from ..engine._sinks import EventSink
 from ..engine._status import CANCELLABLE, UNDER_WAY, RunStatus
 from ..models._usage import Usage
@@ -134,6 +134,8 @@ class RunSummary(BaseModel):
     updated_at: float
     profile: str | None = None
     error: str | None = None
+    error_kind: RunErrorKind | None = None
+    """Why it did not complete, as `RunResult.error_kind` (the OpenAI endpoint's `error.code`)."""
     answer: str | None = None
     usage: Usage | None = None
     escalations: list[PendingEscalation] = []
@@ -379,6 +381,7 @@ class RunService:
             "updated_at": record.updated_at,
             "profile": self._profiles.get(record.run_id, record.profile),
             "error": record.error,
+            "error_kind": result.error_kind if result else None,
             "answer": result.answer if result else None,
             "usage": result.usage if result else None,
             "escalations": pending(result) if result and status == "waiting_for_human" else [],

@@ -124,6 +124,7 @@ def outcome_event(record: RunRecord) -> RunFinished:
         answer=result.answer if result else None,
         usage=result.usage if result else Usage(),
         error=record.error,
+        error_kind=result.error_kind if result else None,
     )
 
 
