@@ -2,8 +2,10 @@
 
 Plans by the goal: a goal that mentions email is a draft task and a send task (the `outreach`
 agent calls `send_email`, a side effect that waits for a human's approval); any other goal is
-two researchers and a writer. Each call can take a fixed latency, so a page can watch the
-graph fill in. A follow-up (a goal carrying earlier turns) is answered as one.
+two researchers and a writer; a goal that says "unplannable" gets no valid plan (the run fails
+in planning), and one that says "at length" gets a long first finding. Each call can take a
+fixed latency, so a page can watch the graph fill in. A follow-up (a goal carrying earlier
+turns) is answered as one.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ EMAIL_PLAN = [
         "inputs": ["draft"],
     },
 ]
-EMAIL = {"to": "dana@northwind.example", "subject": "Hello", "body": "Hi Dana, shall we talk?"}
+DRAFT = "Hi Dana,\n\nshall we talk next week?\n\nSam"
+EMAIL = {"to": "dana@northwind.example", "subject": "Hello", "body": DRAFT}
 _ids = itertools.count(1)
 
 
@@ -80,6 +83,8 @@ class ScriptedBackend(FunctionModel):
             )
             self.goals[request.run_id] = goal
             request_line = goal.split("\n", 1)[0].lower()
+            if "unplannable" in request_line:
+                return {"tasks": []}
             return {"tasks": EMAIL_PLAN if "email" in request_line else RESEARCH_PLAN}
         if request.purpose == "synthesis":
             return "Synthesised."
@@ -93,7 +98,9 @@ class ScriptedBackend(FunctionModel):
                 )
                 return AssistantMessage(tool_calls=(call,))
             case "draft":
-                return "Hi Dana, shall we talk?"
+                return DRAFT
+            case "a" if "at length" in goal.split("\n", 1)[0]:
+                return "\n".join(f"Fact {n} about A: it holds." for n in range(1, 41))
             case "c":
                 follow_up = " (a follow-up)" if "Earlier turns of this conversation" in goal else ""
                 return f"Summary of A and B for: {goal.split(chr(10), 1)[0]}{follow_up}"

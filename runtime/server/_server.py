@@ -54,7 +54,7 @@ from ..engine._events import RunEvent, RunQueued
 from ..engine._result import Escalation, RunResult, RunStatus
 from ..models._usage import Usage
 from ..storage._store import RunRecord, new_run_id, settle_stale
-from ._conversation import Turn, goal_with_context
+from ._conversation import Turn, goal_with_context, request_of
 from ._workers import (
     Job,
     PodiumFactory,
@@ -121,6 +121,8 @@ class EscalationAnswer(BaseModel):
 class RunSummary(BaseModel):
     run_id: str
     goal: str
+    request: str = ""
+    """The goal as the person asked it: without the earlier chat turns folded into `goal`."""
     status: RunStatus
     tenant: str
     created_at: float
@@ -362,6 +364,7 @@ class RunService:
         fields: dict[str, Any] = {
             "run_id": record.run_id,
             "goal": record.goal,
+            "request": request_of(record.goal),
             "status": status,
             "tenant": record.tenant,
             "created_at": record.created_at,
