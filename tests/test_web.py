@@ -56,8 +56,9 @@ def browser_page(
 ) -> Iterator[tuple[Page, list[str]]]:
     """A page in its own Chromium profile (its own localStorage, kept across reloads), and the
     console errors it logs."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)  # 2 shared cores: a scripted run can take seconds
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
@@ -101,9 +102,7 @@ def test_chat_page_shows_the_graph_and_takes_an_approval(
         expect(nodes).to_have_count(3)
         expect(page.locator('#graph [data-state="running"]').first).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "1-graph-filling-in.png"))
-        expect(page.locator('#graph [data-task="c"]')).to_have_attribute(
-            "data-state", "completed"
-        )
+        expect(page.locator('#graph [data-task="c"]')).to_have_attribute("data-state", "completed")
         expect(page.locator("#graph path.edge")).to_have_count(2)  # a -> c, b -> c
         answer = page.locator("#messages li.assistant").last
         expect(answer).to_contain_text("Summary of A and B for: Research A and B")
@@ -307,6 +306,34 @@ def test_phone_width_stacks_the_page_and_opens_runs_from_a_drawer(
         expect(page.locator("#detail")).to_be_visible()
         assert overflow_x(page) == 0
         page.locator("#side").screenshot(path=str(ARTIFACTS / "11-phone-run.png"))
+        assert console_errors == []
+
+
+def test_a_reload_mid_run_follows_it_again_and_an_answer_opens_its_run(
+    chromium: str, server: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    with browser_page(chromium, tmp_path / "profile", DESKTOP) as (page, console_errors):
+        page.goto(server)
+        ask(page, "Research A and B at length")
+        expect(page.locator("#messages li.assistant").last).to_contain_text("Working on it")
+        first = page.locator("#messages li.assistant").last.get_attribute("data-run")
+        page.reload()  # mid-run: its events are replayed and followed to the end
+        expect(page.locator("#messages li.assistant").last).to_contain_text("Summary of A and B")
+        expect(page.locator('#graph [data-state="completed"]')).to_have_count(3)
+        expect(page.locator("#timeline rect[data-task]")).to_have_count(3)
+
+        ask(page, "Research C and D")
+        expect(page.locator("#messages li.assistant").last).to_contain_text(
+            "Summary of A and B for: Research C and D (a follow-up)"  # the restored turns count
+        )
+        expect(page.locator("#run-request")).to_have_text("Research C and D")
+        page.locator(f'#messages li.assistant[data-run="{first}"]').click()
+        expect(page.locator("#run-request")).to_have_text("Research A and B at length")
+        expect(page.locator(f'#run-list .run-item[data-run="{first}"]')).to_have_attribute(
+            "aria-current", "true"
+        )
         assert console_errors == []
 
 

@@ -13,7 +13,8 @@ const COLORS = {
 };
 const TERMINAL = new Set(["completed", "failed", "budget_exceeded", "cancelled"]);
 const ACTIVE = new Set(["queued", "running", "resumed"]);
-const CLIP_CHARS = 320; // long text is cut here in the detail, with a marker and "Show all"
+const CLIP_CHARS = 320; // long text is cut here in the detail, with a marker and "Show all",
+const CLIP_LINES = 8; // or after this many lines, whichever comes first
 const CELL_CHARS = 90; // and here in the tasks table
 const CHAT_KEY = "podium-chat";
 const WIDE = window.matchMedia("(min-width: 1100px)");
@@ -510,23 +511,33 @@ function valueText(value) {
   return JSON.stringify(value, null, 2);
 }
 
-// Text with its own line breaks, cut at CLIP_CHARS with a marker and a "Show all" button.
+// Text with its own line breaks, cut at CLIP_CHARS or CLIP_LINES with a marker and "Show all".
 function textBlock(text, cls) {
   const div = element("div", `text ${cls || ""}`.trim());
-  if (text.length <= CLIP_CHARS) {
+  const cut = clipAt(text);
+  if (cut >= text.length) {
     div.textContent = text;
     return div;
   }
-  const shown = element("span", "", text.slice(0, CLIP_CHARS));
-  const marker = element("span", "cut", ` … (${(text.length - CLIP_CHARS).toLocaleString("en")} more characters)`);
+  const shown = element("span", "", text.slice(0, cut));
+  const marker = element("span", "cut", ` … (${(text.length - cut).toLocaleString("en")} more characters)`);
   const toggle = button("Show all", "more", () => {
     const all = toggle.textContent === "Show all";
-    shown.textContent = all ? text : text.slice(0, CLIP_CHARS);
+    shown.textContent = all ? text : text.slice(0, cut);
     marker.hidden = all;
     toggle.textContent = all ? "Show less" : "Show all";
   });
   div.append(shown, marker, " ", toggle);
   return div;
+}
+
+function clipAt(text) {
+  let at = -1;
+  for (let line = 0; line < CLIP_LINES; line++) {
+    at = text.indexOf("\n", at + 1);
+    if (at < 0) return Math.min(text.length, CLIP_CHARS);
+  }
+  return Math.min(at, CLIP_CHARS);
 }
 
 async function answer(run, esc, li, body) {
@@ -885,6 +896,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("runs-toggle").addEventListener("click", () => setRunsOpen(!document.body.classList.contains("runs-open")));
   $("runs-close").addEventListener("click", () => setRunsOpen(false));
   $("runs-refresh").addEventListener("click", () => loadRunList().catch(showError));
+  $("messages").addEventListener("click", (e) => {  // an answer opens its run beside the chat
+    const bubble = e.target.closest("li.assistant[data-run]");
+    if (bubble && !e.target.closest("button, textarea")) openRun(bubble.dataset.run).catch(showError);
+  });
   $("detail-close").addEventListener("click", () => { state.selected = null; draw(); });
   draw();
   loadRunList().catch(showError);
