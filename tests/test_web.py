@@ -256,8 +256,7 @@ def test_approval_card_shows_an_email_once_and_survives_a_reload(
         expect(page.locator('#graph [data-task="send"]')).to_have_attribute(
             "data-state", "escalated"
         )
-        draft_before = page.locator('#timeline rect[data-task="draft"]').bounding_box()
-        assert draft_before is not None
+        expect(page.locator('#timeline rect[data-task="draft"]')).to_have_count(1)
         card.get_by_role("button", name="Approve").click()
         expect(page.locator("#messages li.assistant").last).to_contain_text(
             "Sent the email to Dana."
@@ -269,7 +268,9 @@ def test_approval_card_shows_an_email_once_and_survives_a_reload(
         expect(page.locator('#timeline rect[data-task="draft"]')).to_have_count(1)
         draft = page.locator('#timeline rect[data-task="draft"]').bounding_box()
         send = page.locator('#timeline rect[data-task="send"]').bounding_box()
-        assert draft is not None and send is not None
+        timeline = page.locator("#timeline").bounding_box()
+        assert draft is not None and send is not None and timeline is not None
+        assert timeline["x"] + 69 <= draft["x"] and draft["width"] > 2  # drawn, in the chart
         assert draft["x"] + draft["width"] <= send["x"] + 1
         page.locator('#graph [data-task="send"]').click()
         calls = page.locator('#detail tr[data-field="tool calls"]')

@@ -167,9 +167,9 @@ function apply(run, event) {
     case "guard_verdict":
       if (event.target === "task") task(run, event.subject).verdicts.push(event);
       break;
-    case "escalation":
+    case "escalation":  // the question itself is in the chat, shown as a person reads it
       if (event.task_id) Object.assign(task(run, event.task_id), { state: "escalated", end: at });
-      logLine(run, `? ${event.question}`);
+      logLine(run, `? ${event.reason === "approval" ? `task ${event.task_id} waits for your approval of a tool call` : shorten(event.question, 120)}`);
       break;
     case "tool_called":
       task(run, event.task_id).tools.push({ name: event.tool, arguments: event.arguments, ok: event.ok, decision: event.decision, result: null });
@@ -795,17 +795,21 @@ function drawAnswer(run) {
   else box.textContent = run.status === "waiting_for_human" ? "No answer yet: the run waits for you." : "No answer yet.";
 }
 
+// A bar per task that ran, from the run's first start (a resumed run's result starts at its
+// resumption; the tasks restored from checkpoints keep their own earlier times).
 function drawTimeline(run) {
   const svg = $("timeline");
   svg.replaceChildren();
   if (!run || !run.started) { svg.setAttribute("height", 0); $("timeline-caption").textContent = ""; return; }
   const rows = [...run.tasks.values()].filter((t) => t.start);
-  const now = run.finished || (TERMINAL.has(run.status) || run.status === "waiting_for_human" ? Math.max(run.started, ...rows.map((t) => t.end || 0)) : Date.now());
-  const span = Math.max(now - run.started, 1);
+  const origin = Math.min(run.started, ...rows.map((t) => t.start));
+  const atRest = TERMINAL.has(run.status) || run.status === "waiting_for_human";
+  const now = run.finished || (atRest ? Math.max(origin, ...rows.map((t) => t.end || 0)) : Date.now());
+  const span = Math.max(now - origin, 1);
   const width = svg.clientWidth || 400, LEFT = 70, ROW = 20, height = 24 + rows.length * ROW;
   svg.setAttribute("height", height);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  const scale = (ms) => LEFT + ((Math.min(ms, now) - run.started) / span) * (width - LEFT - 10);
+  const scale = (ms) => LEFT + ((Math.min(ms, now) - origin) / span) * (width - LEFT - 10);
   svg.append(svgEl("line", { class: "axis", x1: LEFT, y1: 4, x2: LEFT, y2: height - 4 }));
   rows.sort((a, b) => a.start - b.start).forEach((t, i) => {
     const y = 8 + i * ROW;
@@ -817,7 +821,7 @@ function drawTimeline(run) {
     bar.addEventListener("click", () => select(t.id));
     svg.append(bar);
   });
-  $("timeline-caption").textContent = `${((now - run.started) / 1000).toFixed(1)} s`;
+  $("timeline-caption").textContent = `${((now - origin) / 1000).toFixed(1)} s`;
 }
 
 function drawLog(run) {
