@@ -3,9 +3,10 @@
 Plans by the goal: a goal that mentions email is a draft task and a send task (the `outreach`
 agent calls `send_email`, a side effect that waits for a human's approval); any other goal is
 two researchers and a writer; a goal that says "unplannable" gets no valid plan (the run fails
-in planning), and one that says "at length" gets a long first finding. Each call can take a
-fixed latency, so a page can watch the graph fill in. A follow-up (a goal carrying earlier
-turns) is answered as one.
+in planning), one that says "at length" gets a long first finding, and in one that says "b
+fails" every call for task b fails (the run fails in a task). Each call can take a fixed
+latency, so a page can watch the graph fill in. A follow-up (a goal carrying earlier turns) is
+answered as one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from podium.agents import AgentSpec
-from podium.runtime import AssistantMessage, ModelRequest, Podium, PodiumConfig, ToolCall
+from podium.runtime import (
+    AssistantMessage,
+    ModelError,
+    ModelRequest,
+    Podium,
+    PodiumConfig,
+    ToolCall,
+)
 from podium.runtime.testing import FunctionModel, Reply
 
 OUTREACH = AgentSpec(
@@ -99,6 +107,8 @@ class ScriptedBackend(FunctionModel):
                 return AssistantMessage(tool_calls=(call,))
             case "draft":
                 return DRAFT
+            case "b" if "b fails" in goal.split("\n", 1)[0]:
+                raise ModelError("the scripted model is down for task b")
             case "a" if "at length" in goal.split("\n", 1)[0]:
                 return "\n".join(f"Fact {n} about A: it holds." for n in range(1, 41))
             case "c":

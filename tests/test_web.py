@@ -227,6 +227,30 @@ def test_reload_restores_the_chat_and_the_run_list_reopens_a_run(
         assert console_errors == []
 
 
+def test_a_task_that_failed_shows_why_in_its_detail(
+    chromium: str, server: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    with browser_page(chromium, tmp_path / "profile", DESKTOP) as (page, console_errors):
+        page.goto(server)
+        ask(page, "Research A and B where b fails")
+        expect(page.locator("#messages li.assistant.error")).to_contain_text(
+            "the scripted model is down for task b", timeout=60_000
+        )
+        expect(page.locator('#graph [data-task="b"]')).to_have_attribute("data-state", "failed")
+        expect(page.locator('#graph [data-task="c"]')).to_have_attribute("data-state", "skipped")
+        expect(page.locator("#graph-caption")).to_have_text("1/3 done · failed")
+        page.locator('#tasks tr[data-task="b"]').click()  # a row opens the detail too
+        detail = page.locator("#detail")
+        expect(page.locator("#detail-title")).to_have_text("Task b · researcher · failed")
+        expect(detail.locator('tr[data-field="error"]')).to_contain_text("scripted model is down")
+        expect(detail.locator('tr[data-field="tiers tried"] li').first).to_contain_text("failed")
+        expect(detail.locator('tr[data-field="output"]')).to_have_count(0)
+        page.screenshot(path=str(ARTIFACTS / "13-failed-task.png"))
+        assert console_errors == []
+
+
 def test_approval_card_shows_an_email_once_and_survives_a_reload(
     chromium: str, server: str, tmp_path: Path
 ) -> None:

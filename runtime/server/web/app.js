@@ -314,13 +314,17 @@ async function send(goal) {
   }
 }
 
-// After a reload: the chat as it was, each run's state read back, live runs followed again.
-async function restoreChat() {
+// After a reload: the chat as it was, then each run's state read back (`syncChat`).
+function renderChat() {
   for (const entry of state.chat) {
     const bubble = addExchange(entry.request, entry.run);
     showOutcome(bubble, entry.run, entry.status, entry.answer, entry.error, null);
   }
   scrollDown();
+}
+
+// Each run of the chat as the server has it now; live runs followed again, questions shown.
+async function syncChat() {
   let last = null;
   for (const entry of state.chat) {
     let run;
@@ -845,7 +849,10 @@ function setBubble(li, text, meta) {
 function logLine(run, text) { run.log.push(text); }
 
 function showError(err) {
-  const li = element("li", "assistant error", err.message || String(err));
+  const text = err.message || String(err);
+  const previous = $("messages").lastElementChild;
+  if (previous && previous.classList.contains("error") && previous.textContent === text) return;
+  const li = element("li", "assistant error", text);
   $("messages").append(li);
   scrollDown();
 }
@@ -890,6 +897,7 @@ document.addEventListener("DOMContentLoaded", () => {
     localStorage.setItem("podium-token", state.token);
     $("key-form").hidden = true;
     loadRunList().catch(showError);
+    syncChat().catch(showError);
   });
   $("new-chat").addEventListener("click", () => {
     state.chat = [];
@@ -907,7 +915,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("detail-close").addEventListener("click", () => { state.selected = null; draw(); });
   draw();
   loadRunList().catch(showError);
-  restoreChat().catch(showError);
+  renderChat();
+  syncChat().catch(showError);
   state.clock = setInterval(() => {
     const run = state.current;
     if (run && ACTIVE.has(run.status) && run.started) drawTimeline(run);
