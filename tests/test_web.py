@@ -273,6 +273,20 @@ def test_approval_card_shows_an_email_once_and_survives_a_reload(
         assert text.count("dana@northwind.example") == 1  # shown once
         assert "\\n" not in text and '{"to"' not in text  # no raw JSON, no literal \n
         card.screenshot(path=str(ARTIFACTS / "8-approval-card.png"))
+        # Any other call reads as its fields; arguments that are not JSON, as their text.
+        shown = page.evaluate(
+            """() => [
+                '{"query": "Northwind", "where": {"city": "Oslo"}}', 'not json\\nat all'
+            ].map((raw) => {
+                const view = document.body.appendChild(callView(raw));
+                const text = view.innerText;
+                view.remove();
+                return text;
+            })"""
+        )
+        assert shown[0].split("\n")[:3] == ["query", "Northwind", "where"]
+        assert '"city": "Oslo"' in shown[0]
+        assert shown[1] == "not json\nat all"
 
         page.reload()  # the question is still there, once, with the graph of its run
         expect(card).to_have_count(1)
