@@ -102,7 +102,7 @@ function runOf(id, request) {
     state.runs.set(id, {
       id, request: request || "", seq: -1, plan: null, playbook: null, tasks: new Map(),
       started: null, finished: null, status: "queued", answer: null, error: null, usage: null,
-      tokens: 0, log: [], following: false, loaded: false,
+      log: [], following: false,
     });
   }
   return state.runs.get(id);
@@ -208,7 +208,6 @@ function taskCompleted(run, event, at) {
     t.start = t.start || at - event.duration_s * 1000;
     const route = t.routes[t.routes.length - 1];
     if (route) Object.assign(route, { outcome: "completed", model: event.model });
-    run.tokens += event.usage.input_tokens + event.usage.output_tokens;
   }
   t.note = `${event.model || ""} · ${event.usage.input_tokens + event.usage.output_tokens} tok`;
   logLine(run, `✓ ${event.task_id} (${restored ? "restored from its checkpoint" : t.note})`);
@@ -222,7 +221,6 @@ function useDetail(run, detail) {
   run.error = detail.error;
   run.usage = detail.usage;
   run.escalations = detail.escalations || [];
-  run.loaded = true;
   const result = detail.result;
   if (!result) return;
   run.started = result.started_at * 1000;
@@ -239,6 +237,10 @@ function useDetail(run, detail) {
       tools: r.tool_calls.map((c) => ({ name: c.name, arguments: c.arguments, ok: c.ok, result: c.result })),
     });
     t.note = r.status === "completed" ? `${r.model || ""} · ${r.usage.input_tokens + r.usage.output_tokens} tok` : r.status;
+  }
+  // A task the run stopped in (cancelled, budget) has no result: it is not running any more.
+  for (const t of run.tasks.values()) {
+    if (!(t.id in result.tasks) && ["running", "retrying"].includes(t.state) && !ACTIVE.has(run.status)) t.state = "waiting";
   }
   for (const esc of run.escalations) if (esc.task_id) task(run, esc.task_id).state = "escalated";
 }
@@ -298,20 +300,22 @@ function usageText(usage) {
 async function send(goal) {
   const bubble = addExchange(goal);
   setBubble(bubble, "Queued…", "podium");
+  let accepted;
   try {
-    const accepted = await api("POST", "/runs", { goal, conversation: turns() });
-    const run = runOf(accepted.run_id, goal);
-    bubble.dataset.run = run.id;
-    state.chat.push({ run: run.id, request: goal, status: "queued", answer: null, error: null });
-    saveChat();
-    setBubble(bubble, "Working on it…", `run ${run.id}`);
-    open(run);
-    loadRunList().catch(showError);
-    await follow(run);
+    accepted = await api("POST", "/runs", { goal, conversation: turns() });
   } catch (err) {
     bubble.classList.add("error");
     setBubble(bubble, err.message, "refused");
+    return;
   }
+  const run = runOf(accepted.run_id, goal);
+  bubble.dataset.run = run.id;
+  state.chat.push({ run: run.id, request: goal, status: "queued", answer: null, error: null });
+  saveChat();
+  setBubble(bubble, "Working on it…", `run ${run.id}`);
+  open(run);
+  loadRunList().catch(showError);
+  await follow(run).catch(showError);
 }
 
 // After a reload: the chat as it was, then each run's state read back (`syncChat`).
@@ -489,10 +493,11 @@ function callView(raw) {
   return fieldsView(args, "call-args");
 }
 
+// The body whole, with its line breaks: what is approved is read in full before it is sent.
 function emailView(args) {
   const box = element("div", "email");
   const head = fieldsView(Object.fromEntries(Object.entries(args).filter(([k]) => k !== "body")), "email-head");
-  const body = textBlock(valueText(args.body ?? ""), "email-body");
+  const body = element("div", "text email-body", valueText(args.body ?? ""));
   box.append(head, body);
   return box;
 }
@@ -551,18 +556,19 @@ async function answer(run, esc, li, body) {
     // following it would replay what the page already shows.
     if (run.seq < 0) await follow(run, () => {});
     await api("POST", `/runs/${run.id}/escalations/${encodeURIComponent(esc.id)}`, body);
-    li.append(element("span", "meta", `you chose: ${body.decision}`));
-    const bubble = element("li", "assistant");  // what follows goes below the question
-    bubble.dataset.run = run.id;
-    $("messages").append(bubble);
-    setBubble(bubble, "Continuing…", `run ${run.id} · ${body.decision}`);
-    if (esc.task_id) Object.assign(task(run, esc.task_id), { state: "running", end: null });
-    open(run);
-    await follow(run);
   } catch (err) {
     for (const b of li.querySelectorAll("button")) b.disabled = false;
     showError(err);
+    return;
   }
+  li.append(element("span", "meta", `you chose: ${body.decision}`));
+  const bubble = element("li", "assistant");  // what follows goes below the question
+  bubble.dataset.run = run.id;
+  $("messages").append(bubble);
+  setBubble(bubble, "Continuing…", `run ${run.id} · ${body.decision}`);
+  if (esc.task_id) Object.assign(task(run, esc.task_id), { state: "running", end: null });
+  open(run);
+  await follow(run).catch(showError);
 }
 
 // -- drawing ---------------------------------------------------------------------------
