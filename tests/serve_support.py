@@ -1,10 +1,12 @@
 """A scripted model for the server, chat and web tests (not a test module).
 
 Plans by the goal: a goal that mentions email is a draft task and a send task (the `outreach`
-agent calls `send_email`, a side effect that waits for a human's approval); an "unplannable"
-goal gets an empty plan every time (planning fails); any other goal is two researchers and a
-writer. Each call can take a fixed latency, so a page can watch the
-graph fill in. A follow-up (a goal carrying earlier turns) is answered as one.
+agent calls `send_email`, a side effect that waits for a human's approval); any other goal is
+two researchers and a writer; a goal that says "unplannable" gets no valid plan (the run fails
+in planning), one that says "at length" gets a long first finding, and in one that says "b
+fails" every call for task b fails (the run fails in a task). Each call can take a fixed
+latency, so a page can watch the graph fill in. A follow-up (a goal carrying earlier turns) is
+answered as one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from podium.agents import AgentSpec
-from podium.runtime import AssistantMessage, ModelRequest, Podium, PodiumConfig, ToolCall
+from podium.runtime import (
+    AssistantMessage,
+    ModelError,
+    ModelRequest,
+    Podium,
+    PodiumConfig,
+    ToolCall,
+)
 from podium.runtime.testing import FunctionModel, Reply
 
 OUTREACH = AgentSpec(
@@ -43,7 +52,8 @@ EMAIL_PLAN = [
         "inputs": ["draft"],
     },
 ]
-EMAIL = {"to": "dana@northwind.example", "subject": "Hello", "body": "Hi Dana, shall we talk?"}
+DRAFT = "Hi Dana,\n\nshall we talk next week?\n\nSam"
+EMAIL = {"to": "dana@northwind.example", "subject": "Hello", "body": DRAFT}
 _ids = itertools.count(1)
 
 
@@ -104,7 +114,11 @@ class ScriptedBackend(FunctionModel):
                 )
                 return AssistantMessage(tool_calls=(call,))
             case "draft":
-                return "Hi Dana, shall we talk?"
+                return DRAFT
+            case "b" if "b fails" in goal.split("\n", 1)[0]:
+                raise ModelError("the scripted model is down for task b")
+            case "a" if "at length" in goal.split("\n", 1)[0]:
+                return "\n".join(f"Fact {n} about A: it holds." for n in range(1, 41))
             case "c":
                 follow_up = " (a follow-up)" if "Earlier turns of this conversation" in goal else ""
                 return f"Summary of A and B for: {goal.split(chr(10), 1)[0]}{follow_up}"

@@ -463,3 +463,16 @@ async def test_runs_execute_in_worker_processes(tmp_path: Path) -> None:
             assert result["answer"] == "Findings for c: all well."
             with pytest.raises(ConfigError, match="can be sent to another process"):
                 create_app(podium_for(tmp_path / "other", server={"workers": 1})).state.runs.start()
+
+
+async def test_a_chat_runs_request_is_listed_without_its_earlier_turns(
+    client: httpx.AsyncClient,
+) -> None:
+    turns = [{"role": "user", "content": "Research A"}, {"role": "assistant", "content": "Done."}]
+    body = {"goal": "Now research B", "conversation": turns}
+    run_id = (await client.post("/runs", json=body)).json()["run_id"]
+    await events(client, run_id)
+    listed = (await client.get("/runs")).json()[0]
+    assert listed["goal"].startswith("Now research B" + CONTEXT_HEADER)  # what the planner read
+    assert listed["request"] == "Now research B"  # what the person asked
+    assert (await client.get(f"/runs/{run_id}")).json()["request"] == "Now research B"

@@ -56,6 +56,12 @@ def goal_with_context(
     return request + CONTEXT_HEADER + "\n".join(reversed(kept))
 
 
+def request_of(goal: str) -> str:
+    """The request a goal was made from, without the earlier turns `goal_with_context` folded
+    in: what a person asked, for lists and titles (the context block is the model's)."""
+    return goal.split(CONTEXT_HEADER, 1)[0]
+
+
 def text_of(content: Any) -> str:
     """The text of an OpenAI message's content: a string, or a list of parts (text parts only)."""
     if content is None:

@@ -59,7 +59,7 @@ from ..engine._sinks import EventSink
 from ..engine._status import CANCELLABLE, UNDER_WAY, RunStatus
 from ..models._usage import Usage
 from ..storage._store import RunRecord, new_run_id, settle_stale
-from ._conversation import Turn, goal_with_context
+from ._conversation import Turn, goal_with_context, request_of
 from ._workers import (
     Job,
     PodiumFactory,
@@ -128,6 +128,8 @@ class PendingEscalation(Escalation):
 class RunSummary(BaseModel):
     run_id: str
     goal: str
+    request: str = ""
+    """The goal as the person asked it: without the earlier chat turns folded into `goal`."""
     status: RunStatus
     tenant: str
     created_at: float
@@ -375,6 +377,7 @@ class RunService:
         fields: dict[str, Any] = {
             "run_id": record.run_id,
             "goal": record.goal,
+            "request": request_of(record.goal),
             "status": status,
             "tenant": record.tenant,
             "created_at": record.created_at,
