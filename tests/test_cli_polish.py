@@ -3,6 +3,7 @@ Chroma, a bad goal refused before any live view, and Ctrl-C that says how to con
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -87,9 +88,13 @@ def test_a_bad_goal_is_one_error_line_before_any_live_view(
     says: str,
     json_flag: list[str],
 ) -> None:
-    assert cli.main(["run", *json_flag, goal]) == 1
+    assert cli.main(["run", *json_flag, goal]) == 5  # ExitCode.REFUSED: no run was started
     out, err = capsys.readouterr()
-    assert out == ""  # no planning panel, no plan tree: nothing drawn (capsys is a pipe)
+    if json_flag:  # --json prints one document whatever happens: no run, the error's code
+        document = json.loads(out)
+        assert document["status"] is None and document["code"] == "goal_invalid"
+    else:
+        assert out == ""  # no planning panel, no plan tree: nothing drawn (capsys is a pipe)
     assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
     assert scripted_cli.runs() == []  # refused at the door: no run was started
 
@@ -106,7 +111,7 @@ def test_a_bad_goal_is_refused_before_the_model_stack_loads(tmp_path: Path) -> N
     shown = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
-    assert shown.returncode == 1 and shown.stdout == ""
+    assert shown.returncode == 5 and shown.stdout == ""
     assert shown.stderr.splitlines() == [
         "error: [goal_invalid] the goal is empty: say what you want done",
         "LOADED []",

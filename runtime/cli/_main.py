@@ -325,10 +325,11 @@ def _podium(args: argparse.Namespace) -> Podium:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ..engine._policy import check_goal_input
     from ..storage._store import new_run_id
-    from ._outcome import print_json_outcome
 
     args.started_run = run_id = args.run_id or new_run_id()
     if args.json:  # one JSON document whatever happens, a refused goal's too
+        from ._outcome import print_json_outcome
+
         return print_json_outcome(
             lambda: _podium(args),
             lambda podium, run_id: podium.run(args.goal, run_id=run_id),

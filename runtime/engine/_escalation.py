@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from langgraph.types import interrupt
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .._errors import AnswerError
@@ -209,6 +208,8 @@ def ask_human(
             question=question,
         )
     )
+    from langgraph.types import interrupt  # here: `podium run` checks a goal without LangGraph
+
     answer = interrupt(
         {
             "id": escalation_id,
@@ -232,6 +233,8 @@ def ask_clarification(ctx: RunContext, question: str) -> str | None:
             run_id=ctx.run_id, escalation_id=escalation_id, reason="clarify", question=question
         )
     )
+    from langgraph.types import interrupt  # here: `podium run` checks a goal without LangGraph
+
     answer = interrupt(
         {
             "id": escalation_id,
