@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from langgraph.types import Command
 
-from podium.agents import AgentRegistry, AgentSpec
+from podium.agents import AgentSpec
 from podium.policies import BudgetTracker, Redactor, redact_logs
 from podium.tools import (
     BuiltinTools,
@@ -30,15 +30,14 @@ from podium.tools import (
 
 from ._config import PodiumConfig
 from ._errors import (
-    AgentError,
     ConfigError,
     GoalError,
     PlanError,
     PodiumError,
     RunNotFoundError,
     RunStateError,
-    did_you_mean,
 )
+from ._grants import check_grants
 from .engine import _plan_cache as plan_cache
 from .engine._context import RunContext
 from .engine._effects import EFFECTS_FILE, EffectJournal
@@ -131,7 +130,7 @@ class Podium:
             # any run (`podium serve` refuses to start), not at the first run's start.
             with _source_errors():
                 offered = compose_tools((s.name, s.tools) for s in known)
-            _check_tools(self.agents, offered, self.config)
+            check_grants(self.agents, offered, self.config)
         self.playbooks: Playbooks | None = (
             load_playbooks(
                 self.config.planner.playbooks_dir,
@@ -490,7 +489,7 @@ class Podium:
                 tools = await stack.enter_async_context(
                     open_tools(self.tool_sources, wrap=self._tool_wrapper)
                 )
-            _check_tools(self.agents, tools, self.config)
+            check_grants(self.agents, tools, self.config)
             yield tools
 
     def _looks_up_named(self) -> bool:
@@ -791,88 +790,6 @@ def _source_errors() -> Iterator[None]:
         yield
     except ToolSourceError as exc:
         raise ConfigError(exc.message) from exc
-
-
-def _check_tools(agents: AgentRegistry, tools: ToolRegistry, config: PodiumConfig) -> None:
-    """Where the agents and the tools meet: grants name real tools, scopes real scopes."""
-    _check_agent_tools(agents, tools)
-    _check_scopes(agents, tools, config)
-    _check_untrusted_allowances(tools, config)
-
-
-def _check_agent_tools(agents: AgentRegistry, tools: ToolRegistry) -> None:
-    for spec in agents.specs():
-        unknown = [t for t in spec.tools if t not in tools]
-        if unknown:
-            raise AgentError(
-                f"agent {spec.name!r} lists unknown tool(s) {unknown}: known tools are {tools.names()}"
-            )
-
-
-def _check_scopes(agents: AgentRegistry, tools: ToolRegistry, config: PodiumConfig) -> None:
-    """Every scope a card or `[policies.agents.X]` grants or revokes is one some tool needs.
-
-    Checked here, where the agents and the tools first meet: a typo such as "write:emial"
-    would otherwise pass and only show as a denial when the tool is called (or, in `revoke`,
-    silently leave the real scope granted)."""
-    offered = sorted({scope for name in tools.names() for scope in tools.get(name).scopes})
-
-    def unknown(scopes: Iterable[str]) -> list[str]:
-        return [
-            f"{s!r}{did_you_mean(s, offered)}" for s in dict.fromkeys(scopes) if s not in offered
-        ]
-
-    known = f"the tools offer {', '.join(offered) or 'no scopes'}"
-    cards = [
-        f"agent {spec.name!r} grants unknown scope(s) {', '.join(bad)}"
-        for spec in agents.specs()
-        if (bad := unknown(spec.scopes))
-    ]
-    if cards:
-        raise AgentError(f"{'; '.join(cards)}: {known}")
-    policies = [
-        f"[policies.agents.{agent}] {field} names unknown scope(s) {', '.join(bad)}"
-        for agent, policy in config.policies.agents.items()
-        for field, scopes in (("scopes", policy.scopes), ("revoke", policy.revoke))
-        if (bad := unknown(scopes))
-    ]
-    if policies:
-        raise ConfigError(f"{'; '.join(policies)}: {known}")
-
-
-def _check_untrusted_allowances(tools: ToolRegistry, config: PodiumConfig) -> None:
-    """Each `allow_untrusted_to` entry names a side-effecting tool ("send_email"), one of its
-    arguments ("send_email.body") or all of them ("send_email.*"): a typo would leave the
-    legitimate call blocked, or worse, read as if it opened something it does not."""
-    effectful = {n: tools.get(n) for n in tools.names() if tools.get(n).side_effects}
-    problems = []
-    for agent, policy in config.policies.agents.items():
-        for entry in policy.allow_untrusted_to:
-            name, _, argument = entry.partition(".")
-            if name not in effectful:
-                problems.append(
-                    f"[policies.agents.{agent}] allow_untrusted_to names {entry!r}, not a "
-                    f"side-effecting tool{did_you_mean(name, effectful)} (they are "
-                    f"{', '.join(sorted(effectful)) or 'none'})"
-                )
-                continue
-            arguments = sorted(effectful[name].args_model.model_fields)
-            if not argument and not effectful[name].content_args:
-                problems.append(
-                    f"[policies.agents.{agent}] allow_untrusted_to names {entry!r}, which opens "
-                    f"nothing: {name!r} declares no content arguments (every argument is a sink). "
-                    f"Name the argument ('{name}.<argument>', one of {', '.join(arguments)}) or "
-                    f"'{name}.*' for all"
-                )
-                continue
-            if argument and argument != "*" and argument not in arguments:
-                problems.append(
-                    f"[policies.agents.{agent}] allow_untrusted_to names {entry!r}: {name!r} has "
-                    f"no argument {argument!r}{did_you_mean(argument, arguments)} (its arguments "
-                    f"are {', '.join(arguments)}, or '*' for all)"
-                )
-    if problems:
-        raise ConfigError("; ".join(problems))
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -16,7 +16,14 @@ PROMPT = "you> "
 def spawn(args: list[str], cwd: Path) -> pexpect.spawn:
     env = {**os.environ, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"}
     child = pexpect.spawn(
-        args[0], args[1:], cwd=str(cwd), env=env, encoding="utf-8", timeout=60, dimensions=(40, 120)
+        args[0],
+        args[1:],
+        cwd=str(cwd),
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+        use_poll=True,  # late in a whole suite run the pty's descriptor can be past select()'s 1024
     )
     child.logfile_read = open(cwd / "chat.log", "a", encoding="utf-8")  # noqa: SIM115
     return child

@@ -133,7 +133,13 @@ def cli_in_a_terminal(outcome: Outcome, data: Path) -> None:
     env = {**os.environ, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color"}
     command = [str(SUPPORT), "cli", str(data), "run", outcome.goal]
     child = pexpect.spawn(
-        sys.executable, command, env=env, encoding="utf-8", timeout=120, dimensions=(40, 120)
+        sys.executable,
+        command,
+        env=env,
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(40, 120),
+        use_poll=True,  # late in a whole suite run the pty's descriptor can be past select()'s 1024
     )
     child.expect(pexpect.EOF)
     child.close()

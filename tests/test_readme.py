@@ -26,6 +26,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,14 +115,19 @@ def test_the_python_examples_run_as_written(
     monkeypatch.setattr(openai, "OpenAI", LocalOpenAI)
     examples = blocks("python")
     assert len(examples) >= 4
-    namespace: dict[str, Any] = {"__name__": "readme"}
+    # One module, as a reader's session is one: a dataclass in an example looks its module up,
+    # and the examples are compiled without this file's `from __future__` flags.
+    session = types.ModuleType("readme")
+    monkeypatch.setitem(sys.modules, "readme", session)
+    namespace: dict[str, Any] = session.__dict__
     for block in examples:
-        code = compile(block.code, f"README.md:{block.line}", "exec")
+        code = compile(block.code, f"README.md:{block.line}", "exec", dont_inherit=True)
         exec(code, namespace)  # noqa: S102: the README's own examples
     printed = capsys.readouterr().out
     assert "completed Summary of A and B" in printed  # the first example's run
     assert "goal_invalid the goal is empty" in printed  # the errors example
     assert namespace["result"].status == "completed"
+    assert "clerk" in namespace["podium"].agents.names()  # the tool-source example's Podium
     assert namespace["answer"].choices[0].message.content.startswith("Summary of A and B")
 
 
@@ -156,8 +162,10 @@ RUN_AS = {
     "podium memory forget --run RUN_ID | --id ENTRY_ID | --all [--tenant T]": (
         "podium memory forget --run RUN_ID"
     ),
+    "podium show RUN_ID TASK": "podium show RUN_ID a",  # task a of the interrupted run
 }
-"""README lines written in usage notation, and the command that stands for each."""
+"""README lines written in usage notation or with a placeholder, and the command that stands
+for each."""
 
 EXIT_CODES = {"podium serve --host 0.0.0.0": 1}
 """Lines whose example is a refusal (the README says so beside it): their exit code."""

@@ -558,8 +558,18 @@ def _cmd_agents(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from podium.tools import BuiltinTools, compose_tools
+
+    from .._grants import check_grants
+
+    config = _config(args)
+    agents = config.agent_registry()
+    # The listing is light (no model, LangGraph or Chroma), but a grant or scope typo is still
+    # refused here as `Podium(...)` would refuse it: the CLI's tools are the built-ins.
+    builtin = BuiltinTools()
+    check_grants(agents, compose_tools([(builtin.name, builtin.tools)]), config)
     table = Table("agent", "tier", "tools", "description")
-    for spec in _config(args).agent_registry().specs():
+    for spec in agents.specs():
         table.add_row(spec.name, spec.tier, ", ".join(spec.tools) or "-", spec.description)
     Console().print(table)
     return 0
