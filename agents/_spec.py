@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from podium.policies import ValidatorRef, parse_refs
 
@@ -40,6 +40,32 @@ class AgentSpec(BaseModel):
     """The first turn must call a tool (`tool_choice="required"`): an agent whose work is looking
     things up answers from what it found, not from what a model would guess. Small models
     otherwise often answer at once from nothing."""
+    allow_untrusted_to: tuple[str, ...] = ()
+    """Tools of this card whose content arguments (an email's subject and body) may carry data
+    that came from tools or memory: an agent whose job is to send what another wrote needs it.
+    Names only, never an argument: a sink (a recipient) is opened by the operator alone, in
+    `[policies.agents.X] allow_untrusted_to`, which adds to this list."""
+
+    @field_validator("allow_untrusted_to")
+    @classmethod
+    def _content_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if "." in entry:
+                raise ValueError(
+                    f"{entry!r} names an argument: a card opens a tool's content arguments only "
+                    f"(write {entry.partition('.')[0]!r}); a sink such as a recipient is opened in "
+                    "podium.toml's `[policies.agents.NAME] allow_untrusted_to`"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _own_tools(self) -> AgentSpec:
+        foreign = [t for t in self.allow_untrusted_to if t not in self.tools]
+        if foreign:
+            raise ValueError(
+                f"allow_untrusted_to names {foreign}, not among the card's tools {list(self.tools)}"
+            )
+        return self
 
     @field_validator("validators", mode="before")
     @classmethod

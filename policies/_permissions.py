@@ -84,9 +84,11 @@ class ToolGate:
         side_effects: bool,
         carries_untrusted: Mapping[str, Sequence[str]] = MappingProxyType({}),
         content_args: Iterable[str] = (),
+        card_untrusted_to: Iterable[str] = (),
     ) -> ToolCheck:
         """`carries_untrusted`: per argument, what in it came from tools or memory (see
-        `Taint.carried_by_argument`); `content_args`: the tool's content arguments."""
+        `Taint.carried_by_argument`); `content_args`: the tool's content arguments;
+        `card_untrusted_to`: the card's own `allow_untrusted_to` (tool names: content only)."""
         needed = tuple(sorted(needs))
         granted = self.granted(agent, card_scopes)
         shown = tuple(sorted(granted))
@@ -107,7 +109,7 @@ class ToolGate:
             )
         if side_effects:
             blocked = self._untrusted_blocked(
-                agent, tool, carries_untrusted, frozenset(content_args)
+                agent, tool, carries_untrusted, frozenset(content_args), card_untrusted_to
             )
             if blocked:
                 return ToolCheck("denied", blocked, needed, shown)
@@ -125,15 +127,18 @@ class ToolGate:
         tool: str,
         carried: Mapping[str, Sequence[str]],
         content_args: frozenset[str],
+        card_allows: Iterable[str] = (),
     ) -> str | None:
         """Why untrusted data may not go where it is going, or None.
 
         Judged per argument: `allow_untrusted_to = ["send_email"]` opens the tool's content
         arguments (its body, its subject), never a sink (its recipient): an injection in a
         tool result may shape what an email says, not whom it goes to. `"send_email.to"`
-        opens one argument by name, `"send_email.*"` all of them.
+        opens one argument by name, `"send_email.*"` all of them. The card's entries
+        (`card_allows`, tool names only) add to the configuration's: a `[policies.agents.X]`
+        table written for other reasons does not silently take them away.
         """
-        allowed = set(self.config.agent(agent).allow_untrusted_to)
+        allowed = set(self.config.agent(agent).allow_untrusted_to) | set(card_allows)
         refused = [
             (argument, findings)
             for argument, findings in carried.items()

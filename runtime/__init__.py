@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     )
     from .engine._escalation import Decision, HumanAnswer
     from .engine._events import (
+        EscalationAnswered,
         EscalationRaised,
         GuardChecked,
         ModelTurn,
@@ -98,6 +99,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigError": "._errors",
     "ErrorCode": "._errors",
     "Escalation": ".engine._result",
+    "EscalationAnswered": ".engine._events",
     "EscalationRaised": ".engine._events",
     "EventSink": ".engine._sinks",
     "FailureKind": ".engine._result",
@@ -179,6 +181,7 @@ __all__ = [
     "Deployment",
     "ErrorCode",
     "Escalation",
+    "EscalationAnswered",
     "EscalationRaised",
     "EventSink",
     "FailureKind",

@@ -8,6 +8,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langgraph.types import Command
@@ -41,7 +42,7 @@ from ._grants import check_grants
 from .engine import _plan_cache as plan_cache
 from .engine._context import RunContext
 from .engine._effects import EFFECTS_FILE, EffectJournal
-from .engine._escalation import Decision, HumanAnswer, parse_answer
+from .engine._escalation import Decision, HumanAnswer, answered_event, parse_answer
 from .engine._events import RunEvent, RunFinished, RunStarted
 from .engine._executor import TaskExecutor
 from .engine._memory import RunMemory
@@ -363,7 +364,7 @@ class Podium:
             for i, answer in checked.items()
         }
         return await self._cancellable(
-            record, watchers, resumed=True, resume=resume, answered=frozenset(checked)
+            record, watchers, resumed=True, resume=resume, answered=checked
         )
 
     async def astream_resume(
@@ -568,19 +569,23 @@ class Podium:
         *,
         resumed: bool,
         resume: dict[str, Any] | None = None,
-        answered: frozenset[str] = frozenset(),
+        answered: Mapping[str, HumanAnswer] = MappingProxyType({}),
     ) -> RunResult:
         run_id, goal = record.run_id, record.goal
         events = self._audited(run_id, watchers)
+        asked = record.result.escalations if record.result else []
         if record.status != "running" or record.owner != this_process():
             # Resumed: running again, in this process, until it finishes anew.
             record = record.moved_to("running", result=None, owner=this_process())
             with self._storing():
                 self.store.save(record)
         events.emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
+        for escalation in asked:
+            if escalation.id in answered:  # here, once: the graph's replay asks, never answers
+                events.emit(answered_event(run_id, escalation, answered[escalation.id]))
         ctx = self._context(run_id, goal, events.emit, record.tenant)
         self._contexts[run_id] = ctx
-        ctx.policies.answered = answered
+        ctx.policies.answered = frozenset(answered)
         with self._storing():
             ctx.effects = EffectJournal(self.store.run_dir(run_id) / EFFECTS_FILE)
         ctx.policies.record_goal(record.goal_verdict or goal_verdict(goal, self.config.policies))
@@ -634,7 +639,7 @@ class Podium:
         *,
         resumed: bool,
         resume: dict[str, Any] | None = None,
-        answered: frozenset[str] = frozenset(),
+        answered: Mapping[str, HumanAnswer] = MappingProxyType({}),
     ) -> RunResult:
         """Execute in a task of its own, so `cancel` stops this run and nothing around it."""
         run_id = record.run_id

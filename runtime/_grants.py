@@ -23,6 +23,7 @@ def check_grants(agents: AgentRegistry, tools: ToolRegistry, config: PodiumConfi
     `allow_untrusted_to` real side-effecting tools and arguments (AgentError or ConfigError)."""
     _check_agent_tools(agents, tools)
     _check_scopes(agents, tools, config)
+    _check_card_allowances(agents, tools)
     _check_untrusted_allowances(tools, config)
 
 
@@ -64,6 +65,20 @@ def _check_scopes(agents: AgentRegistry, tools: ToolRegistry, config: PodiumConf
     ]
     if policies:
         raise ConfigError(f"{'; '.join(policies)}: {known}")
+
+
+def _check_card_allowances(agents: AgentRegistry, tools: ToolRegistry) -> None:
+    """A card's `allow_untrusted_to` names side-effecting tools that have content arguments:
+    one without would open nothing (a card never opens a sink), which reads as a grant."""
+    problems = [
+        f"agent {spec.name!r} lists {name!r} in allow_untrusted_to, which opens nothing: it "
+        "is not a side-effecting tool with content arguments"
+        for spec in agents.specs()
+        for name in spec.allow_untrusted_to
+        if name in tools and not (tools.get(name).side_effects and tools.get(name).content_args)
+    ]
+    if problems:
+        raise AgentError("; ".join(problems))
 
 
 def _check_untrusted_allowances(tools: ToolRegistry, config: PodiumConfig) -> None:

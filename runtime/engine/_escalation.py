@@ -9,6 +9,11 @@ answer (the Python API's `resume(answers=...)`, `podium approve`, the chat, the 
 POST /runs/{id}/escalations/{esc_id}, the web page through it) and `Podium.check_answers`
 refuses, with `parse_answer`, one that does not fit before the run resumes (AnswerError).
 
+Every interface shows an escalation the same way: `summary` says what it is about in a
+person's words (a tool call as its fields, an email as To / Subject / Body; a refused output and
+why; the planner's question), `answer_commands` the exact `podium approve` lines that answer it,
+and `decided` what an answer does once given (the `EscalationAnswered` event, in the audit log).
+
 An escalation pauses the run (checkpointed) until a human answers it by id; the entrypoint then
 replays to the same point and the interrupt returns the answer (`recorded_answer`). Each
 escalation is asked once per pass of the entrypoint (`RunContext.asked`).
@@ -16,35 +21,21 @@ escalation is asked once per pass of the entrypoint (`RunContext.asked`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, assert_never
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .._errors import AnswerError
-from ._events import EscalationRaised
+from ._events import EscalationAnswered, EscalationRaised
 from ._plan import Plan, Task
+from ._result import Decision as Decision  # defined with the run's data: events carry it
 from ._result import Escalation, EscalationReason, TaskResult
 
 if TYPE_CHECKING:
     from ._context import RunContext  # imports the tool gate (`_policy`), which reads answers here
-
-
-class Decision(StrEnum):
-    """What a person answers to an escalation: the one vocabulary of every interface."""
-
-    APPROVE = "approve"
-    """Keep the refused output as it is; make the tool call."""
-    EDIT = "edit"
-    """Use `output` instead of the refused output."""
-    REJECT = "reject"
-    """Drop the refused output; refuse the tool call (`message` tells the agent why); decline
-    the planner's question."""
-    INSTRUCT = "instruct"
-    """Run the refused task again with `instructions` added to its instruction."""
-    ANSWER = "answer"
-    """Reply `text` to the planner's question."""
 
 
 _NEEDS: Mapping[Decision, tuple[str, str]] = {
@@ -83,6 +74,146 @@ def decisions_for(reason: str, task_id: str | None = None) -> tuple[Decision, ..
 def how_to_answer(reason: str, task_id: str | None = None) -> str:
     """What an escalation takes, in words every interface can show."""
     return "it takes: " + "; ".join(_HOW[d] for d in decisions_for(reason, task_id))
+
+
+_FLAG: Mapping[Decision, str] = {
+    Decision.APPROVE: "",
+    Decision.REJECT: " --reject",
+    Decision.EDIT: " --edit TEXT",
+    Decision.INSTRUCT: " --instruct TEXT",
+    Decision.ANSWER: " --answer TEXT",
+}
+
+
+def answer_commands(run_id: str, escalation: Escalation) -> list[tuple[Decision, str]]:
+    """The `podium approve` line of each decision the escalation takes, its ids filled in."""
+    base = f"podium approve {shlex.quote(run_id)} {shlex.quote(escalation.id)}"
+    return [(d, base + _FLAG[d]) for d in decisions_for(escalation.reason, escalation.task_id)]
+
+
+class SummaryField(BaseModel):
+    """One labelled part of what an escalation is about ("To", "Body", "Refused output")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    text: str
+
+
+class EscalationSummary(BaseModel):
+    """What an escalation is about, in a person's words: the same on every interface."""
+
+    model_config = ConfigDict(frozen=True)
+
+    headline: str
+    """One sentence: who asks what ("Agent 'mailer' (task 'send') wants to send this email")."""
+    fields: tuple[SummaryField, ...] = ()
+    """What is to be judged, part by part, each text whole (an email's body with its lines)."""
+
+
+_EMAIL_FIELDS = (("to", "To"), ("subject", "Subject"), ("body", "Body"))
+
+
+def summary(escalation: Escalation) -> EscalationSummary:
+    """`escalation` as a person reads it (see `EscalationSummary`)."""
+    payload, who = escalation.payload, _who(escalation)
+    if escalation.reason == "approval":
+        tool = str(payload.get("tool") or "a tool")
+        arguments = _arguments(payload.get("arguments"))
+        if isinstance(arguments, Mapping) and {"to", "body"} <= set(arguments):
+            fields = [
+                SummaryField(label=lb, text=str(arguments.get(k, ""))) for k, lb in _EMAIL_FIELDS
+            ]
+            return EscalationSummary(
+                headline=f"{who} wants to send this email", fields=tuple(fields)
+            )
+        if isinstance(arguments, Mapping):
+            fields = [SummaryField(label=str(k), text=_text(v)) for k, v in arguments.items()]
+        else:
+            fields = [SummaryField(label="arguments", text=str(arguments))]
+        return EscalationSummary(headline=f"{who} wants to call {tool!r}", fields=tuple(fields))
+    if escalation.reason == "guard":
+        whose = f"the output of {who.lower()}" if escalation.task_id else "the run's final answer"
+        reasons = payload.get("reasons") or [escalation.question]
+        return EscalationSummary(
+            headline=f"A guard refused {whose}",
+            fields=(
+                SummaryField(label="Refused output", text=str(payload.get("output", ""))),
+                SummaryField(label="Why", text="\n".join(str(r) for r in reasons)),
+            ),
+        )
+    if escalation.reason == "clarify":
+        return EscalationSummary(
+            headline="The planner asks about the goal before it plans",
+            fields=(SummaryField(label="Question", text=escalation.question),),
+        )
+    return EscalationSummary(
+        headline="The run asks",
+        fields=(SummaryField(label="Question", text=escalation.question),),
+    )
+
+
+def _who(escalation: Escalation) -> str:
+    if escalation.agent and escalation.task_id:
+        return f"Agent {escalation.agent!r} (task {escalation.task_id!r})"
+    return f"Task {escalation.task_id!r}" if escalation.task_id else "The run"
+
+
+def _arguments(raw: Any) -> Any:
+    """A tool call's arguments as data: kept as JSON text in the payload."""
+    if not isinstance(raw, str):
+        return raw if raw is not None else {}
+    try:
+        return json.loads(raw)
+    except ValueError:  # cut or not JSON at all: shown as it is
+        return raw
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def decided(answer: HumanAnswer, reason: str, *, tool: str | None = None) -> str:
+    """What `answer` does, in a line: the `EscalationAnswered` event's words everywhere."""
+    subject = f"the call of {tool!r}" if tool else "the call"
+    match answer.decision:
+        case Decision.APPROVE if reason == "approval":
+            return f"approved: {subject} is made"
+        case Decision.APPROVE:
+            return "approved: the refused output is kept as it is"
+        case Decision.REJECT if reason == "approval":
+            told = f" (told: {answer.message})" if answer.message else ""
+            return f"rejected: {subject} is not made and the agent is told to do without it{told}"
+        case Decision.REJECT if reason == "clarify":
+            return "rejected: the planner's question is declined"
+        case Decision.REJECT:
+            return "rejected: the refused output is dropped"
+        case Decision.EDIT:
+            return "edited: your text is used instead of the refused output"
+        case Decision.INSTRUCT:
+            return "instructed: the task runs again with your instructions added"
+        case Decision.ANSWER:
+            return "answered: the planner plans with your answer"
+    assert_never(answer.decision)
+
+
+def answered_event(run_id: str, escalation: Escalation, answer: HumanAnswer) -> EscalationAnswered:
+    """The audit record of a person's answer (sent once, as the answered run resumes)."""
+    tool = escalation.payload.get("tool") if escalation.reason == "approval" else None
+    return EscalationAnswered(
+        run_id=run_id,
+        escalation_id=escalation.id,
+        reason=escalation.reason,
+        task_id=escalation.task_id,
+        agent=escalation.agent,
+        tool=str(tool) if tool else None,
+        decision=answer.decision,
+        output=answer.output,
+        instructions=answer.instructions,
+        text=answer.text,
+        message=answer.message,
+        effect=decided(answer, escalation.reason, tool=str(tool) if tool else None),
+    )
 
 
 class HumanAnswer(BaseModel):
@@ -190,11 +321,17 @@ def recorded_answer(
 
 
 def ask_human(
-    ctx: RunContext, escalation_id: str, question: str, *, output: str, task: Task | None = None
+    ctx: RunContext,
+    escalation_id: str,
+    question: str,
+    *,
+    output: str,
+    task: Task | None = None,
+    reasons: Sequence[str] = (),
 ) -> HumanAnswer | None:
     """Ask a human to judge a refused `output` (a LangGraph interrupt: the run pauses,
     checkpointed, until they answer), or None when `[policies] escalation = "fail"` or it was
-    already asked in this pass."""
+    already asked in this pass. `reasons`: why the guard refused it, one line each (shown)."""
     if ctx.config.policies.escalation != "human" or escalation_id in ctx.asked:
         return None
     ctx.asked.add(escalation_id)
@@ -218,6 +355,7 @@ def ask_human(
             "task_id": task.id if task else None,
             "agent": task.agent if task else None,
             "output": output,
+            "reasons": list(reasons),
         }
     )
     return recorded_answer(answer, "guard", task.id if task else None)
@@ -291,4 +429,5 @@ def _ask_about_refusal(ctx: RunContext, t: Task, r: TaskResult) -> HumanAnswer |
         "Approve it, edit it, reject it, or give the agent instructions and run it again.",
         output=r.rejected_output or "",
         task=t,
+        reasons=[f.message for f in refused.failures] if refused else [reason],
     )

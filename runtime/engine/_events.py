@@ -11,7 +11,7 @@ from podium.policies import Action, GuardFailure
 
 from ..models._usage import Usage
 from ._plan import Plan, Tier
-from ._result import Clarification, EscalationReason, RunErrorKind
+from ._result import Clarification, Decision, EscalationReason, RunErrorKind
 from ._status import RestingStatus
 
 
@@ -162,6 +162,31 @@ class EscalationRaised(_Event):
     question: str
 
 
+class EscalationAnswered(_Event):
+    """A person answered an escalation and the run resumes with the answer: who asked what,
+    what they decided and what that does. Sent once per answer, as the resume starts (never
+    again when the run replays to the point where it asked)."""
+
+    kind: Literal["escalation_answered"] = "escalation_answered"
+    escalation_id: str
+    reason: EscalationReason
+    task_id: str | None = None
+    agent: str | None = None
+    tool: str | None = None
+    """The tool whose call was approved or rejected (approval escalations)."""
+    decision: Decision
+    output: str | None = None
+    """With edit: the text used instead of the refused output."""
+    instructions: str | None = None
+    """With instruct: what was added to the task's instruction."""
+    text: str | None = None
+    """With answer: the reply to the planner's question."""
+    message: str | None = None
+    """With reject: what the agent was told."""
+    effect: str
+    """What the decision does, in words (`_escalation.decided`)."""
+
+
 class RunFinished(_Event):
     kind: Literal["run_finished"] = "run_finished"
     status: RestingStatus
@@ -187,6 +212,7 @@ RunEvent = Annotated[
     | GuardChecked
     | ToolCalled
     | EscalationRaised
+    | EscalationAnswered
     | RunFinished,
     Field(discriminator="kind"),
 ]

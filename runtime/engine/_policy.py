@@ -295,6 +295,7 @@ class TaskPolicy:
                 else {}
             ),
             content_args=tool.content_args if tool else (),
+            card_untrusted_to=self.spec.allow_untrusted_to,
         )
         decision, reason = check.decision, check.reason
         if decision == "allowed" and tool is not None and _writes_memory(tool):

@@ -183,6 +183,22 @@ EscalationReason = Literal["approval", "guard", "supervisor", "clarify"]
 supervisor: an interrupt that named no reason. What each takes: `_escalation.decisions_for`."""
 
 
+class Decision(StrEnum):
+    """What a person answers to an escalation: the one vocabulary of every interface."""
+
+    APPROVE = "approve"
+    """Keep the refused output as it is; make the tool call."""
+    EDIT = "edit"
+    """Use `output` instead of the refused output."""
+    REJECT = "reject"
+    """Drop the refused output; refuse the tool call (`message` tells the agent why); decline
+    the planner's question."""
+    INSTRUCT = "instruct"
+    """Run the refused task again with `instructions` added to its instruction."""
+    ANSWER = "answer"
+    """Reply `text` to the planner's question."""
+
+
 class Escalation(BaseModel):
     """A question the run put to a human; answering it (by id) resumes the run."""
 

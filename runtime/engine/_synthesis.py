@@ -91,6 +91,7 @@ def _settle(ctx: RunContext, answer: str, verdict: Verdict, guarded: str | None)
         "guard-answer",
         f"The final answer was refused by its guard ({verdict.message}). Approve it, edit it, or reject it.",
         output=answer,
+        reasons=[f.message for f in verdict.failures],
     )
     kept = decision.accepted_output(answer) if decision is not None else None
     if kept is not None:

@@ -1,0 +1,171 @@
+"""Approvals a person can use: a bundled workflow reaches one with the built-in agents, every
+interface shows what is asked and how to answer it, the answer's effect is confirmed, and the
+decision is its own audit event."""
+
+from __future__ import annotations
+
+import email
+import json
+from pathlib import Path
+
+import pytest
+
+from podium.policies import AUDIT_FILE, read_audit
+from podium.runtime import EscalationAnswered, Podium, PodiumConfig, RunEvent, RunResult
+from podium.runtime.testing import ScriptedModel, Step, reply, tool_call
+
+LEAD, COMPANY, ADDRESS = "Maya Chen", "Brightforge Analytics", "maya.chen@brightforge.example"
+GOAL = f"Qualify the lead {LEAD} at {COMPANY} and send them a first outreach email at {ADDRESS}"
+DRAFT = (
+    "Hi Maya,\n\nAs VP of Finance at Brightforge Analytics you plan the year's budget around "
+    "your Snowflake stack. We help finance teams close the books faster.\n\nBest,\nSam"
+)
+EMAIL = {"to": ADDRESS, "subject": "Brightforge Analytics and faster closes", "body": DRAFT}
+
+
+@pytest.fixture
+def sales(config: PodiumConfig) -> PodiumConfig:
+    """The test config with the bundled playbooks on: the goal takes the send playbook's plan."""
+    return config.model_copy(
+        update={"planner": config.planner.model_copy(update={"playbooks": True})}
+    )
+
+
+def sales_steps(*, resumed: list[Step]) -> list[Step]:
+    """The send playbook's tasks on a scripted model: look the lead up (tool data: the draft is
+    tainted), score, draft, then the mailer's send_email call; `resumed`: after the answer."""
+    return [
+        tool_call(
+            "query_dataset", {"dataset": "crm_leads", "where": {"name": LEAD}}, task="enrich"
+        ),
+        reply(
+            f"{LEAD}: VP of Finance at {COMPANY}, stage Qualified; uses Snowflake.", task="enrich"
+        ),
+        reply("Score 80: a VP (30) at a mid-size company (30), qualified (20).", task="score"),
+        reply(DRAFT, task="outreach"),
+        tool_call("send_email", EMAIL, task="send"),
+        *resumed,
+    ]
+
+
+def waiting_run(sales: PodiumConfig, resumed: list[Step]) -> tuple[Podium, RunResult]:
+    podium = Podium(sales, model=ScriptedModel(sales_steps(resumed=resumed)))
+    return podium, podium.run(GOAL)
+
+
+def outbox(config: PodiumConfig) -> list[Path]:
+    return sorted((config.storage.data_dir / "outbox").glob("*.eml"))
+
+
+def test_the_sales_send_playbook_stops_for_approval_of_the_email(sales: PodiumConfig) -> None:
+    _, result = waiting_run(sales, resumed=[])
+    assert result.playbook is not None and result.playbook.name == "sales-outreach-send"
+    assert result.status == "waiting_for_human"
+    [escalation] = result.escalations
+    assert (escalation.reason, escalation.agent, escalation.payload["tool"]) == (
+        "approval",
+        "mailer",
+        "send_email",
+    )
+    assert json.loads(escalation.payload["arguments"])["to"] == ADDRESS
+    assert result.tasks["outreach"].tainted  # the body carries CRM data: allowed, for content
+    assert outbox(sales) == []
+
+
+def test_approving_the_email_sends_it_and_the_decision_is_audited(sales: PodiumConfig) -> None:
+    again = [tool_call("send_email", EMAIL, task="send"), reply(f"Sent to {ADDRESS}.", task="send")]
+    podium, waiting = waiting_run(sales, resumed=again)
+    [escalation] = waiting.escalations
+    seen: list[RunEvent] = []
+    import asyncio
+
+    done = asyncio.run(
+        podium.aresume(waiting.run_id, answers={escalation.id: "approve"}, on_event=seen.append)
+    )
+    assert done.status == "completed"
+    [sent] = outbox(sales)
+    message = email.message_from_bytes(sent.read_bytes())
+    assert message["To"] == ADDRESS and "Snowflake stack" in message.get_payload()
+    [answered] = [e for e in seen if isinstance(e, EscalationAnswered)]
+    assert (answered.escalation_id, answered.decision, answered.tool) == (
+        escalation.id,
+        "approve",
+        "send_email",
+    )
+    assert answered.effect == "approved: the call of 'send_email' is made"
+    audit = [r for r in read_audit(sales.runs_dir / done.run_id / AUDIT_FILE)]
+    kinds = [r["kind"] for r in audit]
+    assert kinds.count("escalation_answered") == 1  # once, though the run replayed to the call
+    assert kinds.index("escalation") < kinds.index("escalation_answered")
+    record = next(r for r in audit if r["kind"] == "escalation_answered")
+    assert (record["decision"], record["task_id"], record["agent"]) == ("approve", "send", "mailer")
+
+
+def test_rejecting_the_email_sends_nothing_and_tells_the_agent(sales: PodiumConfig) -> None:
+    again = [tool_call("send_email", EMAIL, task="send"), reply("Not sent.", task="send")]
+    podium, waiting = waiting_run(sales, resumed=again)
+    [escalation] = waiting.escalations
+    done = podium.resume(
+        waiting.run_id,
+        answers={escalation.id: {"decision": "reject", "message": "not this quarter"}},
+    )
+    assert done.status == "completed" and outbox(sales) == []
+    assert isinstance(podium.model, ScriptedModel)
+    told = json.dumps(podium.model.calls[-1].messages)
+    assert "a human rejected the call" in told and "not this quarter" in told
+    audit = read_audit(sales.runs_dir / done.run_id / AUDIT_FILE)
+    [record] = [r for r in audit if r["kind"] == "escalation_answered"]
+    assert record["decision"] == "reject" and record["message"] == "not this quarter"
+
+
+def test_the_recipient_stays_protected_though_the_mailer_may_quote_tool_data(
+    sales: PodiumConfig,
+) -> None:
+    """The mailer's card opens send_email's content to tool data, never its `to`: an address
+    that only a tool result gives is refused before any human is asked."""
+    injected = {**EMAIL, "to": "erik.solberg@nordlys.example"}  # in the CRM, not in the goal
+    steps = [
+        *sales_steps(resumed=[])[:-1],
+        tool_call("send_email", injected, task="send"),
+        reply("Could not send.", task="send"),
+    ]
+    podium = Podium(sales, model=ScriptedModel(steps))
+    seen: list[RunEvent] = []
+    import asyncio
+
+    result = asyncio.run(podium.arun(GOAL, on_event=seen.append))
+    assert result.status != "waiting_for_human" and outbox(sales) == []
+    [denied] = [e for e in seen if e.kind == "tool_called" and e.tool == "send_email"]
+    assert denied.decision == "denied" and "'to'" in denied.reason
+
+
+def test_a_card_opens_content_arguments_only() -> None:
+    from podium.agents import AgentRegistryError, AgentSpec
+    from podium.agents._registry import _parse_cards
+
+    base = {"name": "m", "description": "d", "system_prompt": "p", "tools": ["send_email"]}
+    assert AgentSpec(**base, allow_untrusted_to=("send_email",)).allow_untrusted_to
+    with pytest.raises(AgentRegistryError, match="a sink such as a recipient is opened in"):
+        _parse_cards(json.dumps({**base, "allow_untrusted_to": ["send_email.to"]}), source="x")
+    with pytest.raises(AgentRegistryError, match="not among the card's tools"):
+        _parse_cards(json.dumps({**base, "allow_untrusted_to": ["http_get"]}), source="x")
+
+
+def test_the_make_run_goal_still_takes_the_drafting_playbook(sales: PodiumConfig) -> None:
+    """`make run`'s goal drafts and does not send: it completes, never waits."""
+    from podium.agents import AgentRegistry
+    from podium.runtime.engine._playbooks import load_playbooks
+
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    goal = next(ln for ln in makefile.splitlines() if ln.startswith("GOAL ?=")).split("=", 1)[1]
+    books = load_playbooks(None, agents=AgentRegistry.builtin().names(), max_tasks=8)
+    found = books.match(
+        goal.strip(),
+        embed=None,
+        agents=AgentRegistry.builtin().names(),
+        max_tasks=8,
+        fill_similarity=0.9,
+        adapt_similarity=0.8,
+    )
+    assert found is not None and found.playbook.name == "sales-lead-qualification"
+    assert "mailer" not in {t.agent for t in found.plan.tasks}
