@@ -174,11 +174,20 @@ def _cli_on(podium: Podium, backend: OutcomeBackend) -> Any:
 def run_commands(cli: Any, podium: Podium, commands: Path, out: Path) -> int:
     """Each command (a JSON list of argv lists) through `podium`'s main in this process, one
     after another, as a person would type them; `RUN_ID` stands for a run cancelled before
-    them (resumable). Writes each command's exit code to `out`, as a JSON list."""
+    them (resumable), `WAITING_RUN` and `WAITING_ESCALATION` for a run made for that command,
+    which waits for the approval of an email. Writes each command's exit code to `out`, as a
+    JSON list."""
     interrupted = podium.run("[cancel] Research A and B")
     codes = []
     for argv in json.loads(commands.read_text()):
-        argv = [interrupted.run_id if word == "RUN_ID" else word for word in argv]
+        names = {"RUN_ID": interrupted.run_id}
+        if "WAITING_RUN" in argv:
+            waiting = podium.run("Email Dana about the renewal")
+            names |= {
+                "WAITING_RUN": waiting.run_id,
+                "WAITING_ESCALATION": waiting.escalations[0].id,
+            }
+        argv = [names.get(word, word) for word in argv]
         print(f"$ podium {' '.join(argv)}", flush=True)
         try:
             codes.append(int(cli.main(argv)))

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import email
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from podium.policies import AUDIT_FILE, read_audit
 from podium.runtime import EscalationAnswered, Podium, PodiumConfig, RunEvent, RunResult
+from podium.runtime.cli import _main as cli
 from podium.runtime.testing import ScriptedModel, Step, reply, tool_call
 
 LEAD, COMPANY, ADDRESS = "Maya Chen", "Brightforge Analytics", "maya.chen@brightforge.example"
@@ -169,3 +172,82 @@ def test_the_make_run_goal_still_takes_the_drafting_playbook(sales: PodiumConfig
     )
     assert found is not None and found.playbook.name == "sales-lead-qualification"
     assert "mailer" not in {t.agent for t in found.plan.tasks}
+
+
+# -- the CLI, piped ---------------------------------------------------------------------
+
+
+def cli_waiting(
+    sales: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any, resumed: list[Step]
+) -> tuple[str, str, str]:
+    """`podium run` of the send goal, piped: (run id, escalation id, what it printed)."""
+    podium = Podium(sales, model=ScriptedModel(sales_steps(resumed=resumed)))
+    monkeypatch.setattr(cli, "_podium", lambda args: podium)
+    monkeypatch.setattr(cli, "_config", lambda args: sales)
+    assert cli.main(["run", "--run-id", "r1", GOAL]) == 3
+    out = capsys.readouterr().out
+    [escalation] = podium.store.get("r1").result.escalations  # type: ignore[union-attr]
+    return "r1", escalation.id, out
+
+
+def test_a_waiting_run_shows_the_email_and_the_commands_that_answer_it(
+    sales: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    run_id, esc, out = cli_waiting(sales, monkeypatch, capsys, resumed=[])
+    assert "Agent 'mailer' (task 'send') wants to send this email" in out
+    assert re.search(rf"To\s+{re.escape(ADDRESS)}", out)
+    assert re.search(r"Subject\s+Brightforge Analytics and faster closes", out)
+    assert "Hi Maya," in out and "\\n" not in out  # the body as lines, not JSON
+    assert f"podium approve {run_id} {esc} " in out  # approve
+    assert f"podium approve {run_id} {esc} --reject" in out
+
+
+def test_resume_on_a_waiting_run_says_what_it_asks_and_how_to_answer(
+    sales: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    run_id, esc, _ = cli_waiting(sales, monkeypatch, capsys, resumed=[])
+    assert cli.main(["resume", run_id]) == 3
+    out, err = capsys.readouterr()
+    assert "wants to send this email" in out and f"podium approve {run_id} {esc} --reject" in out
+    assert "['" not in out + err and err == ""
+    assert cli.main(["resume", "--json", run_id]) == 3
+    out, err = capsys.readouterr()
+    [waiting] = json.loads(out)["answer_with"]
+    assert waiting["commands"] == {
+        "approve": f"podium approve {run_id} {esc}",
+        "reject": f"podium approve {run_id} {esc} --reject",
+    }
+    fields = {f["label"]: f["text"] for f in waiting["summary"]["fields"]}
+    assert fields["To"] == ADDRESS and fields["Body"] == DRAFT
+    assert f"podium approve {run_id} {esc}" in err
+
+
+def test_approve_shows_what_it_answers_then_confirms_the_email_was_sent(
+    sales: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    again = [tool_call("send_email", EMAIL, task="send"), reply(f"Sent to {ADDRESS}.", task="send")]
+    run_id, esc, _ = cli_waiting(sales, monkeypatch, capsys, resumed=again)
+    assert cli.main(["approve", run_id, esc]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines: compare words
+    [sent] = outbox(sales)
+    assert out.index("wants to send this email") < out.index("your decision: approved")
+    assert f"approved: the email to {ADDRESS} was sent (written to {sent})" in out
+    assert f"answered {esc}: approved" in out  # the live view shows the answer too
+    assert cli.main(["audit", run_id]) == 0
+    audit = capsys.readouterr().out
+    [line] = [ln for ln in audit.splitlines() if "escalation_answered" in ln]
+    assert (
+        f"escalation_id={esc}" in line and "decision=approve" in line and "tool=send_email" in line
+    )
+
+
+def test_approve_reject_confirms_nothing_was_sent(
+    sales: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    again = [tool_call("send_email", EMAIL, task="send"), reply("Not sent.", task="send")]
+    run_id, esc, _ = cli_waiting(sales, monkeypatch, capsys, resumed=again)
+    assert cli.main(["approve", run_id, esc, "--reject"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "your decision: rejected" in out
+    assert "rejected: send_email was not called; agent 'mailer' was told to do without it" in out
+    assert outbox(sales) == []

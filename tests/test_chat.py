@@ -46,10 +46,12 @@ def test_chat_runs_goals_answers_questions_and_keeps_history(tmp_path: Path) -> 
     chat.expect(PROMPT)
 
     chat.sendline("Draft an email to Dana and send it")
-    chat.expect("wants to call 'send_email'")
+    chat.expect("wants to send this email")  # the email as fields, then the decisions
+    chat.expect(r"To\s+dana@")
     chat.expect(r"approve, reject or skip\? \[a/r/s\]")
     chat.sendline("a")
     chat.expect("Sent the email to Dana.")
+    chat.expect("approved: the email to dana@")  # what the answer did, with the .eml's place
     chat.expect(PROMPT)
 
     chat.sendline("/cost")
@@ -93,6 +95,7 @@ def test_a_question_left_open_is_answered_with_resume(tmp_path: Path) -> None:
     chat.sendline(f"/resume {run_id}")
     chat.expect(r"approve, reject or skip\? \[a/r/s\]")
     chat.sendline("r")
+    chat.expect("rejected: send_email was not called")
     chat.expect(PROMPT)
     chat.sendline("/runs")
     chat.expect(run_id[-6:])

@@ -163,12 +163,22 @@ RUN_AS = {
         "podium memory forget --run RUN_ID"
     ),
     "podium show RUN_ID TASK": "podium show RUN_ID a",  # task a of the interrupted run
+    # Each on a run of its own that waits for the approval of an email (`run_commands`).
+    "podium approve RUN_ID ESCALATION_ID": "podium approve WAITING_RUN WAITING_ESCALATION",
+    "podium approve RUN_ID ESCALATION_ID --reject": (
+        "podium approve WAITING_RUN WAITING_ESCALATION --reject"
+    ),
 }
 """README lines written in usage notation or with a placeholder, and the command that stands
 for each."""
 
-EXIT_CODES = {"podium serve --host 0.0.0.0": 1}
-"""Lines whose example is a refusal (the README says so beside it): their exit code."""
+EXIT_CODES = {
+    "podium serve --host 0.0.0.0": 1,
+    'podium run "Qualify the lead Maya Chen at Brightforge Analytics and send them a first '
+    'outreach email at maya.chen@brightforge.example"': 3,  # waits for the email's approval
+}
+"""Lines whose example ends otherwise (a refusal, a run that waits; the README says so beside
+it): their exit code."""
 
 COMMANDS_CONFIG = """\
 [storage]

@@ -141,7 +141,7 @@ INTERFACES = ("python", "http", "cli")
         ("completed", ended("completed"), "completed and has nothing to resume"),
         ("failed", ended("failed"), "failed and has nothing to resume (it stopped)"),
         ("budget_exceeded", ended("budget_exceeded"), "raise the limit in `[budget]`"),
-        ("waiting_for_human", {}, "is waiting for a human: answer escalation(s)"),
+        ("waiting_for_human", {}, "is waiting for a human to answer"),
         ("running", {"owner": "live"}, "is running in another process (pid"),
     ],
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serve_support import ScriptedBackend, podium_for
+from serve_support import EMAIL, ScriptedBackend, podium_for
 
 from podium.runtime import ConfigError, Podium, create_app
 from podium.runtime.cli import main
@@ -184,6 +184,10 @@ async def test_an_escalation_is_answered_over_http_and_the_run_goes_on(
     [escalation] = detail["escalations"]
     assert escalation["id"] == asked["escalation_id"] and escalation["reason"] == "approval"
     assert "send_email" in escalation["question"]
+    shown = escalation["summary"]  # the email as the CLI and the chat show it
+    assert shown["headline"] == "Agent 'outreach' (task 'send') wants to send this email"
+    fields = {f["label"]: f["text"] for f in shown["fields"]}
+    assert fields == {"To": EMAIL["to"], "Subject": EMAIL["subject"], "Body": EMAIL["body"]}
     assert not (tmp_path / "data" / "outbox").exists()
     unknown = await client.post(f"/runs/{run_id}/escalations/nope", json={"decision": "approve"})
     assert unknown.status_code == 409
@@ -194,6 +198,9 @@ async def test_an_escalation_is_answered_over_http_and_the_run_goes_on(
     rest = await events(client, run_id, after=first[-1]["id"])
     assert rest[0]["id"] == first[-1]["id"] + 1
     assert "escalation" not in [f["event"] for f in rest]  # answered: not asked again
+    [decided] = [f["data"] for f in rest if f["event"] == "escalation_answered"]
+    assert (decided["escalation_id"], decided["decision"]) == (escalation["id"], "approve")
+    assert decided["effect"] == "approved: the call of 'send_email' is made"
     assert rest[-1]["data"]["status"] == "completed"
     assert rest[-1]["data"]["answer"] == "Sent the email to Dana."
     assert len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == 1

@@ -27,6 +27,7 @@ from ..engine._result import Escalation
 from ..models._usage import Usage
 from ..server._conversation import Turn, goal_with_context
 from ._clip import clip
+from ._escalations import effect_lines, escalation_panel
 from ._progress import ProgressView
 
 if TYPE_CHECKING:
@@ -230,19 +231,16 @@ class ChatSession:
             if resumed is None:
                 return view or ProgressView(status="cancelled")
             view = resumed
+            asked = [(e, answered[e.id]) for e in pending if e.id in answered]
+            outbox = (
+                self.podium.config.tools.outbox or self.podium.config.storage.data_dir / "outbox"
+            )
+            for line in effect_lines(run_id, asked, view.calls, outbox):
+                self.console.print(line, style="bold", soft_wrap=True, markup=False)
 
     def _ask_one(self, escalation: Escalation) -> HumanAnswer | None:
         """The person's answer to one escalation, or None when they skip it (it stays pending)."""
-        self.console.print(
-            Panel(
-                Text(escalation.question),
-                title=f"the run asks ({escalation.id})",
-                border_style="yellow",
-            )
-        )
-        shown = escalation.payload.get("output", escalation.payload.get("arguments"))
-        if shown:
-            self.console.print(clip(str(shown), 2000), markup=False, highlight=False)
+        self.console.print(escalation_panel(escalation, title="the run asks"))
         takes = decisions_for(escalation.reason, escalation.task_id)
         if escalation.reason == "clarify":  # the planner's question: answered in words
             prompt = "your answer (empty: skip; reject: refuse to answer)> "

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .._api import Podium
     from .._config import PodiumConfig
     from ..engine._plan import Plan
+    from ..engine._result import Escalation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,15 +348,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from ._progress import follow
 
-    return asyncio.run(follow(podium.astream(goal, run_id=run_id)))
+    return asyncio.run(follow(podium.astream(goal, run_id=run_id), pending=_pending(podium)))
+
+
+def _pending(podium: Podium) -> Callable[[str], list[Escalation]]:
+    """A run's pending escalations as stored: what `follow` shows when the run waits."""
+
+    def pending(run_id: str) -> list[Escalation]:
+        result = podium.store.get(run_id).result
+        return list(result.escalations) if result else []
+
+    return pending
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from ._outcome import print_json_outcome
+    from ._outcome import ExitCode, print_json_outcome, print_waiting_json
 
+    podium = _podium(args)
+    record = podium.store.get(args.run_id)
+    if record.status == "waiting_for_human" and record.result is not None:
+        # Nothing to resume until it is answered: say what it asks and how, not an error.
+        if args.json:
+            return print_waiting_json(record.result)
+        from rich.console import Console
+
+        from ._escalations import print_waiting
+
+        console = Console()
+        print_waiting(console, record.run_id, record.result.escalations)
+        console.print("`podium resume` continues a stopped run; this one goes on once answered.")
+        return ExitCode.WAITING
     if args.json:
         return print_json_outcome(
-            lambda: _podium(args),
+            lambda: podium,
             lambda podium, run_id: podium.resume(run_id),
             run_id=args.run_id,
         )
@@ -363,8 +388,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
     from ._progress import follow
 
-    podium = _podium(args)
-    return asyncio.run(follow(podium.astream_resume(args.run_id)))
+    return asyncio.run(follow(podium.astream_resume(args.run_id), pending=_pending(podium)))
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -404,24 +428,40 @@ def _cmd_approve(args: argparse.Namespace) -> int:
     pending = record.result.escalations if record.result else []
     chosen = [e for e in pending if e.id == args.escalation_id] if args.escalation_id else pending
     if len(chosen) != 1:
-        listing = "; ".join(f"{e.id}: {e.question}" for e in pending)
+        from ..engine._escalation import summary
+
+        listing = "; ".join(
+            f"`podium approve {args.run_id} {e.id}` ({summary(e).headline})" for e in pending
+        )
         raise RunStateError(
             f"name one pending escalation of run {args.run_id!r}: {listing}"
             if not args.escalation_id
             else f"run {args.run_id!r} has no pending escalation {args.escalation_id!r}: {listing}"
         )
-    answers = {chosen[0].id: _answer_of(args)}
+    escalation = chosen[0]
+    answer = podium.check_answers(record, {escalation.id: _answer_of(args)})[escalation.id]
     if args.json:
         from ._outcome import print_json_outcome
 
         return print_json_outcome(
             lambda: podium,
-            lambda podium, run_id: podium.resume(run_id, answers=answers),
+            lambda podium, run_id: podium.resume(run_id, answers={escalation.id: answer}),
             run_id=args.run_id,
         )
-    from ._progress import follow
+    from rich.console import Console
 
-    return asyncio.run(follow(podium.astream_resume(args.run_id, answers=answers)))
+    from ._escalations import effect_lines, print_answering
+    from ._progress import ProgressView, follow
+
+    console = Console()
+    print_answering(console, escalation, answer)
+    view = ProgressView()
+    stream = podium.astream_resume(args.run_id, answers={escalation.id: answer})
+    code = asyncio.run(follow(stream, console, pending=_pending(podium), view=view))
+    outbox = podium.config.tools.outbox or podium.config.storage.data_dir / "outbox"
+    for line in effect_lines(args.run_id, [(escalation, answer)], view.calls, outbox):
+        console.print(line, style="bold", soft_wrap=True, markup=False)
+    return code
 
 
 def _answer_of(args: argparse.Namespace) -> dict[str, str]:

@@ -114,10 +114,26 @@ def print_json_outcome(
             print(json.dumps(error_document(exc, goal), indent=2))
             raise
         result = stored
+    if result.status == "waiting_for_human":
+        return print_waiting_json(result)
     print(result.model_dump_json(indent=2))
-    if result.error and result.status != "waiting_for_human":
+    if result.error:
         print(outcome_line(result.status, result.error_kind, result.error), file=sys.stderr)
     return exit_code(result.status)
+
+
+def print_waiting_json(result: RunResult) -> int:
+    """A waiting run's `--json`: the RunResult, with `answer_with` (per pending escalation what
+    it is about and the command of each decision it takes), and on stderr the first command."""
+    from ._escalations import waiting_document
+
+    document = json.loads(result.model_dump_json())
+    document["answer_with"] = waiting_document(result.run_id, result.escalations)
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+    for waiting in document["answer_with"]:
+        first = next(iter(waiting["commands"].values()))
+        print(f"waiting for a human: {first} (all answers: answer_with)", file=sys.stderr)
+    return ExitCode.WAITING
 
 
 def outcome_line(status: str, kind: str | None, error: str | None) -> str:

@@ -6,23 +6,24 @@ import functools
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from .._errors import PodiumError
-from ..engine._events import RunEvent
+from ..engine._events import RunEvent, ToolCalled
 from ..engine._plan import Plan, Task
+from ..engine._result import Escalation
 from ..engine._sinks import EventSink
 from ..server._conversation import CONTEXT_HEADER
 from ._clip import clip
+from ._escalations import print_waiting
 from ._outcome import ExitCode, exit_code, outcome_line
 
 _STYLE = {
@@ -70,8 +71,12 @@ class ProgressView(EventSink):
     error_kind: str | None = None
     tokens: int = 0
     cost_usd: float = 0.0
-    escalations: list[tuple[str, str]] = field(default_factory=list)
-    """(escalation id, question) raised by the run; pending when status is waiting_for_human."""
+    escalations: list[Escalation] = field(default_factory=list)
+    """Escalations the run raised (as their events tell them); pending when it waits."""
+    answered: list[str] = field(default_factory=list)
+    """What each answer this resume brought does ("approval-send-…: approved: ...")."""
+    calls: list[ToolCalled] = field(default_factory=list)
+    """Tool calls a human approved or rejected: what an answer did (`_escalations.effect_lines`)."""
 
     def emit(self, event: RunEvent) -> None:
         self.run_id = event.run_id
@@ -122,15 +127,29 @@ class ProgressView(EventSink):
                 names = ", ".join(f.validator for f in event.failures)
                 view.note = f"guard {event.action}: {names}"
             case "tool_called" if event.decision in ("denied", "rejected"):
+                if event.decision == "rejected":
+                    self.calls.append(event)
                 view = self.tasks.setdefault(event.task_id, _TaskView())
                 view.note = f"{event.tool} {event.decision}: {clip(event.reason, 60, flat=True)}"
-            case "tool_called" if event.ok:
+            case "tool_called" if event.ok is not None:
+                if event.decision == "approved":
+                    self.calls.append(event)
                 view = self.tasks.setdefault(event.task_id, _TaskView())
                 source = _source(event.tool, event.arguments)
-                if source not in view.sources:
+                if event.ok and source not in view.sources:
                     view.sources.append(source)
             case "escalation":
-                self.escalations.append((event.escalation_id, event.question))
+                self.escalations.append(
+                    Escalation(
+                        id=event.escalation_id,
+                        reason=event.reason,
+                        question=event.question,
+                        task_id=event.task_id,
+                        agent=event.agent,
+                    )
+                )
+            case "escalation_answered":
+                self.answered.append(f"{event.escalation_id}: {event.effect}")
             case "run_finished":
                 self.status, self.answer, self.error = event.status, event.answer, event.error
                 self.error_kind = event.error_kind
@@ -171,6 +190,7 @@ class ProgressView(EventSink):
         parts: list[RenderableType] = [tree, _Clock(self._footer)]
         if self.playbook:
             parts.insert(1, Text(f"playbook {self.playbook}", style="dim"))
+        parts += [Text(f"answered {line}", style="dim") for line in self.answered]
         if self.error and self.status == "running":
             parts.append(Text(self.error, style="yellow"))
         return Panel(Group(*parts), title=Text(goal_title(self.goal)), border_style="blue")
@@ -230,11 +250,23 @@ def _source(tool: str, arguments: str) -> str:
     return tool
 
 
-async def follow(events: AsyncIterator[RunEvent], console: Console | None = None) -> int:
-    """Show a run live, then its answer or why it has none. Returns the process exit code
-    (`ExitCode`). An error raised after the run's end was shown (PlanError) is that end."""
+Pending = Callable[[str], Sequence[Escalation]]
+"""A waiting run's pending escalations by run id, as stored (with the call's arguments, the
+refused output): what the end of `follow` shows. Without it, what the events said."""
+
+
+async def follow(
+    events: AsyncIterator[RunEvent],
+    console: Console | None = None,
+    *,
+    pending: Pending | None = None,
+    view: ProgressView | None = None,
+) -> int:
+    """Show a run live, then its answer or why it has none, or what it waits for and how to
+    answer. Returns the process exit code (`ExitCode`). An error raised after the run's end was
+    shown (PlanError) is that end. `view`: the caller's, to read what happened afterwards."""
     console = console or Console()
-    view = ProgressView()
+    view = view or ProgressView()
     try:
         with Live(view.render(), console=console, refresh_per_second=8, transient=False) as live:
             try:
@@ -257,15 +289,8 @@ async def follow(events: AsyncIterator[RunEvent], console: Console | None = None
             console.print(sources)
         return ExitCode.COMPLETED
     if view.status == "waiting_for_human":
-        for escalation_id, question in view.escalations:
-            console.print(
-                f"[yellow]waiting for a human[/yellow] ({escalation_id}): {escape(question)}"
-            )
-        console.print(
-            "answer with `podium approve RUN_ID [ESCALATION_ID]` (or --reject, --edit TEXT, "
-            "--instruct TEXT; "
-            "the planner's question: --answer TEXT)"
-        )
+        escalations = pending(view.run_id) if pending else view.escalations
+        print_waiting(console, view.run_id, escalations)
         return ExitCode.WAITING
     print(outcome_line(view.status, view.error_kind, view.error), file=sys.stderr)
     return exit_code(view.status)

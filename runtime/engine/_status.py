@@ -116,8 +116,11 @@ def check_resume(
             f"run {run_id!r} is {status}: nothing waits for an answer; resume it without one"
         )
     if status == "waiting_for_human" and not answering:
+        ids = list(dict.fromkeys(pending)) or ["ID"]
+        first = ids[0]
         raise RunStateError(
-            f"run {run_id!r} is waiting for a human: answer escalation(s) {sorted(set(pending))} "
-            f"(`podium approve {run_id} ID`, POST /runs/{run_id}/escalations/ID, or "
-            "`resume(run_id, answers={ID: ...})`)"
+            f"run {run_id!r} is waiting for a human to answer {', '.join(ids)}: answer with "
+            f"`podium approve {run_id} {first}` (approve; add --reject, or see what it asks and "
+            f"every answer with `podium resume {run_id}`), POST /runs/{run_id}/escalations/{first} "
+            f"with a decision, or `Podium.resume({run_id!r}, answers={{{first!r}: ...}})`"
         )

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from ..engine._escalation import how_to_answer
+from ..engine._escalation import how_to_answer, summary
 from ..engine._events import RunEvent
-from ..engine._result import RunErrorKind
+from ..engine._result import Escalation, RunErrorKind
 from ..models._usage import Usage
 from ..storage._store import RunRecord
 from ._conversation import split_messages
@@ -224,12 +224,26 @@ def run_error(record: RunRecord) -> tuple[int, dict[str, Any]] | None:
     return status, error
 
 
+def _asked(escalation: Escalation) -> str:
+    """One pending escalation as Markdown: its headline, then its fields (an email's To,
+    Subject and Body), each whole; a field of several lines as a quoted block."""
+    shown = summary(escalation)
+    lines = [f"- `{escalation.id}`: {shown.headline}"]
+    for field in shown.fields:
+        if "\n" in field.text:
+            quoted = "\n".join(f"  > {line}" for line in field.text.splitlines())
+            lines.append(f"  **{field.label}**:\n{quoted}")
+        else:
+            lines.append(f"  **{field.label}**: {field.text}")
+    return "\n".join(lines)
+
+
 def final_text(record: RunRecord) -> str:
     """What the assistant says: the answer, or the questions a waiting run asks and how to
     answer them (a run that ended without an answer is an error: `run_error`)."""
     result = record.result
     if record.status == "waiting_for_human" and result is not None:
-        questions = "\n".join(f"- `{e.id}`: {e.question}" for e in result.escalations)
+        questions = "\n".join(_asked(e) for e in result.escalations)
         escalation = result.escalations[0] if result.escalations else None
         first = escalation.id if escalation else "ID"
         takes = how_to_answer(escalation.reason, escalation.task_id) if escalation else ""
@@ -270,5 +284,7 @@ def progress_line(event: RunEvent) -> str | None:
             return f"re-planned: {event.reason[:160]}"
         case "escalation":
             return f"? {event.escalation_id}: {event.question}"
+        case "escalation_answered":
+            return f"answered {event.escalation_id}: {event.effect}"
         case _:
             return None

@@ -52,7 +52,13 @@ from .._errors import (
     RunNotFoundError,
     RunStateError,
 )
-from ..engine._escalation import Decision, HumanAnswer, decisions_for
+from ..engine._escalation import (
+    Decision,
+    EscalationSummary,
+    HumanAnswer,
+    decisions_for,
+)
+from ..engine._escalation import summary as escalation_summary
 from ..engine._events import RunEvent, RunQueued
 from ..engine._result import Escalation, RunErrorKind, RunResult
 from ..engine._sinks import EventSink
@@ -123,6 +129,9 @@ class PendingEscalation(Escalation):
     """An escalation waiting for its answer, with the decisions it takes."""
 
     decisions: list[Decision]
+    summary: EscalationSummary
+    """What it is about, in a person's words (a tool call as its fields, an email as To /
+    Subject / Body): what the CLI and the chat show."""
 
 
 class RunSummary(BaseModel):
@@ -678,7 +687,11 @@ def _problem(error: Mapping[str, Any]) -> str:
 def pending(result: RunResult) -> list[PendingEscalation]:
     """The run's pending escalations, each with the decisions it takes."""
     return [
-        PendingEscalation(**e.model_dump(), decisions=list(decisions_for(e.reason, e.task_id)))
+        PendingEscalation(
+            **e.model_dump(),
+            decisions=list(decisions_for(e.reason, e.task_id)),
+            summary=escalation_summary(e),
+        )
         for e in result.escalations
     ]
 

@@ -171,6 +171,9 @@ function apply(run, event) {
       if (event.task_id) Object.assign(task(run, event.task_id), { state: "escalated", end: at });
       logLine(run, `? ${event.reason === "approval" ? `task ${event.task_id} waits for your approval of a tool call` : shorten(event.question, 120)}`);
       break;
+    case "escalation_answered":  // the person's decision, as the audit log keeps it
+      logLine(run, `✔ ${event.escalation_id}: ${event.effect}`);
+      break;
     case "tool_called":
       task(run, event.task_id).tools.push({ name: event.tool, arguments: event.arguments, ok: event.ok, decision: event.decision, result: null });
       logLine(run, `tool ${event.tool}: ${event.decision}`);
