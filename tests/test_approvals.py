@@ -251,3 +251,22 @@ def test_approve_reject_confirms_nothing_was_sent(
     assert "your decision: rejected" in out
     assert "rejected: send_email was not called; agent 'mailer' was told to do without it" in out
     assert outbox(sales) == []
+
+
+def test_a_later_try_of_the_task_making_the_approved_call_again_is_not_asked_again(
+    sales: PodiumConfig,
+) -> None:
+    """The mailer sends, then its answer is refused until the task climbs to its next try,
+    which makes the same call: that call has its answer (and the journal sends it once)."""
+    again = [
+        tool_call("send_email", EMAIL, task="send"),
+        reply("}", task="send"),  # debris: re-asked once, then the try fails
+        reply("}", task="send"),
+        tool_call("send_email", EMAIL, task="send"),  # the next try, the same call
+        reply(f"Sent to {ADDRESS}.", task="send"),
+    ]
+    podium, waiting = waiting_run(sales, resumed=again)
+    [escalation] = waiting.escalations
+    done = podium.resume(waiting.run_id, answers={escalation.id: "approve"})
+    assert done.status == "completed", done.escalations
+    assert done.tasks["send"].attempts > 1 and len(outbox(sales)) == 1

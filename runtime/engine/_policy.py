@@ -37,7 +37,7 @@ from podium.policies import (
 from podium.tools import Tool
 
 from .._errors import GoalError
-from ._escalation import Decision, recorded_answer
+from ._escalation import Decision, HumanAnswer, recorded_answer
 from ._events import EscalationRaised, GuardChecked, RunEvent, ToolCalled
 from ._sinks import EventSink
 
@@ -198,6 +198,10 @@ class RunPolicies:
     accepted: dict[str, str] = field(default_factory=dict)
     """Task outputs the guards accepted in this process, by task id, as soon as accepted: tasks
     running side by side see each other's before either has settled (`no_debris`)."""
+    decided: dict[str, HumanAnswer] = field(default_factory=dict)
+    """Tool calls a human decided in this pass, by escalation id (task, tool, arguments): a
+    later try of the task that makes the same call gets the same decision. Asked again, the
+    interrupt would find no answer left in this pass and pause the run anew."""
 
     def __post_init__(self) -> None:
         self.gate = ToolGate(self.config)
@@ -354,27 +358,48 @@ class TaskPolicy:
         }
 
     def _ask_human(self, tool: str, arguments: str) -> tuple[Any, str]:
-        if self._approve is None or self.run.config.escalation != "human":
+        approve = self._approve
+        if approve is None or self.run.config.escalation != "human":
             return "denied", (
                 f"{tool!r} needs a human's approval and none is asked in this run "
                 '(`[policies] escalation = "fail"`)'
             )
         digest = hashlib.sha256(f"{self.task_id}|{tool}|{arguments}".encode()).hexdigest()[:12]
+        escalation_id = f"approval-{self.task_id}-{digest}"
+        decided = self.run.decided.get(escalation_id)
+        if decided is None:
+            decided = self._asked(approve, escalation_id, tool, arguments)
+            self.run.decided[escalation_id] = decided
+        if decided.decision is Decision.APPROVE:
+            return "approved", "a human approved the call"
+        note = decided.message
+        return "rejected", "a human rejected the call: do without it" + (
+            f" (they say: {note})" if note else ""
+        )
+
+    def _asked(
+        self,
+        approve: Callable[[dict[str, Any]], Any],
+        escalation_id: str,
+        tool: str,
+        arguments: str,
+    ) -> HumanAnswer:
+        """The human's decision on a call (a LangGraph interrupt through `approve`)."""
         shown = _SECRETS.redact(arguments)  # stored with the run; the human sees whom it is for
         question = f"Agent {self.spec.name!r} (task {self.task_id!r}) wants to call {tool!r} with {shown[:ARGUMENT_PREVIEW_CHARS]}"
         self.run.raise_escalation(
             EscalationRaised(
                 run_id=self.run.run_id,
-                escalation_id=f"approval-{self.task_id}-{digest}",
+                escalation_id=escalation_id,
                 reason="approval",
                 task_id=self.task_id,
                 agent=self.spec.name,
                 question=question,
             )
         )
-        answer = self._approve(
+        answer = approve(
             {
-                "id": f"approval-{self.task_id}-{digest}",
+                "id": escalation_id,
                 "reason": "approval",
                 "task_id": self.task_id,
                 "agent": self.spec.name,
@@ -383,13 +408,7 @@ class TaskPolicy:
                 "arguments": shown,
             }
         )
-        decided = recorded_answer(answer, "approval", self.task_id)
-        if decided.decision is Decision.APPROVE:
-            return "approved", "a human approved the call"
-        note = decided.message
-        return "rejected", "a human rejected the call: do without it" + (
-            f" (they say: {note})" if note else ""
-        )
+        return recorded_answer(answer, "approval", self.task_id)
 
     def observe(self, tool: Tool, use: ToolUse) -> None:
         if use.ok and not _writes_memory(tool):
