@@ -524,6 +524,19 @@ async def test_send_email_writes_one_file_per_distinct_message(tmp_path: Path) -
         await send_email.invoke({**args, "to": "a@b.example, c@d.example"}, ctx)
     with pytest.raises(ToolError, match="not configured"):
         await send_email.invoke(args, ToolContext(workspace=tmp_path))
+    assert first == f"Sent the email to dana@northwind.example (message {files[0].stem})."
+
+
+def test_send_email_can_only_write_a_recipient_the_task_names(tmp_path: Path) -> None:
+    """For a decoder under a grammar, `to` is one of the addresses in the task's text; a task
+    that names none leaves it free (the taint check still judges where it came from)."""
+    text = "Send the draft to Maya at maya.chen@brightforge.example, cc nobody."
+    named = _grounded("send_email", ToolContext(workspace=tmp_path, task_text=text), variants=True)
+    assert named["properties"]["to"]["enum"] == ["maya.chen@brightforge.example"]
+    free = _grounded(
+        "send_email", ToolContext(workspace=tmp_path, task_text="Send it"), variants=True
+    )
+    assert free["properties"]["to"]["type"] == "string"
 
 
 def test_tool_context_defaults(tmp_path: Path) -> None:

@@ -76,4 +76,6 @@ async def send_email(args: SendEmailArgs, ctx: ToolContext) -> JSONValue:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(bytes(message))
         os.replace(tmp, path)
-    return {"sent": True, "to": args.to, "message_id": key}
+    # In words: a small model answers after it in the words it was shown, and JSON shown is
+    # JSON copied (a stray bracket, refused as debris).
+    return f"Sent the email to {args.to} (message {key})."
