@@ -1241,7 +1241,9 @@ CUDA. Status: New."""
             "guards": {"not_tripped": ["output_schema"]},
             "budget": {
                 "stopped_by": "usd",
-                "max_cost_usd": round(RECRUITING_BUDGET_USD * 1.5, 6),
+                # The call that crosses the budget is paid: up to 1.6x (every prompt lists the
+                # built-in agents, so each new card adds to what that call costs).
+                "max_cost_usd": round(RECRUITING_BUDGET_USD * 1.6, 6),
                 "max_calls": 5,
             },
         },
