@@ -120,7 +120,10 @@ def ending(outcome: Outcome, text: str) -> None:
         case "completed":
             assert "Summary of A and B" in text and "answer" in text
         case "waiting_for_human":
-            assert "waiting for a human" in text and "podium approve" in text
+            assert "waiting for a human" in text and "wants to send this email" in text
+            # the exact commands, the run's and the escalation's ids filled in
+            assert re.search(r"podium approve \S+ approval-send-\w+ +# approve", text), text
+            assert re.search(r"podium approve \S+ approval-send-\w+ --reject", text), text
         case None:
             assert "error: [goal_invalid]" in text and "planning…" not in text
         case status:
