@@ -270,3 +270,51 @@ def test_a_later_try_of_the_task_making_the_approved_call_again_is_not_asked_aga
     done = podium.resume(waiting.run_id, answers={escalation.id: "approve"})
     assert done.status == "completed", done.escalations
     assert done.tasks["send"].attempts > 1 and len(outbox(sales)) == 1
+
+
+# -- what each kind of escalation reads as -------------------------------------------------
+
+
+def test_each_escalation_reads_as_what_it_asks_with_the_commands_that_answer_it() -> None:
+    from podium.runtime.engine._escalation import answer_commands, summary
+    from podium.runtime.engine._result import Escalation
+
+    refused = Escalation(
+        id="guard-draft",
+        reason="guard",
+        question="Agent 'writer' (task 'draft') wrote an output its guard refused (...)",
+        task_id="draft",
+        agent="writer",
+        payload={"output": "Call 555-0100 now!", "reasons": ["the output holds a phone number"]},
+    )
+    shown = summary(refused)
+    assert shown.headline == "A guard refused the output of agent 'writer' (task 'draft')"
+    assert [(f.label, f.text) for f in shown.fields] == [
+        ("Refused output", "Call 555-0100 now!"),
+        ("Why", "the output holds a phone number"),
+    ]
+    assert [c for _, c in answer_commands("r 1", refused)] == [
+        "podium approve 'r 1' guard-draft",
+        "podium approve 'r 1' guard-draft --edit TEXT",
+        "podium approve 'r 1' guard-draft --reject",
+        "podium approve 'r 1' guard-draft --instruct TEXT",
+    ]
+    question = Escalation(id="clarify-1", reason="clarify", question="Which region?")
+    assert summary(question).fields[0].text == "Which region?"
+    assert [c for _, c in answer_commands("r1", question)] == [
+        "podium approve r1 clarify-1 --answer TEXT",
+        "podium approve r1 clarify-1 --reject",
+    ]
+    call = Escalation(
+        id="approval-t-1",
+        reason="approval",
+        question="...",
+        task_id="t",
+        agent="a",
+        payload={"tool": "http_post", "arguments": '{"url": "https://x.example", "n": 2}'},
+    )
+    assert summary(call).headline == "Agent 'a' (task 't') wants to call 'http_post'"
+    assert [(f.label, f.text) for f in summary(call).fields] == [
+        ("url", "https://x.example"),
+        ("n", "2"),
+    ]
