@@ -165,7 +165,7 @@ def test_a_second_question_on_a_resumed_run_in_a_new_process(config: PodiumConfi
     # Another process: the same data folder, a new Podium and a new (stateless) model.
     model = asking(questions)
     later = Podium(cfg, model=model)
-    with pytest.raises(RunStateError, match=r"answer escalation\(s\) \['clarify-1'\]"):
+    with pytest.raises(RunStateError, match="waiting for a human to answer clarify-1: "):
         later.resume(first.run_id)
     second = later.resume(first.run_id, answers={"clarify-1": "EMEA"})
     assert second.status == "waiting_for_human"

@@ -119,8 +119,8 @@ def check_resume(
         ids = list(dict.fromkeys(pending)) or ["ID"]
         first = ids[0]
         raise RunStateError(
-            f"run {run_id!r} is waiting for a human to answer {', '.join(ids)}: answer with "
-            f"`podium approve {run_id} {first}` (approve; add --reject, or see what it asks and "
-            f"every answer with `podium resume {run_id}`), POST /runs/{run_id}/escalations/{first} "
-            f"with a decision, or `Podium.resume({run_id!r}, answers={{{first!r}: ...}})`"
+            f"run {run_id!r} is waiting for a human to answer {', '.join(ids)}: `podium resume "
+            f"{run_id}` shows what it asks and the `podium approve {run_id} {first} ...` command "
+            f"of each answer; or POST /runs/{run_id}/escalations/{first} with a decision, or "
+            f"`Podium.resume({run_id!r}, answers={{{first!r}: ...}})`"
         )
