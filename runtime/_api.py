@@ -43,7 +43,7 @@ from .engine import _plan_cache as plan_cache
 from .engine._context import RunContext
 from .engine._effects import EFFECTS_FILE, EffectJournal
 from .engine._escalation import Decision, HumanAnswer, answered_event, parse_answer
-from .engine._events import RunEvent, RunFinished, RunStarted
+from .engine._events import EscalationAnswered, RunEvent, RunFinished, RunStarted
 from .engine._executor import TaskExecutor
 from .engine._memory import RunMemory
 from .engine._planning import plan_only
@@ -573,16 +573,15 @@ class Podium:
     ) -> RunResult:
         run_id, goal = record.run_id, record.goal
         events = self._audited(run_id, watchers)
-        asked = record.result.escalations if record.result else []
+        decided = _answered_events(record, answered)  # before the record drops its escalations
         if record.status != "running" or record.owner != this_process():
             # Resumed: running again, in this process, until it finishes anew.
             record = record.moved_to("running", result=None, owner=this_process())
             with self._storing():
                 self.store.save(record)
         events.emit(RunStarted(run_id=run_id, goal=goal, resumed=resumed))
-        for escalation in asked:
-            if escalation.id in answered:  # here, once: the graph's replay asks, never answers
-                events.emit(answered_event(run_id, escalation, answered[escalation.id]))
+        for event in decided:  # here, once: the graph's replay asks again, never answers
+            events.emit(event)
         ctx = self._context(run_id, goal, events.emit, record.tenant)
         self._contexts[run_id] = ctx
         ctx.policies.answered = frozenset(answered)
@@ -751,6 +750,14 @@ class Podium:
                 error_kind=result.error_kind,
             )
         )
+
+
+def _answered_events(
+    record: RunRecord, answers: Mapping[str, HumanAnswer]
+) -> list[EscalationAnswered]:
+    """The audit events of the answers a resume brings, in the order the run asked."""
+    asked = record.result.escalations if record.result else []
+    return [answered_event(record.run_id, e, answers[e.id]) for e in asked if e.id in answers]
 
 
 async def _remembered(memory: RunMemory, goal: str, result: RunResult) -> RunResult:
