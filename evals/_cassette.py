@@ -43,9 +43,9 @@ from podium.runtime import (
     Tier,
     ToolCall,
     UnexpectedModelBehavior,
+    Usage as RunUsage,
     serving_window,
 )
-from podium.runtime import Usage as RunUsage
 from podium.tools import JSONValue, Tool, ToolContext, ToolError
 
 from ._errors import EvalErrorCode

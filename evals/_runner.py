@@ -134,17 +134,26 @@ async def run_trial(scenario: Scenario, master: Cassette, options: EvalOptions, 
             )
         except PodiumError as exc:
             return Trial(None, [], str(exc), cassette)
-        events: list[RunEvent] = []
-        run_id = f"eval-{scenario.name}-{n}"
         try:
-            result = await podium.arun(scenario.goal, run_id=run_id, on_event=events.append)
-        except PodiumError as exc:
-            error = cassette.misses[0] if cassette.misses else f"{type(exc).__name__}: {exc}"
-            return Trial(None, [], error, cassette, events)
-        checks = await grade(
-            scenario.expect, result, events, judge=_judge(model, run_id), error=None
-        )
-        return Trial(result, checks, None, cassette, events)
+            return await _trial(scenario, podium, model, cassette, f"eval-{scenario.name}-{n}")
+        finally:
+            # Before the folder goes: a trial's memory store (Chroma) holds ~26 files open, and
+            # a suite of 15 scenarios x 3 trials in one process would reach the usual limit of
+            # 1024 open files.
+            podium.close()
+
+
+async def _trial(
+    scenario: Scenario, podium: Podium, model: CassetteModel, cassette: Cassette, run_id: str
+) -> Trial:
+    events: list[RunEvent] = []
+    try:
+        result = await podium.arun(scenario.goal, run_id=run_id, on_event=events.append)
+    except PodiumError as exc:
+        error = cassette.misses[0] if cassette.misses else f"{type(exc).__name__}: {exc}"
+        return Trial(None, [], error, cassette, events)
+    checks = await grade(scenario.expect, result, events, judge=_judge(model, run_id), error=None)
+    return Trial(result, checks, None, cassette, events)
 
 
 def _router(config: PodiumConfig) -> ModelBackend:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Collection as AbstractSet
-from collections.abc import Sequence
+from collections.abc import Collection as AbstractSet, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 

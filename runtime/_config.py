@@ -94,7 +94,8 @@ class Deployment(_Section):
     server: Literal["openai", "llama-cpp"] = "openai"
     """The dialect of the OpenAI-compatible API at `api_base`. llama-cpp: llama-cpp-python's
     server (`python -m llama_cpp.server`), which takes a JSON schema as a json_object format,
-    calls tools only when asked with tool_choice "auto" (it fails on "required"), and wants text
+    calls tools only when asked with tool_choice "auto" or a named function (it fails on
+    "required": a required call of a request's only tool names it), and wants text
     in an assistant's tool-call turn. A fallback from such a deployment's tier should go to a
     tier of the same dialect or the embedded model."""
     context_window: int | None = Field(default=None, ge=256)

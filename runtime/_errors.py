@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from podium.errors import PodiumError as PodiumError
-from podium.errors import PodiumSignal as PodiumSignal
+from podium.errors import PodiumError as PodiumError, PodiumSignal as PodiumSignal
 
 
 class ErrorCode(StrEnum):

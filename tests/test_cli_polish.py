@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import scripted, task
-from crash_worker import assert_resumed_where_it_stopped
-from crash_worker import podium as worker_podium
+from crash_worker import assert_resumed_where_it_stopped, podium as worker_podium
 
 from podium.runtime import Podium, PodiumConfig, RunEvent
 from podium.runtime.cli import _main as cli

@@ -122,3 +122,22 @@ def test_data_dir_keeps_the_trials_runs_when_asked(tmp_path: Path) -> None:
     assert runs == {"eval-sales-happy-path-1": "completed", "eval-sales-happy-path-2": "completed"}
     assert (data / "runs" / "eval-sales-happy-path-1" / "audit.jsonl").is_file()
     assert not (data / "memory").exists()  # each trial's memory stays its own
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
+def test_trials_leave_no_files_open() -> None:
+    """Each trial's memory store (Chroma, ~26 files) is closed before its folder goes: a suite
+    of many scenarios and trials in one process must not reach the open-files limit."""
+    import asyncio
+
+    from podium.evals import EvalOptions, run_scenario_file
+
+    def open_files() -> int:
+        return len(list(Path("/proc/self/fd").iterdir()))
+
+    scenario = SUITE / "research" / "happy_path.yaml"
+    asyncio.run(run_scenario_file(scenario, EvalOptions()))  # imports and caches warmed
+    before = open_files()
+    row = asyncio.run(run_scenario_file(scenario, EvalOptions(trials=3)))
+    assert row["passed"], row
+    assert open_files() - before < 5

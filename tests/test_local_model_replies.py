@@ -102,12 +102,25 @@ async def test_a_llama_cpp_server_gets_its_dialect() -> None:
         )
         with pytest.raises(Exception, match="not sent"):
             await backend.complete(request)
-    llama, openai = sent
-    assert llama["tool_choice"] == "auto"  # it fails on "required" and calls tools only on "auto"
+    llama, openai = sent[:2]
+    # It fails on "required": the one tool is named instead (the server's grammar forces it).
+    assert llama["tool_choice"] == {"type": "function", "function": {"name": "t"}}
     assert llama["response_format"] == {"type": "json_object", "schema": schema}
     assert llama["messages"][1]["content"] == ""  # type: ignore[index]
     assert openai["tool_choice"] == "required"
     assert openai["response_format"]["type"] == "json_schema"  # type: ignore[index]
+    other = {"type": "function", "function": {"name": "u", "parameters": {"type": "object"}}}
+    for tools, choice in (((tool, other), "required"), ((tool,), "auto")):
+        with pytest.raises(Exception, match="not sent"):
+            await backend.complete(
+                ModelRequest(
+                    messages=({"role": "user", "content": "hi"},),
+                    tools=tools,
+                    tool_choice=choice,  # type: ignore[arg-type]
+                )
+            )
+        # Several tools, or a free choice: "auto", the only other choice it calls tools on.
+        assert sent[-1]["tool_choice"] == "auto"
     assert openai["messages"][1]["content"] is None  # type: ignore[index]
 
 

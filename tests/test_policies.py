@@ -24,8 +24,10 @@ from podium.policies import (
 from podium.runtime import (
     GoalError,
     GuardChecked,
+    Podium,
     PodiumConfig,
     RunEvent,
+    RunResult,
     ToolCalled,
 )
 from podium.runtime.testing import ScriptedModel, Step, plan_reply, reply, tool_call
@@ -741,9 +743,9 @@ def test_parallel_escalations_wait_together_and_are_answered_by_id(config: Podiu
     assert len(sent) == 1 and "a@x.example" in sent[0].read_text()
 
 
-def test_a_human_can_add_instructions_and_the_task_runs_again(config: PodiumConfig) -> None:
-    import asyncio
-
+def refused_then_rescored(config: PodiumConfig) -> tuple[Podium, ScriptedModel, RunResult]:
+    """A run whose scorer's first answer ("A guaranteed win") its guard refuses: it waits for a
+    human; run again, the scorer answers "Score: 6, likely"."""
     model = ScriptedModel(
         [
             plan_reply([task("s", "scorer")]),
@@ -754,6 +756,13 @@ def test_a_human_can_add_instructions_and_the_task_runs_again(config: PodiumConf
     podium = make(config, model, agents=[exception_spec()])
     first = podium.run("Score the lead")
     assert first.status == "waiting_for_human"
+    return podium, model, first
+
+
+def test_a_human_can_add_instructions_and_the_task_runs_again(config: PodiumConfig) -> None:
+    import asyncio
+
+    podium, model, first = refused_then_rescored(config)
     done = asyncio.run(
         podium.aresume(
             first.run_id,
@@ -772,15 +781,7 @@ def test_the_same_instruction_over_http_runs_the_task_again(config: PodiumConfig
 
     from podium.runtime import create_app
 
-    model = ScriptedModel(
-        [
-            plan_reply([task("s", "scorer")]),
-            reply("A guaranteed win", task="s"),
-            reply("Score: 6, likely", task="s", agent="scorer"),
-        ]
-    )
-    podium = make(config, model, agents=[exception_spec()])
-    first = podium.run("Score the lead")
+    podium, model, first = refused_then_rescored(config)
     with TestClient(create_app(podium, tokens={})) as client:
         [escalation] = client.get(f"/runs/{first.run_id}").json()["escalations"]
         assert escalation["decisions"] == ["approve", "edit", "reject", "instruct"]

@@ -122,7 +122,7 @@ def test_the_python_examples_run_as_written(
     namespace: dict[str, Any] = session.__dict__
     for block in examples:
         code = compile(block.code, f"README.md:{block.line}", "exec", dont_inherit=True)
-        exec(code, namespace)  # noqa: S102: the README's own examples
+        exec(code, namespace)  # the README's own examples, as written
     printed = capsys.readouterr().out
     assert "completed Summary of A and B" in printed  # the first example's run
     assert "goal_invalid the goal is empty" in printed  # the errors example

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from crash_worker import assert_resumed_where_it_stopped
-from crash_worker import podium as worker_podium
+from crash_worker import assert_resumed_where_it_stopped, podium as worker_podium
 
 from podium.runtime import RunEvent, RunNotFoundError, RunStateError
 

@@ -21,8 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._core import JSONValue, Tool, ToolContext, ToolError
-from ._core import _describe as describe_invalid
+from ._core import JSONValue, Tool, ToolContext, ToolError, _describe as describe_invalid
 
 READ_RESULT = "read_result"
 """The reader's name; reserved (a tool source may not register a tool of that name)."""

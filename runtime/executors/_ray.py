@@ -70,8 +70,14 @@ from podium.tools import (
 from .._config import ModelsConfig, PodiumConfig, RunConfig
 from .._errors import ConfigError
 from ..engine._events import RunEvent
-from ..engine._executor import AgentAttempt, AttemptFailed, ExecutorName, TaskChat, describe_failure
-from ..engine._executor import journaled_tools as _journaled_tools
+from ..engine._executor import (
+    AgentAttempt,
+    AttemptFailed,
+    ExecutorName,
+    TaskChat,
+    describe_failure,
+    journaled_tools as _journaled_tools,
+)
 from ..engine._plan import Task
 from ..engine._policy import RunPolicies, TaskPolicy
 from ..models._model import LiteLLMBackend, ModelBackend, ModelSeam

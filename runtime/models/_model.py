@@ -191,7 +191,7 @@ class LiteLLMBackend:
         if request.tools:
             kwargs["tools"] = [for_provider(t, variants=self._variants) for t in request.tools]
             if llama_cpp:
-                kwargs["tool_choice"] = "auto"  # its server calls tools only when told "auto"
+                kwargs["tool_choice"] = _llama_cpp_choice(request, kwargs["tools"])
             elif request.tool_choice == "required":
                 kwargs["tool_choice"] = "required"
             # Podium's tools are plain functions; without this litellm imports its MCP bridge,
@@ -453,3 +453,12 @@ def quiet_litellm() -> None:
     # error log lines would repeat them on stderr for every retry and fallback.
     for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _llama_cpp_choice(request: ModelRequest, tools: list[dict[str, Any]]) -> Any:
+    """llama.cpp's server (chatml-function-calling) calls a tool only when told "auto", where
+    the model may answer in prose instead, or when the choice names the function: so a required
+    call of the only tool names it (forced by the server's grammar), and any other is "auto"."""
+    if request.tool_choice == "required" and len(tools) == 1:
+        return {"type": "function", "function": {"name": tools[0]["function"]["name"]}}
+    return "auto"
