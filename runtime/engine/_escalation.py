@@ -31,8 +31,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from .._errors import AnswerError
 from ._events import EscalationAnswered, EscalationRaised
 from ._plan import Plan, Task
-from ._result import Decision as Decision  # defined with the run's data: events carry it
-from ._result import Escalation, EscalationReason, TaskResult
+from ._result import (
+    Decision as Decision,  # defined with the run's data: events carry it
+    Escalation,
+    EscalationReason,
+    TaskResult,
+)
 
 if TYPE_CHECKING:
     from ._context import RunContext  # imports the tool gate (`_policy`), which reads answers here

@@ -57,8 +57,8 @@ from ..engine._escalation import (
     EscalationSummary,
     HumanAnswer,
     decisions_for,
+    summary as escalation_summary,
 )
-from ..engine._escalation import summary as escalation_summary
 from ..engine._events import RunEvent, RunQueued
 from ..engine._result import Escalation, RunErrorKind, RunResult
 from ..engine._sinks import EventSink
