@@ -306,4 +306,7 @@ def test_the_live_view_keeps_the_planners_feedback_and_a_follow_ups_context_to_i
     assert "And the renewal dates?" in shown
     assert "plan attempt 1 broke 1 plan rule(s): asking the planner again" in shown
     plain(shown)
-    assert goal_title("x" * 100).endswith("… (+30 chars)")  # a cut title says so, as every cut
+    title = goal_title("x" * 100)  # a cut title says so, as every cut, and fits with its mark
+    assert title.endswith("… (+44 chars)") and len(title) == 70
+    words = goal_title("Qualify the lead Maya Chen at Brightforge Analytics and draft " * 3)
+    assert len(words) <= 70 and words.endswith(" chars)")

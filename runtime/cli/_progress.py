@@ -231,10 +231,17 @@ class _Clock:
 
 
 def goal_title(goal: str, limit: int = 70) -> str:
-    """The request a goal starts with, in a line: a chat follow-up's goal carries the earlier
-    turns after it (`CONTEXT_HEADER`), which are context for the planner, not the title."""
+    """The request a goal starts with, in a line of at most `limit` characters, its cut marker
+    included (a panel's border would clip the marker of a longer one): a chat follow-up's goal
+    carries the earlier turns after it (`CONTEXT_HEADER`), which are context for the planner,
+    not the title."""
     request = goal.partition(CONTEXT_HEADER)[0]
-    return clip(request, limit, flat=True) or "podium"
+    room = limit
+    title = clip(request, room, flat=True)
+    while len(title) > limit and room > 1:
+        room -= len(title) - limit
+        title = clip(request, max(room, 1), flat=True)
+    return title or "podium"
 
 
 def _source(tool: str, arguments: str) -> str:
