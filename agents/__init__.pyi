@@ -3,6 +3,7 @@ in __init__.py, and read by type checkers and editors (one list for both)."""
 
 from ._json import LenientJSON as LenientJSON, loads_lenient as loads_lenient
 from ._loop import (
+    CUT_MARK as CUT_MARK,
     PROMPT_LABELS as PROMPT_LABELS,
     UPSTREAM_NOTE as UPSTREAM_NOTE,
     AgentLoopError as AgentLoopError,
@@ -14,6 +15,7 @@ from ._loop import (
     Review as Review,
     ToolChoice as ToolChoice,
     ToolUse as ToolUse,
+    mark_cut as mark_cut,
     run_agent as run_agent,
     upstream_block as upstream_block,
 )

@@ -391,6 +391,7 @@ class CassetteModel:
                     "content": response.message.content,
                     "tool_calls": [c.model_dump() for c in response.message.tool_calls],
                     "model": response.model,
+                    **({"cut": True} if response.cut else {}),
                 }
             ),
             usage=response.usage if response.usage.calls else response.usage + RunUsage(calls=1),
@@ -709,4 +710,5 @@ def _response_of(entry: Entry) -> ModelResponse:
         usage=entry.usage,
         latency_s=entry.latency_s,
         model=str(entry.response.get("model") or ""),
+        cut=bool(entry.response.get("cut")),
     )

@@ -161,4 +161,7 @@ class TaskChat:
         self.usage += response.usage
         self.model = response.model
         self.repairs.extend(response.repairs)
-        return response.message.to_message()
+        message = response.message.to_message()
+        if response.cut:
+            message["finish_reason"] = "length"  # read by the agent loop, never sent back
+        return message

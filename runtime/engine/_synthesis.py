@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from podium.agents import upstream_block
+from podium.agents import mark_cut, upstream_block
 from podium.policies import PASSING, BudgetExceeded, Verdict
 
 from .._errors import PodiumError
@@ -138,4 +138,9 @@ async def synthesise(ctx: RunContext, plan: Plan, feedback: str = "") -> Synthes
         raise  # a signal for the run (it ends budget_exceeded), not a failed synthesis
     except PodiumError as exc:
         return Synthesis(answer=None, usage=Usage(), error=f"synthesis failed: {exc.message}")
-    return Synthesis(answer=response.message.content or "", usage=response.usage, error=None)
+    answer = response.message.content or ""
+    return Synthesis(
+        answer=mark_cut(answer) if response.cut and answer else answer,
+        usage=response.usage,
+        error=None,
+    )

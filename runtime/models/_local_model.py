@@ -336,6 +336,7 @@ def _complete(model: str, messages: list[Any], params: dict[str, Any], response_
     started = time.perf_counter()
     out = engine.chat(list(messages), schema, int(params.get("max_tokens") or MAX_TOKENS))
     text = out["choices"][0]["message"].get("content") or ""
+    cut = out["choices"][0].get("finish_reason") == "length"  # max_tokens reached
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if wrapped:
         message = _as_tool_message(text)
@@ -346,7 +347,9 @@ def _complete(model: str, messages: list[Any], params: dict[str, Any], response_
         choices=[
             {
                 "index": 0,
-                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+                "finish_reason": "tool_calls"
+                if message.get("tool_calls")
+                else ("length" if cut else "stop"),
                 "message": message,
             }
         ],

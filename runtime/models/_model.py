@@ -83,6 +83,9 @@ class ModelResponse(BaseModel):
     model: str = ""
     repairs: tuple[str, ...] = ()
     """Repairs of form the provider made to the model's JSON (the embedded model's tool calls)."""
+    cut: bool = False
+    """The reply stopped at the output limit (finish_reason "length"): its text may end
+    mid-sentence, and whoever shows it says so (`podium.agents.mark_cut`)."""
 
 
 class ModelBackend(Protocol):
@@ -312,10 +315,12 @@ def _from_openai_response(raw: Any, group: str) -> ModelResponse:
             f"{group} tier ({raw.model}) returned neither content nor tool calls"
         )
     usage = getattr(raw, "usage", None)
+    finish = getattr(raw.choices[0], "finish_reason", None)
     hidden = getattr(raw, "_hidden_params", None) or {}
     extra = getattr(choice, "provider_specific_fields", None) or {}
     return ModelResponse(
         repairs=tuple(extra.get("podium_repairs") or ()),
+        cut=finish == "length" and not calls,
         message=AssistantMessage(content=choice.content, tool_calls=calls),
         usage=Usage(
             calls=1,

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
+from podium.agents import CUT_MARK
+
 from ..engine._escalation import how_to_answer, summary
 from ..engine._events import RunEvent
 from ..engine._result import Escalation, RunErrorKind
@@ -105,7 +107,7 @@ def openai_routes(app: FastAPI, service: RunService) -> None:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": final_text(done)},
-                        "finish_reason": "stop",
+                        "finish_reason": finish_reason(done),
                         "logprobs": None,
                     }
                 ],
@@ -160,7 +162,7 @@ async def _stream(
     if failure is None:
         text = final_text(done)
         yield chunk({"content": ("\n" + text) if where == "content" else text})
-        yield chunk({}, "stop", podium=_extension(done))
+        yield chunk({}, finish_reason(done), podium=_extension(done))
     if usage_chunk:
         yield _data({**base, "choices": [], "usage": _usage(done)})
     if failure is not None:  # the stream ends with the error (OpenAI clients raise it), no answer
@@ -236,6 +238,13 @@ def _asked(escalation: Escalation) -> str:
         else:
             lines.append(f"  **{field.label}**: {field.text}")
     return "\n".join(lines)
+
+
+def finish_reason(record: RunRecord) -> Literal["stop", "length"]:
+    """ "length" when the answer was cut at a model's output limit (it ends with the cut mark),
+    as OpenAI clients read a reply the model could not finish."""
+    answer = record.result.answer if record.result else None
+    return "length" if answer and answer.endswith(CUT_MARK) else "stop"
 
 
 def final_text(record: RunRecord) -> str:
