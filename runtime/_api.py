@@ -270,16 +270,8 @@ class Podium:
             record = queued  # queued by a server: its goal was checked then; keep its profile
         else:
             assert checked is not None
-            now = time.time()
-            record = RunRecord(
-                run_id=run_id or new_run_id(),
-                goal=checked.goal,
-                goal_verdict=checked.verdict,
-                status="running",
-                created_at=now,
-                updated_at=now,
-                tenant=tenant,
-                owner=this_process(),
+            record = RunRecord.begun(
+                checked, "running", tenant=tenant, run_id=run_id, owner=this_process()
             )
         with self._storing():  # a full or read-only disk: said in one line; no run started
             self.store.save(record)

@@ -32,7 +32,6 @@ import ipaddress
 import logging
 import os
 import socket
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +63,7 @@ from ..engine._result import Escalation, RunErrorKind, RunResult
 from ..engine._sinks import EventSink
 from ..engine._status import CANCELLABLE, UNDER_WAY, RunStatus
 from ..models._usage import Usage
-from ..storage._store import RunRecord, new_run_id, settle_stale
+from ..storage._store import RunRecord, settle_stale
 from ._conversation import Turn, goal_with_context, request_of
 from ._workers import (
     Job,
@@ -336,17 +335,7 @@ class RunService:
         goal = goal_with_context(request.goal, request.conversation, max_chars=limit)
         checked = podium.check_goal(goal)  # GoalError -> 400 before anything is queued
         self._make_room()
-        now = time.time()
-        record = RunRecord(
-            run_id=new_run_id(),
-            goal=checked.goal,
-            goal_verdict=checked.verdict,
-            status="queued",
-            created_at=now,
-            updated_at=now,
-            tenant=tenant,
-            profile=request.profile,
-        )
+        record = RunRecord.begun(checked, "queued", tenant=tenant, profile=request.profile)
         # Stored before it is acknowledged or started, on the store's threads: a run's folder
         # and file are 0.1-0.5 ms of disk work (the more the workers write, the slower) that
         # must not hold up the loop; at 500 runs submitted at once they were ~100 ms of the

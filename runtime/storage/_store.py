@@ -25,6 +25,7 @@ from ..engine._status import RunStatus, check_move
 
 if TYPE_CHECKING:
     from .._config import StorageConfig
+    from ..engine._policy import CheckedGoal  # the listing commands do not load the guards
 
 
 class RunOwner(BaseModel):
@@ -67,6 +68,24 @@ class RunRecord(BaseModel):
     goal_verdict: Verdict | None = None
     """The input guard's verdict on the goal, from the run's one goal check (`Podium.check_goal`,
     when the run was started or queued). None: stored before records kept it."""
+
+    @classmethod
+    def begun(
+        cls, checked: CheckedGoal, status: RunStatus, *, tenant: str, **fields: Any
+    ) -> RunRecord:
+        """The first record of a run whose goal `checked` passed: started ("running") by the
+        Python API or the CLI, or "queued" by the server; `fields`: its id, owner, profile."""
+        now = time.time()
+        return cls(
+            run_id=fields.pop("run_id", None) or new_run_id(),
+            goal=checked.goal,
+            goal_verdict=checked.verdict,
+            status=status,
+            created_at=now,
+            updated_at=now,
+            tenant=tenant,
+            **fields,
+        )
 
     def moved_to(self, status: RunStatus, **changes: Any) -> RunRecord:
         """This record in `status`, with `changes`: every change of a run's status is made so,
