@@ -47,7 +47,7 @@ def escalation_panel(escalation: Escalation, *, title: str = "waiting for you") 
     return Panel(Group(*parts), title=f"{title}: {escalation.id}", border_style="yellow")
 
 
-def how_to_answer(run_id: str, escalation: Escalation) -> str:
+def answer_lines(run_id: str, escalation: Escalation) -> str:
     """The exact commands that answer `escalation`, one per decision it takes."""
     lines = [
         (command, _MEANS[decision]) for decision, command in answer_commands(run_id, escalation)
@@ -63,7 +63,7 @@ def print_waiting(console: Console, run_id: str, escalations: Sequence[Escalatio
     console.print(f"run {run_id} is waiting for a human ({count})", style="yellow", soft_wrap=True)
     for escalation in escalations:
         console.print(escalation_panel(escalation))
-        console.print(how_to_answer(run_id, escalation), soft_wrap=True, markup=False)
+        console.print(answer_lines(run_id, escalation), soft_wrap=True, markup=False)
 
 
 def waiting_document(run_id: str, escalations: Sequence[Escalation]) -> list[dict[str, Any]]:
@@ -81,7 +81,7 @@ def waiting_document(run_id: str, escalations: Sequence[Escalation]) -> list[dic
 def print_answering(console: Console, escalation: Escalation, answer: HumanAnswer) -> None:
     """What `podium approve` is about to answer, and the decision it sends."""
     console.print(escalation_panel(escalation, title="answering"))
-    tool = _tool(escalation)
+    tool = escalation.tool
     line = f"your decision: {decided(answer, escalation.reason, tool=tool)}"
     console.print(line, style="bold", soft_wrap=True, markup=False)
     given = answer.output or answer.instructions or answer.text or answer.message
@@ -107,7 +107,7 @@ def _effect(
     calls: Sequence[ToolCalled],
     outbox: Path | None,
 ) -> str:
-    tool, task = _tool(escalation), escalation.task_id
+    tool, task = escalation.tool, escalation.task_id
     if escalation.reason != "approval":
         return decided(answer, escalation.reason)
     if answer.decision is Decision.REJECT:
@@ -127,11 +127,6 @@ def _effect(
             path, message = sent
             return f"approved: the email to {message['To']} was sent (written to {path})"
     return f"approved: {tool} was called"
-
-
-def _tool(escalation: Escalation) -> str | None:
-    tool = escalation.payload.get("tool")
-    return str(tool) if tool else None
 
 
 def _sent_email(outbox: Path, run_task: str) -> tuple[Path, Message] | None:

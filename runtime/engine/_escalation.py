@@ -122,7 +122,7 @@ def summary(escalation: Escalation) -> EscalationSummary:
     """`escalation` as a person reads it (see `EscalationSummary`)."""
     payload, who = escalation.payload, _who(escalation)
     if escalation.reason == "approval":
-        tool = str(payload.get("tool") or "a tool")
+        tool = escalation.tool or "a tool"
         arguments = _arguments(payload.get("arguments"))
         if isinstance(arguments, Mapping) and {"to", "body"} <= set(arguments):
             fields = [
@@ -203,20 +203,20 @@ def decided(answer: HumanAnswer, reason: str, *, tool: str | None = None) -> str
 
 def answered_event(run_id: str, escalation: Escalation, answer: HumanAnswer) -> EscalationAnswered:
     """The audit record of a person's answer (sent once, as the answered run resumes)."""
-    tool = escalation.payload.get("tool") if escalation.reason == "approval" else None
+    tool = escalation.tool
     return EscalationAnswered(
         run_id=run_id,
         escalation_id=escalation.id,
         reason=escalation.reason,
         task_id=escalation.task_id,
         agent=escalation.agent,
-        tool=str(tool) if tool else None,
+        tool=tool,
         decision=answer.decision,
         output=answer.output,
         instructions=answer.instructions,
         text=answer.text,
         message=answer.message,
-        effect=decided(answer, escalation.reason, tool=str(tool) if tool else None),
+        effect=decided(answer, escalation.reason, tool=tool),
     )
 
 

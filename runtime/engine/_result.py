@@ -211,6 +211,12 @@ class Escalation(BaseModel):
     agent: str | None = None
     payload: dict[str, Any] = {}
 
+    @property
+    def tool(self) -> str | None:
+        """The tool whose call waits for approval (None for any other escalation)."""
+        tool = self.payload.get("tool") if self.reason == "approval" else None
+        return str(tool) if tool else None
+
 
 class Clarification(BaseModel):
     """The planner's question about the goal and the human's answer, given to every later plan."""
