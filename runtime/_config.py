@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from podium.agents import Tier
 from podium.memory import MemoryConfig
 from podium.policies import PoliciesConfig
 from podium.tools import DEFAULT_MAX_RESULT_TOKENS, MIN_RESULT_TOKENS
 
-from ._errors import ConfigError, did_you_mean
+from ._config_file import (
+    Section as _Section,
+    StorageConfig as StorageConfig,
+    config_path,
+    describe_invalid,
+    read_toml,
+    with_env,
+)
+from ._errors import ConfigError
 
 if TYPE_CHECKING:
     from podium.agents import AgentRegistry, AgentSpec
@@ -71,10 +78,6 @@ class RoutingConfig(BaseModel):
         if tier == "frontier" and self.frontier_retries is not None:
             return self.frontier_retries
         return self.retries_per_tier
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Deployment(_Section):
@@ -250,26 +253,6 @@ class RunConfig(_Section):
     `py_modules`, `pip`): how a cluster's workers get code of your own, such as custom tools."""
 
 
-class StorageConfig(_Section):
-    data_dir: Path = Path(".podium")
-    """Run records and checkpoints live under `data_dir/runs` (with Postgres: per-run files only)."""
-    checkpointer: Literal["sqlite", "memory", "postgres"] = "sqlite"
-    """sqlite: one file under data_dir. memory: gone with the process. postgres: run records and
-    checkpoints in the database at `postgres_url`, shared by every process that points there."""
-    postgres_url: SecretStr | None = None
-    """postgresql://user:password@host:port/dbname, or a key=value string; `host` may be a unix
-    socket folder. Secret: never printed (PODIUM_POSTGRES_URL overrides it)."""
-
-    @model_validator(mode="after")
-    def _postgres_needs_url(self) -> StorageConfig:
-        if self.checkpointer == "postgres" and self.postgres_url is None:
-            raise ValueError(
-                'checkpointer "postgres" needs a database: set storage.postgres_url '
-                "or the PODIUM_POSTGRES_URL environment variable"
-            )
-        return self
-
-
 class ServerKey(_Section):
     """One API key of `podium serve`: where its bearer token is, and whose runs it makes."""
 
@@ -340,7 +323,7 @@ class PodiumConfig(_Section):
 
     @property
     def runs_dir(self) -> Path:
-        return self.storage.data_dir / "runs"
+        return self.storage.runs_dir
 
     def agent_registry(self, extra: Iterable[AgentSpec] = ()) -> AgentRegistry:
         """The built-in agents, then the cards `[agents] paths` names, then `extra` (each
@@ -360,13 +343,7 @@ class PodiumConfig(_Section):
 
     @classmethod
     def from_toml(cls, path: Path) -> PodiumConfig:
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-        return cls.from_mapping(raw, source=str(path), base_dir=path.parent)
+        return cls.from_mapping(read_toml(path), source=str(path), base_dir=path.parent)
 
     @classmethod
     def from_mapping(
@@ -381,19 +358,15 @@ class PodiumConfig(_Section):
         `environment` is False (an eval scenario is the whole configuration its replay needs: the
         user's data folder or models must not reach it)."""
         try:
-            config = cls.model_validate(_with_env(raw) if environment else raw)
+            config = cls.model_validate(with_env(raw) if environment else raw)
         except ValidationError as exc:
-            raise ConfigError(f"{source}: {_describe(exc, cls)}") from None
+            raise ConfigError(f"{source}: {describe_invalid(exc, cls)}") from None
         return config._relative_to(base_dir) if base_dir else config
 
     @classmethod
     def load(cls, path: Path | None = None) -> PodiumConfig:
         """`path`, else $PODIUM_CONFIG, else ./podium.toml if present, else defaults."""
-        candidate = path or (
-            Path(os.environ["PODIUM_CONFIG"]) if "PODIUM_CONFIG" in os.environ else None
-        )
-        if candidate is None and Path("podium.toml").is_file():
-            candidate = Path("podium.toml")
+        candidate = config_path(path)
         return cls.from_toml(candidate) if candidate else cls.from_mapping({})
 
     def with_profile(self, name: str) -> PodiumConfig:
@@ -412,7 +385,7 @@ class PodiumConfig(_Section):
                     {**current.model_dump(mode="json"), **values}
                 )
             except ValidationError as exc:
-                described = _describe(exc, type(current), section)
+                described = describe_invalid(exc, type(current), section)
                 raise ConfigError(f"server.profiles.{name}.{section}: {described}") from None
         return self.model_copy(update=update)
 
@@ -443,72 +416,3 @@ class PodiumConfig(_Section):
                 ),
             }
         )
-
-
-def _describe(exc: ValidationError, root: type[BaseModel], root_name: str = "the top level") -> str:
-    """One line for every problem; an unknown key names the keys its table takes, and the
-    likeliest one it was meant to be."""
-    problems = []
-    for e in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in e["loc"])
-        message = e["msg"]
-        if e["type"] == "extra_forbidden" and e["loc"]:
-            known = _keys_at(root, e["loc"][:-1])
-            if known:
-                key = str(e["loc"][-1])
-                message = (
-                    f"unknown key{did_you_mean(key, known)}; "
-                    f"{'.'.join(str(p) for p in e['loc'][:-1]) or root_name} takes "
-                    f"{', '.join(known)}"
-                )
-        problems.append(f"{where}: {message}")
-    return "; ".join(problems)
-
-
-def _keys_at(root: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
-    """The field names of the config table at `loc` (through dicts, lists and optionals), or []
-    when the path does not lead to one."""
-    current: Any = root
-    for part in loc:
-        model = _model_in(current)
-        if model is not None and isinstance(part, str) and part in model.model_fields:
-            current = model.model_fields[part].annotation
-            continue
-        origin = get_origin(current)
-        args = get_args(current)
-        if origin is dict and len(args) == 2:
-            current = args[1]  # `part` is a key of the table: its values' type
-        elif origin in (list, tuple) and args:
-            current = args[0]  # `part` is an index
-        else:
-            return []
-    model = _model_in(current)
-    return [] if model is None else sorted(model.model_fields)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """`annotation` if it is a config table, or the one table in an optional or union."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    tables = [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
-    return tables[0] if len(tables) == 1 else None
-
-
-_ENV_OVERRIDES = {
-    "PODIUM_DATA_DIR": ("storage", "data_dir"),
-    "PODIUM_CHECKPOINTER": ("storage", "checkpointer"),
-    "PODIUM_POSTGRES_URL": ("storage", "postgres_url"),
-    "PODIUM_MODEL_CHEAP": ("models", "cheap"),
-    "PODIUM_MODEL_FRONTIER": ("models", "frontier"),
-    "PODIUM_EXECUTOR": ("run", "executor"),
-    "PODIUM_RAY_ADDRESS": ("run", "ray_address"),
-}
-
-
-def _with_env(raw: dict[str, Any]) -> dict[str, Any]:
-    """Environment variables override addresses and model choices (secrets stay in litellm's own env vars)."""
-    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
-    for var, (section, key) in _ENV_OVERRIDES.items():
-        if var in os.environ:
-            merged.setdefault(section, {})[key] = os.environ[var]
-    return merged

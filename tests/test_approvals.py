@@ -184,6 +184,7 @@ def cli_waiting(
     podium = Podium(sales, model=ScriptedModel(sales_steps(resumed=resumed)))
     monkeypatch.setattr(cli, "_podium", lambda args: podium)
     monkeypatch.setattr(cli, "_config", lambda args: sales)
+    monkeypatch.setattr(cli, "_storage", lambda args: sales.storage)  # runs, show, audit
     assert cli.main(["run", "--run-id", "r1", GOAL]) == 3
     out = capsys.readouterr().out
     [escalation] = podium.store.get("r1").result.escalations  # type: ignore[union-attr]

@@ -23,6 +23,7 @@ def scripted_cli(config: PodiumConfig, monkeypatch: pytest.MonkeyPatch) -> Podiu
     podium = Podium(config, model=scripted(PLAN, OUTPUTS))
     monkeypatch.setattr(cli, "_podium", lambda args: podium)
     monkeypatch.setattr(cli, "_config", lambda args: config)  # agents, runs, audit read it alone
+    monkeypatch.setattr(cli, "_storage", lambda args: config.storage)  # runs, show, audit
     return podium
 
 

@@ -31,6 +31,7 @@ def scripted_cli(config: PodiumConfig, monkeypatch: pytest.MonkeyPatch) -> Podiu
     podium = Podium(config, model=scripted([task("a", "writer")], {"a": "the answer"}))
     monkeypatch.setattr(cli, "_podium", lambda args: podium)
     monkeypatch.setattr(cli, "_config", lambda args: config)
+    monkeypatch.setattr(cli, "_storage", lambda args: config.storage)  # runs, show, audit
     return podium
 
 
@@ -176,3 +177,24 @@ def test_what_llama_cpp_prints_while_loading_shows_only_if_loading_fails(
         os.write(2, b"llama_model_load: error loading model\n")
         raise RuntimeError("failed to load model")
     assert "error loading model" in capfd.readouterr().err
+
+
+def test_the_cli_bench_times_each_reading_command_against_the_interpreter(tmp_path: Path) -> None:
+    """`podium bench cli` measures the 0.5 s target; this checks what it writes, not the times
+    (figures come from benchmarks, never from timed assertions)."""
+    from podium.evals.bench.cli_latency import run_cli_bench
+
+    report = run_cli_bench(json_out=tmp_path / "cli.json", repeat=1, runs=1)
+    assert json.loads((tmp_path / "cli.json").read_text()) == report
+    assert set(report["commands"]) == {
+        "--version",
+        "runs",
+        "agents",
+        "audit",
+        "show",
+        "show TASK",
+        "show --json",
+    }
+    assert report["floor_s"] > 0
+    for figures in report["commands"].values():
+        assert figures["median_s"] > 0 and figures["ratio_to_floor"] > 0

@@ -16,6 +16,7 @@ from podium.runtime import (
     Podium,
     PodiumConfig,
 )
+from podium.runtime._config_file import load_storage
 from podium.runtime.models._model import LiteLLMBackend
 from podium.runtime.testing import FunctionModel, ScriptedModel, UnexpectedModelCall, reply
 
@@ -49,6 +50,34 @@ def test_a_broken_config_names_the_field(tmp_path: Path, text: str, message: str
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         PodiumConfig.from_toml(path)
+
+
+def test_the_storage_table_alone_reads_as_the_whole_config_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`podium runs`, `show` and `audit` read `[storage]` alone (`load_storage`): the same
+    folder, the same environment overrides and the same errors as `PodiumConfig.load`."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PODIUM_CONFIG", raising=False)
+    monkeypatch.delenv("PODIUM_DATA_DIR", raising=False)
+    assert load_storage() == PodiumConfig.load().storage  # no file: the defaults
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    path = conf / "podium.toml"
+    path.write_text('[storage]\ndata_dir = "state"\n[run]\nconcurrency = 3\n')
+    assert load_storage(path).data_dir == PodiumConfig.load(path).storage.data_dir
+    assert load_storage(path).runs_dir == conf / "state" / "runs"
+    monkeypatch.setenv("PODIUM_CONFIG", str(path))
+    assert load_storage() == PodiumConfig.load().storage
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert load_storage().data_dir == tmp_path / "elsewhere" == PodiumConfig.load().storage.data_dir
+    path.write_text('[storage]\ndata_dri = "state"\n')
+    with pytest.raises(ConfigError) as whole:
+        PodiumConfig.load()
+    with pytest.raises(ConfigError) as alone:
+        load_storage()
+    assert str(alone.value) == str(whole.value)
+    assert "storage.data_dri: unknown key (did you mean 'data_dir'?)" in str(alone.value)
 
 
 def test_with_no_provider_key_both_tiers_are_the_embedded_model(

@@ -472,6 +472,7 @@ def test_podium_runs_on_the_cli_shows_a_killed_runs_record_as_cancelled(
     assert isinstance(store, FileRunStore)
     running_record(store, "killed-run", here(dead_pid()))
     monkeypatch.setattr(cli, "_config", lambda args: config)  # `podium runs` reads it alone
+    monkeypatch.setattr(cli, "_storage", lambda args: config.storage)  # runs, show, audit
     assert cli.main(["runs"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if "killed-run" in line)
     assert "cancelled" in row and "running" not in row

@@ -12,71 +12,8 @@ the Ray executor's workers open it again rather than receive a live session.
 This package imports nothing else of Podium's.
 """
 
-from ._choices import GROUNDING_KEY, MAX_LOOKUPS, VARIANTS_KEY, Choices, ChoicesFn, for_provider
-from ._core import JSONValue, Tool, ToolContext, ToolError, default_datasets_dir, tool
-from ._datasets import dataset_choices
-from ._memory import MemoryAccess
-from ._registry import ToolRegistry, builtin_tools
-from ._results import (
-    DEFAULT_MAX_RESULT_TOKENS,
-    MIN_RESULT_TOKENS,
-    OFFLOAD_LABEL,
-    READ_RESULT,
-    KeptResult,
-    ReadResultArgs,
-    ResultStore,
-    View,
-    head,
-    message_tokens,
-    prompt_tokens,
-    result_bound,
-    token_bound,
-)
-from ._sources import (
-    BuiltinTools,
-    ToolList,
-    ToolSource,
-    ToolSourceError,
-    ToolWrapper,
-    compose_tools,
-    open_tools,
-)
+import lazy_loader
 
-__all__ = [
-    "DEFAULT_MAX_RESULT_TOKENS",
-    "GROUNDING_KEY",
-    "MAX_LOOKUPS",
-    "MIN_RESULT_TOKENS",
-    "OFFLOAD_LABEL",
-    "READ_RESULT",
-    "VARIANTS_KEY",
-    "BuiltinTools",
-    "Choices",
-    "ChoicesFn",
-    "JSONValue",
-    "KeptResult",
-    "MemoryAccess",
-    "ReadResultArgs",
-    "ResultStore",
-    "Tool",
-    "ToolContext",
-    "ToolError",
-    "ToolList",
-    "ToolRegistry",
-    "ToolSource",
-    "ToolSourceError",
-    "ToolWrapper",
-    "View",
-    "builtin_tools",
-    "compose_tools",
-    "dataset_choices",
-    "default_datasets_dir",
-    "for_provider",
-    "head",
-    "message_tokens",
-    "open_tools",
-    "prompt_tokens",
-    "result_bound",
-    "token_bound",
-    "tool",
-]
+# The names listed in __init__.pyi, each imported on first use (PEP 562), so `podium --help` and
+# the listing commands do not pay for what they do not touch.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import functools
 import json
@@ -111,6 +110,8 @@ async def query_dataset(args: QueryDatasetArgs, ctx: ToolContext) -> JSONValue:
 
     Returns {"dataset", "count", "rows"}; count is the number of matching rows before the limit.
     """
+    import asyncio  # here: importing the tools (`podium agents`) needs no event loop
+
     rows = await asyncio.to_thread(load_dataset, ctx.datasets_dir, args.dataset)
     return run_query(args, rows)
 
@@ -118,6 +119,8 @@ async def query_dataset(args: QueryDatasetArgs, ctx: ToolContext) -> JSONValue:
 @tool(name="list_datasets", scopes=("read:data",))
 async def list_datasets(args: ListDatasetsArgs, ctx: ToolContext) -> JSONValue:
     """List the datasets query_dataset can read, with row counts and field names."""
+    import asyncio
+
     return await asyncio.to_thread(_describe_all, ctx.datasets_dir)
 
 

@@ -116,6 +116,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--workers", type=int, default=2, help="the server's [server] workers (0: a thread)"
     )
     serve_bench.set_defaults(handler=_cmd_bench_serve)
+    cli_bench = bench_sub.add_parser(
+        "cli",
+        help="the commands that only read (runs, agents, show, audit, --version): median wall "
+        "time of a new process each, against the interpreter's own start",
+    )
+    cli_bench.add_argument("--json-out", type=Path, default=Path("bench-results/cli.json"))
+    cli_bench.add_argument("--repeat", type=int, default=9, help="runs of each command")
+    cli_bench.set_defaults(handler=_cmd_bench_cli)
 
 
 def _cmd_bench_dag(args: argparse.Namespace) -> int:
@@ -186,6 +194,13 @@ def _cmd_bench_durability(args: argparse.Namespace) -> int:
     report = run_durability_bench(args.json_out, kills=args.kills, backends=backends)
     print(f"-> {args.json_out}")
     return 0 if report["target_met"] else 1
+
+
+def _cmd_bench_cli(args: argparse.Namespace) -> int:
+    from .cli_latency import run_cli_bench
+
+    report = run_cli_bench(json_out=args.json_out, repeat=args.repeat)
+    return 0 if report["targets_met"] else 1
 
 
 def _cmd_bench_guards(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .._api import Podium
     from .._config import PodiumConfig
+    from .._config_file import StorageConfig
     from ..engine._plan import Plan
     from ..engine._result import Escalation
 
@@ -79,6 +80,18 @@ def _interrupted(args: argparse.Namespace) -> str:
     return f"interrupted: run {run_id} stopped; its finished tasks are kept. Continue it with:\n  {command}"
 
 
+class _VersionAction(argparse.Action):
+    """argparse's "version" action, but reading the installed version only when asked: the
+    package metadata scan costs every other command ~60 ms."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"podium {_version()}")
+        parser.exit()
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -91,10 +104,8 @@ def _version() -> str:
 def _data_dir(args: argparse.Namespace) -> Path | None:
     """The data folder the configuration names, to tell its failures from other errors; None
     when the configuration cannot be read (the error being reported may be why)."""
-    from .._config import PodiumConfig
-
     try:
-        return PodiumConfig.load(args.config).storage.data_dir
+        return _storage(args).data_dir
     except Exception:  # any reason at all: the error already being reported is what matters
         return None
 
@@ -107,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", type=Path, help="path to podium.toml (default: ./podium.toml if present)"
     )
-    parser.add_argument("--version", action="version", version=f"podium {_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show the installed version and exit"
+    )
     parser.add_argument(
         "-v",
         "--verbose",
@@ -315,6 +328,14 @@ def _config(args: argparse.Namespace) -> PodiumConfig:
     return PodiumConfig.load(args.config)
 
 
+def _storage(args: argparse.Namespace) -> StorageConfig:
+    """Where the configuration keeps the runs, read without the rest of it: what `runs`,
+    `show` and `audit` need (importing the whole configuration's models costs them ~0.2 s)."""
+    from .._config_file import load_storage
+
+    return load_storage(args.config)
+
+
 def _podium(args: argparse.Namespace) -> Podium:
     """A `Podium` for commands that run or plan something; the listing commands (`agents`,
     `runs`, `audit`) read the configuration alone, and load no model, LangGraph or Chroma."""
@@ -397,7 +418,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
     from ..storage._store import listed_runs, open_run_store, storing
 
-    storage = _config(args).storage
+    storage = _storage(args)
     with storing(storage.data_dir):
         store = open_run_store(storage)
         try:
@@ -479,17 +500,16 @@ def _answer_of(args: argparse.Namespace) -> dict[str, str]:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     # The store alone: no Podium, so no model, LangGraph or memory is loaded to read a record.
-    from .._config import PodiumConfig
     from ..storage._store import open_run_store, settle_stale
     from ._show import Shown
 
-    config = PodiumConfig.load(args.config)
-    store = open_run_store(config.storage)
+    storage = _storage(args)
+    store = open_run_store(storage)
     try:
         record = settle_stale(store, store.get(args.run_id))
     finally:
         store.close()
-    shown = Shown.of(record, config.runs_dir / record.run_id)
+    shown = Shown.of(record, storage.runs_dir / record.run_id)
     if args.json:
         from ._show import run_json
 
@@ -514,7 +534,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     from .._errors import RunNotFoundError
 
-    path = _config(args).runs_dir / args.run_id / AUDIT_FILE
+    path = _storage(args).runs_dir / args.run_id / AUDIT_FILE
     if not path.is_file():
         raise RunNotFoundError(
             f"no audit trail for run {args.run_id!r} at {path}: list runs with `podium runs` "

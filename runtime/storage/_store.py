@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import functools
@@ -24,7 +23,7 @@ from ..engine._result import RunResult
 from ..engine._status import RunStatus, check_move
 
 if TYPE_CHECKING:
-    from .._config import StorageConfig
+    from .._config_file import StorageConfig
     from ..engine._policy import CheckedGoal  # the listing commands do not load the guards
 
 
@@ -558,6 +557,7 @@ class _CommitEachStatement(sqlite3.Connection):
 async def _switch_to_wal(conn: Any, attempts: int = 100) -> None:
     """Turning WAL on takes an exclusive lock and fails at once, busy timeout or not, when
     another connection (a concurrent run's) holds one: retry for a few seconds."""
+    import asyncio  # here: the listing commands read the store without an event loop
 
     for attempt in range(attempts):
         try:
