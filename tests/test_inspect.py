@@ -87,6 +87,23 @@ def test_show_prints_the_run_in_brief_with_its_cuts_marked(
     assert record.result is not None and record.result.answer == LONG_ANSWER
 
 
+def test_show_at_80_columns_puts_models_and_instructions_below_the_table(
+    stored: PodiumConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Piped output is 80 columns wide: no column squeezed to a few letters a line."""
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = _cli(["show", "shown"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if "task" in line and "agent" in line)
+    assert "instruction" not in header and "model" not in header
+    row = next(line for line in lines if line.startswith("│ a "))
+    assert "researcher" in row and "completed" in row  # one line per task
+    at = lines.index(next(line for line in lines if line.startswith("a · ")))
+    assert lines[at + 1] == "  Read notes.txt and list the facts about Acme."
+
+
 def test_show_task_prints_everything_about_it(
     stored: PodiumConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:

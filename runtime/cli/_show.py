@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -119,7 +120,7 @@ def show_run(shown: Shown, room: Room) -> Iterator[RenderableType]:
     if record.error or (result and result.error):
         yield Text(room.cut(record.error or (result.error if result else "") or "", 600), "red")
     if shown.plan is not None or shown.tasks:
-        yield _plan_table(shown, room)
+        yield _PlanView(shown, room)
     if result is None:
         yield Text(_no_result(record), style="dim")
         return
@@ -160,26 +161,59 @@ def _no_result(record: RunRecord) -> str:
     return "no task ran" + (f" ({rejected} plan(s) rejected)" if rejected else "")
 
 
-def _plan_table(shown: Shown, room: Room) -> Table:
+WIDE = 120
+"""Columns from which the plan table has room for each task's model and instruction; narrower
+(a piped 80-column default, a phone), they go on lines of their own below it."""
+
+
+@dataclass(frozen=True)
+class _PlanView:
+    """The plan as a table, laid out for the width it is drawn at (known only then)."""
+
+    shown: Shown
+    room: Room
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        wide = options.max_width >= WIDE
+        yield _plan_table(self.shown, self.room, wide=wide)
+        if wide:
+            return
+        for task, done in _tasks(self.shown):
+            line = Text(f"{task.id}", style="bold")
+            line.append(f" · {_route(done) if done else 'not run'}", style="dim")
+            yield line
+            yield Padding(
+                Text(self.room.cut(task.instruction, 200, flat=True)), (0, 0, 0, 2), expand=False
+            )
+
+
+def _plan_table(shown: Shown, room: Room, *, wide: bool) -> Table:
     revisions = shown.record.result.plan_revisions if shown.record.result else 0
     table = Table(
         title=f"plan (revision {revisions})" if revisions else "plan", title_justify="left"
     )
     for name in ("task", "agent", "status"):
         table.add_column(name, no_wrap=True)
-    table.add_column("model", overflow="fold")
+    if wide:
+        table.add_column("model", overflow="fold")
     table.add_column("tokens", justify="right", no_wrap=True)
     table.add_column("cost", justify="right", no_wrap=True)
-    table.add_column("instruction", ratio=1, overflow="fold")
+    if wide:
+        table.add_column("instruction", ratio=1, overflow="fold")
     for task, done in _tasks(shown):
         status = shown.status(task.id)
+        usage = (
+            [str(done.usage.total_tokens), f"${done.usage.cost_usd:.4f}"] if done else ["-", "-"]
+        )
+        if not wide:
+            table.add_row(task.id, task.agent, Text(status, style=_STYLE.get(status, "")), *usage)
+            continue
         table.add_row(
             task.id,
             task.agent,
             Text(status, style=_STYLE.get(status, "")),
             _route(done) if done else "-",
-            str(done.usage.total_tokens) if done else "-",
-            f"${done.usage.cost_usd:.4f}" if done else "-",
+            *usage,
             Text(room.cut(task.instruction, 70, flat=True)),
         )
     return table
