@@ -242,6 +242,21 @@ def test_approve_shows_what_it_answers_then_confirms_the_email_was_sent(
     )
 
 
+def test_approve_json_prints_the_run_result_with_what_the_answer_did(
+    sales: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    again = [tool_call("send_email", EMAIL, task="send"), reply(f"Sent to {ADDRESS}.", task="send")]
+    run_id, esc, _ = cli_waiting(sales, monkeypatch, capsys, resumed=again)
+    assert cli.main(["approve", "--json", run_id, esc]) == 0
+    out, err = capsys.readouterr()
+    [sent] = outbox(sales)
+    document = json.loads(out)
+    assert document["status"] == "completed" and document["run_id"] == run_id
+    effect = f"approved: the email to {ADDRESS} was sent (written to {sent})"
+    assert document["answered"] == [{"escalation_id": esc, "decision": "approve", "effect": effect}]
+    assert err.strip() == effect
+
+
 def test_approve_reject_confirms_nothing_was_sent(
     sales: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:

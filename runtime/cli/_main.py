@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .._config import PodiumConfig
     from .._config_file import StorageConfig
     from ..engine._plan import Plan
-    from ..engine._result import Escalation
+    from ..engine._result import Escalation, RunResult
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -461,17 +461,37 @@ def _cmd_approve(args: argparse.Namespace) -> int:
         )
     escalation = chosen[0]
     answer = podium.check_answers(record, {escalation.id: _answer_of(args)})[escalation.id]
+    outbox = podium.config.tools.outbox or podium.config.storage.data_dir / "outbox"
+    from ._escalations import effect_lines
+
     if args.json:
+        from ..engine._events import RunEvent, ToolCalled
         from ._outcome import print_json_outcome
+
+        calls: list[ToolCalled] = []
+
+        def seen(event: RunEvent) -> None:
+            if isinstance(event, ToolCalled):
+                calls.append(event)
+
+        def answered(result: RunResult) -> dict[str, Any]:
+            """The effect, as `answered` beside the RunResult and as a line on stderr."""
+            (effect,) = effect_lines(args.run_id, [(escalation, answer)], calls, outbox)
+            print(effect, file=sys.stderr)
+            decision = {"escalation_id": escalation.id, "decision": answer.decision.value}
+            return {"answered": [decision | {"effect": effect}]}
 
         return print_json_outcome(
             lambda: podium,
-            lambda podium, run_id: podium.resume(run_id, answers={escalation.id: answer}),
+            lambda podium, run_id: asyncio.run(
+                podium.aresume(run_id, answers={escalation.id: answer}, on_event=seen)
+            ),
             run_id=args.run_id,
+            extra=answered,
         )
     from rich.console import Console
 
-    from ._escalations import effect_lines, print_answering
+    from ._escalations import print_answering
     from ._progress import ProgressView, follow
 
     console = Console()
@@ -479,7 +499,6 @@ def _cmd_approve(args: argparse.Namespace) -> int:
     view = ProgressView()
     stream = podium.astream_resume(args.run_id, answers={escalation.id: answer})
     code = asyncio.run(follow(stream, console, pending=_pending(podium), view=view))
-    outbox = podium.config.tools.outbox or podium.config.storage.data_dir / "outbox"
     for line in effect_lines(args.run_id, [(escalation, answer)], view.calls, outbox):
         console.print(line, style="bold", soft_wrap=True, markup=False)
     return code

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -93,11 +93,13 @@ def print_json_outcome(
     *,
     run_id: str | None,
     goal: str | None = None,
+    extra: Callable[[RunResult], dict[str, Any]] | None = None,
 ) -> int:
     """`--json`: run, then print the RunResult on stdout (a failed run's too: PlanError and
     storage failures leave theirs in the run's record) and exit with its outcome. With no run to
     print (a refused goal, a wrong configuration) the error's document is printed instead, and
-    the error raised for `main` to report. A run's error also goes to stderr, in a line."""
+    the error raised for `main` to report. A run's error also goes to stderr, in a line.
+    `extra`: keys the command adds beside the RunResult's (`podium approve`'s `answered`)."""
     from ..storage._store import new_run_id
 
     run_id = run_id or new_run_id()
@@ -114,20 +116,26 @@ def print_json_outcome(
             print(json.dumps(error_document(exc, goal), indent=2))
             raise
         result = stored
+    added = extra(result) if extra else {}
     if result.status == "waiting_for_human":
-        return print_waiting_json(result)
-    print(result.model_dump_json(indent=2))
+        return print_waiting_json(result, added)
+    if added:
+        print(
+            json.dumps(json.loads(result.model_dump_json()) | added, indent=2, ensure_ascii=False)
+        )
+    else:
+        print(result.model_dump_json(indent=2))
     if result.error:
         print(outcome_line(result.status, result.error_kind, result.error), file=sys.stderr)
     return exit_code(result.status)
 
 
-def print_waiting_json(result: RunResult) -> int:
+def print_waiting_json(result: RunResult, extra: Mapping[str, Any] | None = None) -> int:
     """A waiting run's `--json`: the RunResult, with `answer_with` (per pending escalation what
     it is about and the command of each decision it takes), and on stderr the first command."""
     from ._escalations import waiting_document
 
-    document = json.loads(result.model_dump_json())
+    document = json.loads(result.model_dump_json()) | dict(extra or {})
     document["answer_with"] = waiting_document(result.run_id, result.escalations)
     print(json.dumps(document, indent=2, ensure_ascii=False))
     for waiting in document["answer_with"]:
