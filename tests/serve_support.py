@@ -43,6 +43,12 @@ RESEARCH_PLAN = [
     {"id": "b", "agent": "researcher", "instruction": "Find the facts about B.", "inputs": []},
     {"id": "c", "agent": "writer", "instruction": "Write a summary.", "inputs": ["a", "b"]},
 ]
+CHAIN_PLAN = [  # four columns: wider than the web page's graph box at desktop width
+    {"id": "a", "agent": "researcher", "instruction": "Find the facts about A.", "inputs": []},
+    {"id": "b", "agent": "researcher", "instruction": "Find the facts about B.", "inputs": ["a"]},
+    {"id": "c", "agent": "writer", "instruction": "Write a summary.", "inputs": ["b"]},
+    {"id": "d", "agent": "writer", "instruction": "Check the summary.", "inputs": ["c"]},
+]
 EMAIL_PLAN = [
     {"id": "draft", "agent": "writer", "instruction": "Draft the email to Dana.", "inputs": []},
     {
@@ -101,6 +107,8 @@ class ScriptedBackend(FunctionModel):
             request_line = goal.split("\n", 1)[0].lower()
             if "unplannable" in request_line:
                 return {"tasks": []}  # no valid plan on any attempt: planning fails
+            if "step by step" in request_line:
+                return {"tasks": CHAIN_PLAN}
             return {"tasks": EMAIL_PLAN if "email" in request_line else RESEARCH_PLAN}
         if request.purpose == "synthesis":
             return "Synthesised."

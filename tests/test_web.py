@@ -113,7 +113,7 @@ def test_chat_page_shows_the_graph_and_takes_an_approval(
         page.press("#goal", "Enter")
         escalation = page.locator("#messages li.escalation")
         expect(escalation).to_be_visible()
-        expect(escalation).to_contain_text("send_email")
+        expect(escalation).to_contain_text("wants to send this email")
         expect(page.locator('#graph [data-task="send"]')).to_have_attribute(
             "data-state", "escalated"
         )
@@ -262,7 +262,7 @@ def test_approval_card_shows_an_email_once_and_survives_a_reload(
         card = page.locator("#messages li.escalation")
         expect(card).to_have_count(1)
         expect(card.locator(".question")).to_have_text(
-            "Agent outreach (task send) wants to call send_email"
+            "Agent 'outreach' (task 'send') wants to send this email"
         )
         email = card.locator(".email")
         expect(email.locator('dd[data-field="to"]')).to_have_text("dana@northwind.example")
@@ -388,6 +388,12 @@ def test_desktop_width_shows_the_run_list_beside_the_chat(
         runs, chat, side = (page.locator(s).bounding_box() for s in ("#runs", "#chat", "#side"))
         assert runs and chat and side
         assert runs["x"] + runs["width"] <= chat["x"] + 1 <= side["x"]  # three columns
+        # A graph four nodes wide fits its box, scaled, rather than running past its edge.
+        ask(page, "Research A and B step by step")
+        expect(page.locator('#graph [data-state="completed"]')).to_have_count(4)
+        graph, box = (page.locator(s).bounding_box() for s in ("#graph", "#graph-box"))
+        assert graph and box and graph["x"] + graph["width"] <= box["x"] + box["width"]
+        page.locator("#side").screenshot(path=str(ARTIFACTS / "13-desktop-wide-graph.png"))
         expect(page.locator("#run-list .run-item").first).to_be_visible()
         assert overflow_x(page) == 0
         page.locator("#run-list .run-item").first.click()

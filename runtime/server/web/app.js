@@ -473,18 +473,29 @@ function decisionButton(run, esc, li, decision) {
   return open;
 }
 
-// What the card says: a tool call as its fields (an email as an email), once; a refused output
-// as text; otherwise the question.
+// What the card says: the server's summary of the escalation (the words the CLI, the chat and
+// the OpenAI endpoint use): its headline, then its fields; an email as an email.
 function escalationBody(esc) {
-  const payload = esc.payload || {};
-  if (esc.reason === "approval" && payload.tool) {
-    const who = esc.agent ? `Agent ${esc.agent}` : "An agent";
-    const heading = element("div", "question", `${who}${esc.task_id ? " (task " + esc.task_id + ")" : ""} wants to call ${payload.tool}`);
-    return [heading, callView(payload.arguments)];
+  if (!esc.summary) return [element("div", "question", esc.question)];
+  return [element("div", "question", esc.summary.headline), summaryView(esc.summary.fields || [])];
+}
+
+function summaryView(fields) {
+  const body = fields.find((f) => f.label === "Body");
+  if (!body || !fields.some((f) => f.label === "To")) return labelledList(fields, "call-args");
+  return emailBox(labelledList(fields.filter((f) => f !== body), "email-head"), body.text);
+}
+
+function labelledList(fields, cls) {
+  const dl = element("dl", cls);
+  for (const field of fields) {
+    dl.append(element("dt", "", field.label));
+    const dd = element("dd");
+    dd.dataset.field = field.label.toLowerCase();
+    dd.append(textBlock(field.text, "value"));
+    dl.append(dd);
   }
-  const parts = [element("div", "question", esc.question)];
-  if (payload.output !== undefined) parts.push(textBlock(String(payload.output), "output-text"));
-  return parts;
+  return dl;
 }
 
 function callView(raw) {
@@ -497,25 +508,20 @@ function callView(raw) {
   return fieldsView(args, "call-args");
 }
 
-// The body whole, with its line breaks: what is approved is read in full before it is sent.
 function emailView(args) {
-  const box = element("div", "email");
   const head = fieldsView(Object.fromEntries(Object.entries(args).filter(([k]) => k !== "body")), "email-head");
-  const body = element("div", "text email-body", valueText(args.body ?? ""));
-  box.append(head, body);
+  return emailBox(head, valueText(args.body ?? ""));
+}
+
+// The body whole, with its line breaks: what is approved is read in full before it is sent.
+function emailBox(head, body) {
+  const box = element("div", "email");
+  box.append(head, element("div", "text email-body", body));
   return box;
 }
 
 function fieldsView(fields, cls) {
-  const dl = element("dl", cls);
-  for (const [key, value] of Object.entries(fields)) {
-    dl.append(element("dt", "", key));
-    const dd = element("dd");
-    dd.dataset.field = key;
-    dd.append(textBlock(valueText(value), "value"));
-    dl.append(dd);
-  }
-  return dl;
+  return labelledList(Object.entries(fields).map(([label, value]) => ({ label, text: valueText(value) })), cls);
 }
 
 function valueText(value) {
@@ -647,6 +653,9 @@ function drawGraph(run) {
   svg.setAttribute("width", width);
   svg.setAttribute("height", height);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  // Scaled down to fit its box (style.css: max-width 100%), but not below 65%, where the labels
+  // stop being readable: a wider graph scrolls instead.
+  svg.style.minWidth = `${Math.round(width * 0.65)}px`;
   const defs = svgEl("defs");
   const marker = svgEl("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
   marker.append(svgEl("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#8a93a3" }));
