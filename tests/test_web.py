@@ -227,6 +227,35 @@ def test_reload_restores_the_chat_and_the_run_list_reopens_a_run(
         assert console_errors == []
 
 
+def test_each_api_key_has_its_own_chat(chromium: str, server: str, tmp_path: Path) -> None:
+    """A key is a tenant: switching keys shows that key's chat (none yet), and switching back
+    brings the first key's chat back, after a reload too. (This server has no keys: it takes
+    any, so only the page's side is tested here; the server keeps runs per key: test_server.py.)"""
+    from playwright.sync_api import expect
+
+    with browser_page(chromium, tmp_path / "profile", DESKTOP) as (page, console_errors):
+        page.goto(server)
+        ask(page, "Research A and B")
+        messages = page.locator("#messages")
+        expect(messages.locator("li.assistant").last).to_contain_text("Summary of A and B")
+
+        def use_key(key: str) -> None:
+            page.evaluate("document.getElementById('key-form').hidden = false")
+            page.fill("#key-input", key)
+            page.click("#key-form button[type=submit]")
+
+        use_key("key-of-team-b")
+        expect(messages.locator("li")).to_have_count(0)
+        expect(page.locator("#run-head")).to_be_hidden()
+        page.reload()
+        expect(messages.locator("li")).to_have_count(0)  # the key and its empty chat are kept
+        use_key("")
+        expect(messages.locator("li.user")).to_have_text(["Research A and B"])
+        page.reload()
+        expect(messages.locator("li.user")).to_have_text(["Research A and B"])
+        assert console_errors == []
+
+
 def test_a_task_that_failed_shows_why_in_its_detail(
     chromium: str, server: str, tmp_path: Path
 ) -> None:

@@ -22,7 +22,7 @@ const WIDE = window.matchMedia("(min-width: 1100px)");
 const $ = (id) => document.getElementById(id);
 const state = {
   token: localStorage.getItem("podium-token") || "",
-  chat: JSON.parse(localStorage.getItem(CHAT_KEY) || "[]"), // [{run, request, status, answer, error}]
+  chat: [], // [{run, request, status, answer, error}], this API key's (`loadChat`)
   runs: new Map(), // run id -> the run as the page knows it
   current: null, // the run shown beside the chat
   selected: null, // the task whose detail is open
@@ -256,7 +256,17 @@ async function refresh(run) {
 // -- the chat --------------------------------------------------------------------------
 
 function entryOf(runId) { return state.chat.find((e) => e.run === runId); }
-function saveChat() { localStorage.setItem(CHAT_KEY, JSON.stringify(state.chat.slice(-50))); }
+// Each API key (a tenant) has its own chat: one key's runs are not another's to reopen. The chat
+// is kept under a short hash of the key (FNV-1a: a partition, not a protection; the key itself
+// is in localStorage already), so switching keys switches chats.
+function chatKey(token) {
+  if (!token) return CHAT_KEY;
+  let hash = 0x811c9dc5;
+  for (const c of token) hash = Math.imul(hash ^ c.codePointAt(0), 0x01000193) >>> 0;
+  return `${CHAT_KEY}:${hash.toString(16)}`;
+}
+function loadChat() { return JSON.parse(localStorage.getItem(chatKey(state.token)) || "[]"); }
+function saveChat() { localStorage.setItem(chatKey(state.token), JSON.stringify(state.chat.slice(-50))); }
 
 // The earlier turns a new goal carries: what was asked and answered in this chat.
 function turns() {
@@ -915,6 +925,13 @@ document.addEventListener("DOMContentLoaded", () => {
     state.token = $("key-input").value.trim();
     localStorage.setItem("podium-token", state.token);
     $("key-form").hidden = true;
+    // Another key, another tenant: its own chat and run list, nothing of the last key's shown.
+    state.chat = loadChat();
+    state.runs.clear();
+    state.current = state.selected = null;
+    $("messages").replaceChildren();
+    renderChat();
+    draw();
     loadRunList().catch(showError);
     syncChat().catch(showError);
   });
@@ -932,6 +949,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (bubble && !e.target.closest("button, textarea")) openRun(bubble.dataset.run).catch(showError);
   });
   $("detail-close").addEventListener("click", () => { state.selected = null; draw(); });
+  state.chat = loadChat();
   draw();
   loadRunList().catch(showError);
   renderChat();
