@@ -567,6 +567,8 @@ class Podium:
         run_id, goal = record.run_id, record.goal
         events = self._audited(run_id, watchers)
         decided = _answered_events(record, answered)  # before the record drops its escalations
+        # What paused or cancelled tries spent before: no checkpoint holds it, its result does.
+        carried = record.result.unsettled_usage if record.result else Usage()
         if record.status != "running" or record.owner != this_process():
             # Resumed: running again, in this process, until it finishes anew.
             record = record.moved_to("running", result=None, owner=this_process())
@@ -576,6 +578,7 @@ class Podium:
         for event in decided:  # here, once: the graph's replay asks again, never answers
             events.emit(event)
         ctx = self._context(run_id, goal, events.emit, record.tenant)
+        ctx.unsettled = carried
         self._contexts[run_id] = ctx
         ctx.policies.answered = frozenset(answered)
         with self._storing():

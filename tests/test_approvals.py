@@ -269,6 +269,23 @@ def test_approve_reject_confirms_nothing_was_sent(
     assert outbox(sales) == []
 
 
+def test_usage_counts_the_paused_try_after_a_resume_elsewhere(sales: PodiumConfig) -> None:
+    """The mailer's first try asked for approval and never settled: its call is paid for, and
+    a resume (here by another Podium, as another process would) still counts it."""
+    again = [tool_call("send_email", EMAIL, task="send"), reply(f"Sent to {ADDRESS}.", task="send")]
+    model = ScriptedModel(sales_steps(resumed=again))
+    waiting = Podium(sales, model=model).run(GOAL)
+    assert waiting.unsettled_usage.calls == 1  # the send_email call that asked
+    assert waiting.usage.calls == len(model.calls) == 5
+    [escalation] = waiting.escalations
+    done = Podium(sales, model=model).resume(waiting.run_id, answers={escalation.id: "approve"})
+    assert done.status == "completed"
+    assert done.usage.calls == len(model.calls) == 7  # the paused try's call, and the two after
+    assert done.unsettled_usage == waiting.unsettled_usage
+    settled = sum((t.usage.calls for t in done.tasks.values()), 0)
+    assert done.usage.calls == settled + done.unsettled_usage.calls  # no planner call: a playbook
+
+
 def test_a_later_try_of_the_task_making_the_approved_call_again_is_not_asked_again(
     sales: PodiumConfig,
 ) -> None:

@@ -133,8 +133,8 @@ async def attempt_task(
         return await _climb(ctx, ladder)
     except BaseException:
         # The task never settles here (a human is asked, the run is cancelled): what its
-        # tries spent has no result to be counted in, so the run counts it.
-        ctx.spent += chat.usage
+        # tries spent has no result to be counted in, so the run counts and carries it.
+        ctx.unsettled += chat.usage
         raise
 
 

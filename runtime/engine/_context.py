@@ -90,8 +90,11 @@ class RunContext:
     """The run's result once its entrypoint has built it in this process."""
     spent: Usage = field(default_factory=Usage)
     """What the run spent outside its task results: every plan step and synthesis call, run or
-    restored, and the tries of tasks that never settled in this process (paused for a human,
-    cancelled). Each settled task's usage, failed tries included, is in its result."""
+    restored. Each settled task's usage, failed tries included, is in its result."""
+    unsettled: Usage = field(default_factory=Usage)
+    """What tries that never settled spent (paused for a human, cancelled): `carried` from the
+    run's earlier executions, plus this one's. No checkpoint holds them: the run's stored
+    result does (`RunResult.unsettled_usage`), and a resume starts from it."""
 
     def __post_init__(self) -> None:
         self.semaphore = asyncio.Semaphore(self.config.run.concurrency)
@@ -101,7 +104,7 @@ class RunContext:
 
     def usage_so_far(self) -> Usage:
         """Every token the run has spent, however it ends: its own steps and its settled tasks."""
-        return sum((r.usage for r in self.results.values()), self.spent)
+        return sum((r.usage for r in self.results.values()), self.spent + self.unsettled)
 
 
 Checkpointed = Awaitable[dict[str, Any]]

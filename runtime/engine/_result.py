@@ -240,6 +240,12 @@ class RunResult(BaseModel):
     tasks: dict[str, TaskResult] = {}
     """Every task that ran, by id, including ones a re-plan removed."""
     usage: Usage = Usage()
+    """Every token the run spent, in every process that executed it: its plan steps, its tasks
+    (failed tries included), its synthesis, and `unsettled_usage`."""
+    unsettled_usage: Usage = Usage()
+    """The part of `usage` spent by tries that never settled: a try paused for a human or stopped
+    by a cancel has no task result to count it (a resumed task starts its try again), so the
+    run carries it from one execution to the next."""
     started_at: float
     finished_at: float | None = None
     error: str | None = None

@@ -33,6 +33,7 @@ def run_result(
         plan_revisions=revision,
         tasks=dict(ctx.results),
         usage=ctx.usage_so_far(),
+        unsettled_usage=ctx.unsettled,
         started_at=ctx.started_at,
         finished_at=time.time(),
         error=error,
