@@ -130,3 +130,22 @@ def test_a_pin_the_lock_breaks_is_reported(tmp_path: Path) -> None:
     )
     problems = _check_lock().check(root)
     assert any("llama-cpp-python" in p and "0.3.15" in p for p in problems), problems
+
+
+def test_every_lazily_loaded_package_ships_its_stub() -> None:
+    """A package whose names come from `lazy_loader.attach_stub` reads its __init__.pyi at
+    import: an install without it (a wheel whose package-data forgot "*.pyi") cannot import."""
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]
+    lazy = {
+        package: folder
+        for package, folder in setuptools["package-dir"].items()
+        if "attach_stub" in (ROOT / folder / "__init__.py").read_text(encoding="utf-8")
+    }
+    assert {"podium.runtime", "podium.tools", "podium.policies"} <= set(lazy)
+    for package, folder in lazy.items():
+        assert (ROOT / folder / "__init__.pyi").is_file(), package
+        assert "*.pyi" in setuptools["package-data"].get(package, []), package
