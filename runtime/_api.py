@@ -42,7 +42,13 @@ from ._grants import check_grants
 from .engine import _plan_cache as plan_cache
 from .engine._context import RunContext
 from .engine._effects import EFFECTS_FILE, EffectJournal
-from .engine._escalation import Decision, HumanAnswer, answered_event, parse_answer
+from .engine._escalation import (
+    Decision,
+    HumanAnswer,
+    answered_event,
+    parse_answer,
+    resume_value,
+)
 from .engine._events import EscalationAnswered, RunEvent, RunFinished, RunStarted
 from .engine._executor import TaskExecutor
 from .engine._memory import RunMemory
@@ -352,7 +358,7 @@ class Podium:
         # A human's words are kept like the goal (checkpoints, audit): masked the same way.
         masked = Redactor().redact_data  # secrets only: `redact_pii` is the audit log's
         resume = {
-            str(pending[i].payload["interrupt_id"]): masked(answer.as_resume())
+            str(pending[i].payload["interrupt_id"]): resume_value(i, masked(answer.as_resume()))
             for i, answer in checked.items()
         }
         return await self._cancellable(

@@ -269,6 +269,27 @@ def test_approve_reject_confirms_nothing_was_sent(
     assert outbox(sales) == []
 
 
+def test_an_approval_applies_only_to_the_call_the_person_saw(sales: PodiumConfig) -> None:
+    """On resume the mailer's task runs again, and the model may draft another email than the
+    one approved (the embedded model did): that one is asked about, never sent on the first
+    approval. (LangGraph hands answers back by position: it went to whatever call came first.)"""
+    other = {**EMAIL, "body": "Hi Maya, our price doubles tomorrow: sign today!"}
+    proposes_other = tool_call("send_email", other, task="send")
+    resumed = [proposes_other, proposes_other, reply("Sent.", task="send")]  # two resumes
+    model = ScriptedModel(sales_steps(resumed=resumed))
+    waiting = Podium(sales, model=model).run(GOAL)
+    [seen] = waiting.escalations
+    podium = Podium(sales, model=model)
+    again = podium.resume(waiting.run_id, answers={seen.id: "approve"})
+    assert again.status == "waiting_for_human" and outbox(sales) == []
+    [asked] = again.escalations
+    assert asked.id != seen.id and json.loads(asked.payload["arguments"]) == other
+    done = podium.resume(waiting.run_id, answers={asked.id: "approve"})
+    assert done.status == "completed"
+    [sent] = outbox(sales)
+    assert "sign today!" in sent.read_text()
+
+
 def test_usage_counts_the_paused_try_after_a_resume_elsewhere(sales: PodiumConfig) -> None:
     """The mailer's first try asked for approval and never settled: its call is paid for, and
     a resume (here by another Podium, as another process would) still counts it."""

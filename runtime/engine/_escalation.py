@@ -15,15 +15,16 @@ why; the planner's question), `answer_commands` the exact `podium approve` lines
 and `decided` what an answer does once given (the `EscalationAnswered` event, in the audit log).
 
 An escalation pauses the run (checkpointed) until a human answers it by id; the entrypoint then
-replays to the same point and the interrupt returns the answer (`recorded_answer`). Each
-escalation is asked once per pass of the entrypoint (`RunContext.asked`).
+replays to the same point and the interrupt returns the answer (`recorded_answer`), but only
+to the question it was given for (`answer_to`). Each escalation is asked once per pass of the
+entrypoint (`RunContext.asked`).
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, assert_never
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -309,6 +310,29 @@ def _read(value: Any, *, clarify: bool) -> HumanAnswer:
     return HumanAnswer(decision=Decision.ANSWER, text=value)
 
 
+def resume_value(escalation_id: str, answer: Mapping[str, Any]) -> dict[str, Any]:
+    """What the run's interrupt returns for `escalation_id` on resume: the answer, with the
+    question it answers (see `answer_to`)."""
+    return {"escalation": escalation_id, "answer": dict(answer)}
+
+
+def answer_to(ask: Callable[[dict[str, Any]], Any], question: dict[str, Any]) -> Any:
+    """Ask `question` (its "id" an escalation id) through `ask`, a LangGraph interrupt, and
+    return the answer given to this very question.
+
+    LangGraph hands a task's answers back by position: on a resume, the first interrupt a task
+    makes gets the first answer. A task that runs again may ask something else in that place (a
+    model that drafts another email than the one a person approved), so each answer names its
+    question (`resume_value`) and one given for another is passed over: the next interrupt then
+    finds no answer and pauses the run with this question. A bare answer (no name) is taken."""
+    while True:
+        value = ask(question)
+        if not (isinstance(value, Mapping) and set(value) == {"escalation", "answer"}):
+            return value
+        if value["escalation"] == question["id"]:
+            return value["answer"]
+
+
 def recorded_answer(
     value: Any, reason: EscalationReason, task_id: str | None = None
 ) -> HumanAnswer:
@@ -351,7 +375,8 @@ def ask_human(
     )
     from langgraph.types import interrupt  # here: `podium run` checks a goal without LangGraph
 
-    answer = interrupt(
+    answer = answer_to(
+        interrupt,
         {
             "id": escalation_id,
             "reason": "guard",
@@ -360,7 +385,7 @@ def ask_human(
             "agent": task.agent if task else None,
             "output": output,
             "reasons": list(reasons),
-        }
+        },
     )
     return recorded_answer(answer, "guard", task.id if task else None)
 
@@ -377,14 +402,15 @@ def ask_clarification(ctx: RunContext, question: str) -> str | None:
     )
     from langgraph.types import interrupt  # here: `podium run` checks a goal without LangGraph
 
-    answer = interrupt(
+    answer = answer_to(
+        interrupt,
         {
             "id": escalation_id,
             "reason": "clarify",
             "question": question,
             "task_id": None,
             "agent": None,
-        }
+        },
     )
     reply = recorded_answer(answer, "clarify")
     return reply.text if reply.decision is Decision.ANSWER else None

@@ -37,7 +37,7 @@ from podium.policies import (
 from podium.tools import Tool
 
 from .._errors import GoalError
-from ._escalation import Decision, HumanAnswer, recorded_answer
+from ._escalation import Decision, HumanAnswer, answer_to, recorded_answer
 from ._events import EscalationRaised, GuardChecked, RunEvent, ToolCalled
 from ._sinks import EventSink
 
@@ -397,7 +397,8 @@ class TaskPolicy:
                 question=question,
             )
         )
-        answer = approve(
+        answer = answer_to(
+            approve,
             {
                 "id": escalation_id,
                 "reason": "approval",
@@ -406,7 +407,7 @@ class TaskPolicy:
                 "question": question,
                 "tool": tool,
                 "arguments": shown,
-            }
+            },
         )
         return recorded_answer(answer, "approval", self.task_id)
 
