@@ -64,6 +64,8 @@ def test_the_sales_send_playbook_stops_for_approval_of_the_email(sales: PodiumCo
     _, result = waiting_run(sales, resumed=[])
     assert result.playbook is not None and result.playbook.name == "sales-outreach-send"
     assert result.status == "waiting_for_human"
+    assert result.plan is not None  # the whole plan, for every surface that shows the run
+    assert [t.id for t in result.plan.tasks] == ["enrich", "score", "outreach", "send"]
     [escalation] = result.escalations
     assert (escalation.reason, escalation.agent, escalation.payload["tool"]) == (
         "approval",

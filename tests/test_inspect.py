@@ -167,14 +167,14 @@ def test_show_names_what_to_fix(stored: PodiumConfig, capsys: pytest.CaptureFixt
     assert code == 1 and err.startswith("error: [run_not_found] no run 'nope'")
 
 
-def test_show_a_run_waiting_for_a_human_takes_its_plan_from_the_audit_trail(
+def test_show_a_run_waiting_for_a_human_shows_its_whole_plan(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from serve_support import podium_for
 
     data = tmp_path / "data"
     waiting = podium_for(data).run("email Dana", run_id="mail")
-    assert waiting.status == "waiting_for_human" and waiting.plan is None  # no final plan yet
+    assert waiting.status == "waiting_for_human" and waiting.plan is not None
     monkeypatch.setenv("PODIUM_DATA_DIR", str(data))
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(tmp_path)

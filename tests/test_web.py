@@ -346,6 +346,33 @@ def test_approval_card_shows_an_email_once_and_survives_a_reload(
         assert console_errors == []
 
 
+def test_a_waiting_run_opened_from_the_list_can_be_answered(
+    chromium: str, server: str, tmp_path: Path
+) -> None:
+    """Made in another chat (here: before "New chat"), a waiting run reopened from the run list
+    shows its whole plan and its question, answerable."""
+    from playwright.sync_api import expect
+
+    with browser_page(chromium, tmp_path / "profile", DESKTOP) as (page, console_errors):
+        page.goto(server)
+        ask(page, "Draft an email to Dana and send it, from the list")
+        expect(page.locator("#messages li.escalation")).to_have_count(1)
+        page.click("#new-chat")
+        expect(page.locator("#messages li")).to_have_count(0)
+        page.click("#runs-refresh")
+        page.locator("#run-list .run-item").filter(has_text="from the list").first.click()
+        expect(page.locator("#graph [data-task]")).to_have_count(2)  # the plan, not one task
+        expect(page.locator("#graph path.edge")).to_have_count(1)  # draft -> send
+        card = page.locator("#messages li.escalation")
+        expect(card).to_have_count(1)
+        expect(card.locator(".email-body")).to_contain_text("shall we talk next week?")
+        card.get_by_role("button", name="Approve").click()
+        expect(page.locator('#graph [data-task="send"]')).to_have_attribute(
+            "data-state", "completed"
+        )
+        assert console_errors == []
+
+
 def test_phone_width_stacks_the_page_and_opens_runs_from_a_drawer(
     chromium: str, server: str, tmp_path: Path
 ) -> None:

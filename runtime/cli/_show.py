@@ -42,7 +42,7 @@ running run may still run it)."""
 @dataclass(frozen=True)
 class Shown:
     """A stored run and the plan to show it by: the result's, else the last one its audit
-    trail holds (a run waiting for a human, running or cancelled has no final plan yet)."""
+    trail holds (a running run has no result yet, nor has one whose process died)."""
 
     record: RunRecord
     plan: Plan | None

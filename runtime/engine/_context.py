@@ -88,6 +88,9 @@ class RunContext:
     semaphore: asyncio.Semaphore = field(init=False)
     result: RunResult | None = None
     """The run's result once its entrypoint has built it in this process."""
+    progress: Progress | None = None
+    """Where the run stands once it has a plan: the plan and revision each of its results
+    reports, a paused or stopped run's too (None while it plans)."""
     spent: Usage = field(default_factory=Usage)
     """What the run spent outside its task results: every plan step and synthesis call, run or
     restored. Each settled task's usage, failed tries included, is in its result."""

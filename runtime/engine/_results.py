@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._context import RunContext
-from ._plan import Plan
 from ._result import Escalation, RunErrorKind, RunResult
 from ._status import RunStatus
 
@@ -16,21 +15,20 @@ def run_result(
     ctx: RunContext,
     status: RunStatus,
     *,
-    plan: Plan | None = None,
-    revision: int = 0,
     answer: str | None = None,
     error: str | None = None,
     error_kind: RunErrorKind | None = None,
     escalations: Sequence[Escalation] = (),
 ) -> RunResult:
-    """The run's result: every settled task, and all the run has spent so far."""
+    """The run's result: its plan so far, every settled task, and all it has spent so far."""
+    progress = ctx.progress
     return RunResult(
         run_id=ctx.run_id,
         goal=ctx.goal,
         status=status,
         answer=answer,
-        plan=plan,
-        plan_revisions=revision,
+        plan=progress.plan if progress else None,
+        plan_revisions=progress.revision if progress else 0,
         tasks=dict(ctx.results),
         usage=ctx.usage_so_far(),
         unsettled_usage=ctx.unsettled,

@@ -82,6 +82,7 @@ async def run(ctx: RunContext, tasks: GraphTasks, goal: str) -> RunResult:
     ctx.goal = goal
     ctx.results.clear()
     ctx.spent = Usage()
+    ctx.progress = None
     try:
         first = await make_plan(ctx, tasks, 0, None, "plan")
     except BudgetExceeded as exc:
@@ -89,7 +90,7 @@ async def run(ctx: RunContext, tasks: GraphTasks, goal: str) -> RunResult:
     if isinstance(first, Declined):
         return run_result(ctx, "failed", error=first.error, error_kind=RunErrorKind.PLAN)
     announce_plan(ctx, first)
-    progress = Progress(plan=first)
+    ctx.progress = progress = Progress(plan=first)
     finish = await _until_settled(ctx, tasks, progress)
     if finish.status == "completed":
         answer = await final_answer(ctx, tasks, progress)
@@ -98,8 +99,6 @@ async def run(ctx: RunContext, tasks: GraphTasks, goal: str) -> RunResult:
     return run_result(
         ctx,
         answer.status,
-        plan=progress.plan,
-        revision=progress.revision,
         answer=answer.text,
         error=answer.error,
         error_kind=answer.kind,

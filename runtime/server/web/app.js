@@ -394,7 +394,11 @@ function when(seconds) {
 }
 
 async function openRun(id) {
-  open(await track(id));
+  const run = await track(id);
+  open(run);
+  // A run waiting for a person, opened from the list (made elsewhere, or in an earlier chat):
+  // its questions come to the chat, where they are answered.
+  if (run.status === "waiting_for_human") await showEscalations(run);
 }
 
 // The run as the server has it: read once at rest; under way, its events replayed from the
