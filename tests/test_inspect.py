@@ -186,6 +186,31 @@ def test_show_a_run_waiting_for_a_human_shows_its_whole_plan(
     assert json.loads(out)["status"] == "waiting_for_human"
 
 
+def test_runs_at_80_columns_keeps_ids_whole_and_shows_what_was_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from serve_support import podium_for
+
+    from podium.runtime.server._conversation import Turn, goal_with_context
+
+    data = tmp_path / "data"
+    podium = podium_for(data)
+    podium.run("email Dana", run_id="20261203-000000-aaaaaa")  # waits for a human
+    earlier = [Turn(role="user", content="Research A"), Turn(role="assistant", content="A is.")]
+    podium.run(goal_with_context("Research A and B", earlier, max_chars=4000), run_id="followup")
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(data))
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _cli(["runs"], capsys)
+    assert code == 0
+    assert "20261203-000000-aaaaaa" in out and "waiting_for_human" in out  # on one line each
+    assert "Earlier turns" not in out  # the folded-in context is the model's, not a title
+    assert re.search(r"followup\s+│ completed\s+│ Research A and\s+│ 3/3", out)
+    assert re.search(r"aaaaaa │ waiting_for_human │ email Dana\s+│ 1/2 ", out)
+    code, out, _ = _cli(["show", "followup"], capsys)
+    assert "goal: Research A and B\n" in out and "Earlier turns" not in out
+
+
 def test_show_loads_no_model_graph_or_memory_library(stored: PodiumConfig) -> None:
     code = (
         "import sys; from podium.runtime.cli import main\n"

@@ -426,14 +426,22 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         finally:
             store.close()
 
+    from ..server._conversation import request_of
     from ._clip import clip
 
-    table = Table("run id", "status", "goal", "tasks", "tokens")
+    table = Table("run id", "status", "goal", "done", "tokens")
+    for column in table.columns[:2]:  # the id is what every other command takes: never cut
+        column.no_wrap = True
     for record in records:
         result = record.result
-        tasks = str(len(result.tasks)) if result else "-"
-        tokens = str(result.usage.total_tokens) if result else "-"
-        table.add_row(record.run_id, record.status, clip(record.goal, 60, flat=True), tasks, tokens)
+        tasks, tokens = "-", "-"
+        if result is not None:
+            planned = len(result.plan.tasks) if result.plan else len(result.tasks)
+            done = sum(1 for r in result.tasks.values() if r.status == "completed")
+            tasks = f"{done}/{planned}" if planned else "-"  # "-": it never had a plan
+            tokens = str(result.usage.total_tokens)
+        goal = clip(request_of(record.goal), 60, flat=True)
+        table.add_row(record.run_id, record.status, goal, tasks, tokens)
     Console().print(table)
     return 0
 

@@ -21,7 +21,7 @@ from ..engine._events import RunEvent, ToolCalled
 from ..engine._plan import Plan, Task
 from ..engine._result import Escalation
 from ..engine._sinks import EventSink
-from ..server._conversation import CONTEXT_HEADER
+from ..server._conversation import request_of
 from ._clip import clip
 from ._escalations import print_waiting
 from ._outcome import ExitCode, exit_code, outcome_line
@@ -233,9 +233,9 @@ class _Clock:
 def goal_title(goal: str, limit: int = 70) -> str:
     """The request a goal starts with, in a line of at most `limit` characters, its cut marker
     included (a panel's border would clip the marker of a longer one): a chat follow-up's goal
-    carries the earlier turns after it (`CONTEXT_HEADER`), which are context for the planner,
+    carries the earlier turns after it (`request_of`), which are context for the planner,
     not the title."""
-    request = goal.partition(CONTEXT_HEADER)[0]
+    request = request_of(goal)
     room = limit
     title = clip(request, room, flat=True)
     while len(title) > limit and room > 1:

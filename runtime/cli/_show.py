@@ -24,6 +24,7 @@ from rich.text import Text
 from .._errors import RunNotFoundError
 from ..engine._plan import Plan, Task
 from ..engine._result import TaskResult
+from ..server._conversation import request_of
 from ..storage._store import RunRecord
 from ._clip import clip
 
@@ -116,7 +117,7 @@ def show_run(shown: Shown, room: Room) -> Iterator[RenderableType]:
     """The run in brief: status, goal, the plan as a table, the answer."""
     record, result = shown.record, shown.record.result
     yield _run_header(record)
-    yield Text("goal: ", style="bold") + Text(room.cut(record.goal, 300, lines=4))
+    yield Text("goal: ", style="bold") + Text(room.cut(request_of(record.goal), 300, lines=4))
     if record.error or (result and result.error):
         yield Text(room.cut(record.error or (result.error if result else "") or "", 600), "red")
     if shown.plan is not None or shown.tasks:
