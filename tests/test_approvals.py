@@ -374,3 +374,14 @@ def test_each_escalation_reads_as_what_it_asks_with_the_commands_that_answer_it(
         ("url", "https://x.example"),
         ("n", "2"),
     ]
+
+
+def test_an_approvals_question_reads_as_a_line_not_as_json(sales: PodiumConfig) -> None:
+    """The question (events, logs, the OpenAI stream's progress, `Escalation.question`) names
+    each argument; no JSON braces, no escaped line breaks; the payload keeps them whole."""
+    _, waiting = waiting_run(sales, resumed=[])
+    [escalation] = waiting.escalations
+    question = escalation.question
+    assert question.startswith("Agent 'mailer' (task 'send') wants to call 'send_email': to: ")
+    assert ADDRESS in question and "{" not in question and "\\n" not in question
+    assert json.loads(escalation.payload["arguments"])["body"] == DRAFT

@@ -182,6 +182,12 @@ def test_show_a_run_waiting_for_a_human_shows_its_whole_plan(
     assert code == 0
     assert re.search(r"send\s+│\s+outreach\s+│\s+waiting\s+│", out)
     assert "Send the drafted email to dana@northwind.example." in out
+    # The question as `podium run` showed it (an email as an email) and the commands.
+    [escalation] = waiting.escalations
+    assert "wants to send this email" in out and "\\n" not in out and '{"to"' not in out
+    assert f"podium approve mail {escalation.id} --reject" in out
+    code, out, _ = _cli(["show", "mail", "send"], capsys)
+    assert "wants to send this email" in out and f"podium approve mail {escalation.id}" in out
     code, out, _ = _cli(["show", "mail", "send", "--json"], capsys)
     assert json.loads(out)["status"] == "waiting_for_human"
 

@@ -549,8 +549,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     room = Room(full=args.full)
     parts = show_run(shown, room) if args.task is None else show_task(shown, args.task, room)
     console = Console()
-    for part in parts:
-        console.print(part)
+    for part in parts:  # a str is commands: printed whole, never wrapped, never read as markup
+        console.print(part, soft_wrap=isinstance(part, str), markup=False)
     return 0
 
 

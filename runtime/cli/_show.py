@@ -27,6 +27,7 @@ from ..engine._result import TaskResult
 from ..server._conversation import request_of
 from ..storage._store import RunRecord
 from ._clip import clip
+from ._escalations import answer_lines, escalation_panel
 
 _STYLE = {
     "completed": "green",
@@ -113,6 +114,16 @@ def run_json(shown: Shown, task_id: str | None) -> str:
     return json.dumps({"task": task.model_dump(mode="json"), "status": status}, indent=2)
 
 
+def _questions(shown: Shown, task_id: str | None = None) -> Iterator[RenderableType]:
+    """What the run waits for a person to answer (about `task_id`, when given), as `podium run`
+    showed it, and the commands that answer it (a str: printed unwrapped, to be copied)."""
+    result = shown.record.result
+    for escalation in result.escalations if result else ():
+        if task_id is None or escalation.task_id == task_id:
+            yield escalation_panel(escalation)
+            yield answer_lines(shown.record.run_id, escalation)
+
+
 def show_run(shown: Shown, room: Room) -> Iterator[RenderableType]:
     """The run in brief: status, goal, the plan as a table, the answer."""
     record, result = shown.record, shown.record.result
@@ -125,10 +136,7 @@ def show_run(shown: Shown, room: Room) -> Iterator[RenderableType]:
     if result is None:
         yield Text(_no_result(record), style="dim")
         return
-    for escalation in result.escalations:
-        yield Text(f"waiting for a human ({escalation.id}): ", "yellow") + Text(
-            room.cut(escalation.question, 400)
-        )
+    yield from _questions(shown)
     if result.answer:
         yield Panel(
             Text(room.cut(result.answer, 1500, lines=25)), title="answer", border_style="green"
@@ -181,7 +189,7 @@ class _PlanView:
             return
         for task, done in _tasks(self.shown):
             line = Text(f"{task.id}", style="bold")
-            line.append(f" · {_route(done) if done else 'not run'}", style="dim")
+            line.append(f" · {_route(done) if done else self.shown.status(task.id)}", style="dim")
             yield line
             yield Padding(
                 Text(self.room.cut(task.instruction, 200, flat=True)), (0, 0, 0, 2), expand=False
@@ -248,6 +256,7 @@ def show_task(shown: Shown, task_id: str, room: Room) -> Iterator[RenderableType
     yield _section("instruction", Text(room.cut(task.instruction, 800, lines=12)))
     if task.inputs:
         yield _section("inputs", _inputs(shown.tasks, task.inputs, room))
+    yield from _questions(shown, task.id)
     if done is None:
         return
     yield from _task_outcome(done, room)

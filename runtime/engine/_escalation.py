@@ -174,6 +174,22 @@ def _arguments(raw: Any) -> Any:
         return raw
 
 
+def call_question(agent: str, task_id: str, tool: str, arguments: str, limit: int = 400) -> str:
+    """An approval's question in a line a person reads (events, logs, `Escalation.question`):
+    who wants to call what, then each argument as "name: value", line breaks folded, cut at
+    `limit` with a marker. The arguments stay whole in the payload (`summary` shows them)."""
+    data = _arguments(arguments)
+    shown = (
+        "; ".join(f"{k}: {_text(v)}" for k, v in data.items())
+        if isinstance(data, Mapping)
+        else _text(data)
+    )
+    flat = " ".join(shown.split())
+    if len(flat) > limit:
+        flat = f"{flat[:limit].rstrip()}… (+{len(flat) - limit} chars)"
+    return f"Agent {agent!r} (task {task_id!r}) wants to call {tool!r}: {flat}"
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 

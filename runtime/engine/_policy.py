@@ -37,7 +37,7 @@ from podium.policies import (
 from podium.tools import Tool
 
 from .._errors import GoalError
-from ._escalation import Decision, HumanAnswer, answer_to, recorded_answer
+from ._escalation import Decision, HumanAnswer, answer_to, call_question, recorded_answer
 from ._events import EscalationRaised, GuardChecked, RunEvent, ToolCalled
 from ._sinks import EventSink
 
@@ -386,7 +386,7 @@ class TaskPolicy:
     ) -> HumanAnswer:
         """The human's decision on a call (a LangGraph interrupt through `approve`)."""
         shown = _SECRETS.redact(arguments)  # stored with the run; the human sees whom it is for
-        question = f"Agent {self.spec.name!r} (task {self.task_id!r}) wants to call {tool!r} with {shown[:ARGUMENT_PREVIEW_CHARS]}"
+        question = call_question(self.spec.name, self.task_id, tool, shown)
         self.run.raise_escalation(
             EscalationRaised(
                 run_id=self.run.run_id,
