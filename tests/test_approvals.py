@@ -259,6 +259,17 @@ def test_approve_json_prints_the_run_result_with_what_the_answer_did(
     assert err.strip() == effect
 
 
+def test_approve_json_with_a_wrong_escalation_prints_the_errors_document(
+    sales: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    run_id, esc, _ = cli_waiting(sales, monkeypatch, capsys, resumed=[])
+    assert cli.main(["approve", "--json", run_id, "no-such-question"]) == 1
+    out, err = capsys.readouterr()
+    document = json.loads(out)  # one JSON document whatever happens
+    assert document["status"] is None and document["code"] == "run_state"
+    assert f"podium approve {run_id} {esc}" in document["error"] and err.startswith("error: ")
+
+
 def test_approve_reject_confirms_nothing_was_sent(
     sales: PodiumConfig, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:

@@ -99,11 +99,14 @@ def test_a_bad_goal_is_one_error_line_before_any_live_view(
     assert scripted_cli.runs() == []  # refused at the door: no run was started
 
 
-def test_a_bad_goal_is_refused_before_the_model_stack_loads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flags", [[], ["--json"]])
+def test_a_bad_goal_is_refused_before_the_model_stack_loads(
+    tmp_path: Path, flags: list[str]
+) -> None:
     code = (
         "import sys\n"
         "from podium.runtime.cli import main\n"
-        "code = main(['run', '  '])\n"
+        f"code = main(['run', *{flags!r}, '  '])\n"
         f"print('LOADED', sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
@@ -111,11 +114,20 @@ def test_a_bad_goal_is_refused_before_the_model_stack_loads(tmp_path: Path) -> N
     shown = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )
-    assert shown.returncode == 5 and shown.stdout == ""
+    assert shown.returncode == 5
     assert shown.stderr.splitlines() == [
         "error: [goal_invalid] the goal is empty: say what you want done",
         "LOADED []",
     ]
+    if not flags:
+        assert shown.stdout == ""
+        return
+    document = json.loads(shown.stdout)  # --json: the one document, the refusal's
+    assert (document["status"], document["error_kind"], document["code"]) == (
+        None,
+        "refused",
+        "goal_invalid",
+    )
 
 
 def test_ctrl_c_prints_the_exact_resume_command_and_it_works(tmp_path: Path) -> None:

@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     except PodiumError as exc:
         from ._outcome import error_exit_code
 
+        if getattr(args, "json", False):  # one JSON document whatever happens: the error's
+            import json
+
+            from ._outcome import error_document
+
+            print(json.dumps(error_document(exc, getattr(args, "goal", None)), indent=2))
         print(f"error: {exc}", file=sys.stderr)
         return error_exit_code(exc)
     except Exception as exc:
@@ -349,21 +355,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ..storage._store import new_run_id
 
     args.started_run = run_id = args.run_id or new_run_id()
-    if args.json:  # one JSON document whatever happens, a refused goal's too
-        from ._outcome import print_json_outcome
-
-        return print_json_outcome(
-            lambda: _podium(args),
-            lambda podium, run_id: podium.run(args.goal, run_id=run_id),
-            run_id=run_id,
-            goal=args.goal,
-        )
-    # An empty or refused goal is one error line, at once: before the model stack loads, and
-    # before any live view is drawn.
+    # An empty or refused goal is one error line (with --json, its document), at once: before
+    # the model stack loads, and before any live view is drawn.
     config = _config(args)
     goal = check_goal_input(
         args.goal, max_chars=config.planner.max_goal_chars, config=config.policies
     )
+    if args.json:  # one JSON document whatever happens
+        from ._outcome import print_json_outcome
+
+        return print_json_outcome(
+            lambda: _podium(args),
+            lambda podium, run_id: podium.run(goal, run_id=run_id),
+            run_id=run_id,
+            goal=args.goal,
+        )
     podium = _podium(args)
     import asyncio
 
@@ -383,10 +389,14 @@ def _pending(podium: Podium) -> Callable[[str], list[Escalation]]:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
+    from ..storage._store import open_run_store, settle_stale
     from ._outcome import ExitCode, print_json_outcome, print_waiting_json
 
-    podium = _podium(args)
-    record = podium.store.get(args.run_id)
+    store = open_run_store(_storage(args))  # the store alone: a waiting run needs no model
+    try:
+        record = settle_stale(store, store.get(args.run_id))
+    finally:
+        store.close()
     if record.status == "waiting_for_human" and record.result is not None:
         # Nothing to resume until it is answered: say what it asks and how, not an error.
         if args.json:
@@ -399,6 +409,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         print_waiting(console, record.run_id, record.result.escalations)
         console.print("`podium resume` continues a stopped run; this one goes on once answered.")
         return ExitCode.WAITING
+    podium = _podium(args)
     if args.json:
         return print_json_outcome(
             lambda: podium,

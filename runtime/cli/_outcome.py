@@ -97,8 +97,8 @@ def print_json_outcome(
 ) -> int:
     """`--json`: run, then print the RunResult on stdout (a failed run's too: PlanError and
     storage failures leave theirs in the run's record) and exit with its outcome. With no run to
-    print (a refused goal, a wrong configuration) the error's document is printed instead, and
-    the error raised for `main` to report. A run's error also goes to stderr, in a line.
+    print (a refused goal, a wrong configuration) the error is raised: `main` prints its
+    document (`error_document`) and reports it. A run's error also goes to stderr, in a line.
     `extra`: keys the command adds beside the RunResult's (`podium approve`'s `answered`)."""
     from ..storage._store import new_run_id
 
@@ -113,8 +113,7 @@ def print_json_outcome(
         # ran, so a stored result is an earlier outcome, not this command's.
         asked_wrong = isinstance(exc, ConfigError | AgentError | RunNotFoundError | RunStateError)
         if asked_wrong or stored is None or stored.status in ("queued", "running"):
-            print(json.dumps(error_document(exc, goal), indent=2))
-            raise
+            raise  # `main` prints the error's document (`error_document`)
         result = stored
     added = extra(result) if extra else {}
     if result.status == "waiting_for_human":
