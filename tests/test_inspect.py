@@ -217,6 +217,30 @@ def test_runs_at_80_columns_keeps_ids_whole_and_shows_what_was_asked(
     assert "goal: Research A and B\n" in out and "Earlier turns" not in out
 
 
+def test_show_a_run_that_failed_in_planning_lists_each_refused_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The failure's message counts the problems (their words are the planner's feedback) and
+    sends the reader to `podium show`, which lists each refused reply and why."""
+    from serve_support import podium_for
+
+    from podium.runtime import PlanError
+
+    data = tmp_path / "data"
+    with pytest.raises(PlanError) as failed:
+        podium_for(data).run("Something unplannable", run_id="noplan")
+    assert "`podium show noplan`" in failed.value.message
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(data))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _cli(["show", "noplan"], capsys)
+    assert code == 0
+    assert [line for line in out.splitlines() if line.endswith("refused")] == [
+        f"plan reply {n} refused" for n in (1, 2, 3)
+    ]
+    assert 'reply: {"tasks": []}' in out and "TASK" not in out  # no task to show
+
+
 def test_show_loads_no_model_graph_or_memory_library(stored: PodiumConfig) -> None:
     code = (
         "import sys; from podium.runtime.cli import main\n"

@@ -131,6 +131,7 @@ def show_run(shown: Shown, room: Room) -> Iterator[RenderableType]:
     yield Text("goal: ", style="bold") + Text(room.cut(request_of(record.goal), 300, lines=4))
     if record.error or (result and result.error):
         yield Text(room.cut(record.error or (result.error if result else "") or "", 600), "red")
+    yield from _rejected_plans(record, room)
     if shown.plan is not None or shown.tasks:
         yield _PlanView(shown, room)
     if result is None:
@@ -141,10 +142,20 @@ def show_run(shown: Shown, room: Room) -> Iterator[RenderableType]:
         yield Panel(
             Text(room.cut(result.answer, 1500, lines=25)), title="answer", border_style="green"
         )
-    yield Text(
-        f"one task: podium show {record.run_id} TASK · whole texts: --full · as stored: --json",
-        style="dim",
-    )
+    hints = [f"one task: podium show {record.run_id} TASK"] if shown.tasks else []
+    hints += ["whole texts: --full", "as stored: --json"]
+    yield Text(" · ".join(hints), style="dim")
+
+
+def _rejected_plans(record: RunRecord, room: Room) -> Iterator[RenderableType]:
+    """The planner's replies that broke the plan rules (kept when planning fails): why each
+    was refused, then the reply as written."""
+    for n, rejected in enumerate(record.rejected_plans, 1):
+        problems = rejected.get("problems") or ["(no problem recorded)"]
+        body = Text("\n".join(f"- {room.cut(str(p), 300, flat=True)}" for p in problems))
+        body.append("\nreply: ", style="bold")
+        body.append(room.cut(str(rejected.get("output") or "(empty)"), 400, lines=6))
+        yield _section(f"plan reply {n} refused", body)
 
 
 def _run_header(record: RunRecord) -> Text:

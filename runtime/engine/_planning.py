@@ -117,11 +117,14 @@ async def plan_with_retries(
             return outcome.plan, usage, attempt
         rejected.append(PlanAttempt(output=outcome.output, problems=outcome.problems))
         ctx.emit(PlanRejected(run_id=ctx.run_id, attempt=attempt, problems=outcome.problems))
+    # The problems are feedback written for the planner ("reply with JSON only"): the message
+    # counts them and says where each refused reply is shown with them.
     raise PlanError(
         f"no valid plan after {len(rejected)} attempt(s): the planner's replies broke the plan "
-        f"rules each time ({len(rejected[-1].problems)} problem(s) with the last, in the "
-        "plan_rejected events and the run's audit trail). Try again, state the goal more "
-        "plainly, or give the frontier tier a stronger model ([models] frontier)",
+        f"rules each time ({len(rejected[-1].problems)} problem(s) with the last; each refused "
+        f"reply and why: `podium show {ctx.run_id}`). Try again, "
+        "state the goal more plainly, or give the frontier tier a stronger model "
+        "([models] frontier)",
         rejected,
     )
 

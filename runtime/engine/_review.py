@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,9 +51,10 @@ def review(ctx: RunContext, progress: Progress) -> Decision:
         why = "; ".join(f"{i}: {_why(results[i])}" for i in failed) or "inputs missing"
         return Finish(
             "failed",
-            f"tasks {unfinished} did not complete after {replans_used} re-plan(s) ({why}). "
-            f"Each task's error is in the run's result and audit trail (`podium audit "
-            f"{ctx.run_id}`); try again, or give the tiers a stronger model ([models])",
+            f"task(s) {', '.join(unfinished)} did not complete after {replans_used} re-plan(s) "
+            f"({why}). Each task's tries and errors are in the run's details (a click on the "
+            f"task, or `podium show {ctx.run_id} TASK`); try again, or give the tiers a stronger "
+            "model ([models])",
             RunErrorKind.TASK,
         )
     reason = "; ".join(f"{i}: {results[i].error}" for i in failed) or "tasks did not complete"
@@ -70,8 +72,16 @@ def _why(r: TaskResult) -> str:
             return "the agent gave no usable answer within its steps"
         case FailureKind.UPSTREAM:
             return "an input it needs did not complete"
+        case FailureKind.MODEL:
+            return f"its model failed: {_plain(r.error)}"
         case _:
-            return r.error or "it failed"
+            return _plain(r.error) or "it failed"
+
+
+def _plain(error: str | None) -> str:
+    """An error's words without the exception's class and code ("ModelError: [model_error] the
+    model is down" reads "the model is down"): those are for logs and `code`, not people."""
+    return re.sub(r"^\w+(?:Error|Exception|Failed): (?:\[\w+\] )?", "", error or "")
 
 
 async def replan(
