@@ -420,6 +420,7 @@ def test_cli_approve_answers_with_text_and_refuses_a_bare_approve(
 
     podium = Podium(planner(config), model=asking([{"question": "Which region?"}]))
     monkeypatch.setattr(cli, "_podium", lambda args: podium)
+    monkeypatch.setattr(cli, "_storage", lambda args: podium.config.storage)
     first, _ = run(podium, "make our sales better")
     assert cli.main(["approve", first.run_id]) == 1
     assert "--answer TEXT" in capsys.readouterr().err

@@ -22,9 +22,10 @@ from podium.runtime import ModelTurn, Podium, PodiumConfig, RunEvent, RunRecord,
 from podium.runtime.cli import _main as cli
 from podium.runtime.cli._clip import clip
 from podium.runtime.cli._progress import ProgressView
-from podium.runtime.engine._events import PlanCreated, TaskStarted
+from podium.runtime.engine._events import EscalationRaised, PlanCreated, RunFinished, TaskStarted
 from podium.runtime.engine._plan import Plan
 from podium.runtime.models._slot import ModelSlot, watching
+from podium.runtime.models._usage import Usage
 from podium.runtime.testing import ScriptedModel, plan_reply, reply, tool_call
 
 SUPPORT = Path(__file__).parent / "serve_support.py"
@@ -323,6 +324,38 @@ def test_a_task_waiting_for_the_model_shows_queued_then_running() -> None:
     assert "a [researcher] queued" in _drawn(view, view.render())
     view.emit(ModelTurn(run_id="r", task_id="a", agent="researcher", state="serving"))
     assert view.tasks["a"].state == "running"
+
+
+def test_the_last_frame_tells_how_each_task_ended() -> None:
+    """A task that asks a person reads "waiting" (as `podium show` says), one the run's end
+    caught under way "stopped"; never "running" after the run is over."""
+    view = ProgressView()
+    plan = Plan.model_validate({"tasks": [*PLAN, task("c", "researcher")]})
+    view.emit(PlanCreated(run_id="r", plan=plan, revision=0))
+    for t in ("a", "c"):
+        view.emit(TaskStarted(run_id="r", task_id=t, agent="researcher", tier="cheap", attempt=1))
+    view.emit(
+        EscalationRaised(
+            run_id="r",
+            escalation_id="approval-a-1",
+            reason="approval",
+            task_id="a",
+            agent="researcher",
+            question="Agent 'researcher' wants to call 'http_post': url: x",
+        )
+    )
+    view.emit(RunFinished(run_id="r", status="waiting_for_human", answer=None, usage=Usage()))
+    drawn = _drawn(view, view.render())
+    assert "a [researcher] waiting" in drawn and "asks a person (approval-a-1)" in drawn
+    assert "c [researcher] stopped" in drawn and "b [writer] pending" in drawn
+    assert " running " not in drawn
+
+    unplanned = ProgressView()
+    unplanned.emit(
+        RunFinished(run_id="r", status="failed", answer=None, usage=Usage(), error="no plan")
+    )
+    drawn = _drawn(unplanned, unplanned.render())
+    assert "no plan" in drawn and "planning…" not in drawn
 
 
 def test_the_model_slot_tells_only_the_call_that_waits() -> None:

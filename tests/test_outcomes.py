@@ -87,6 +87,7 @@ def python_api(outcome: Outcome, data: Path) -> Reading:
 def cli_json(outcome: Outcome, data: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Reading:
     podium, backend = outcome_podium(data)
     monkeypatch.setattr(cli, "_podium", lambda args: podium)
+    monkeypatch.setattr(cli, "_storage", lambda args: podium.config.storage)
     code = cli.main(["run", "--json", outcome.goal])
     out, err = capsys.readouterr()
     assert code == outcome.exit_code, err
@@ -106,6 +107,7 @@ def cli_live_piped(
 ) -> None:
     podium, _ = outcome_podium(data)
     monkeypatch.setattr(cli, "_podium", lambda args: podium)
+    monkeypatch.setattr(cli, "_storage", lambda args: podium.config.storage)
     code = cli.main(["run", outcome.goal])
     out, err = capsys.readouterr()
     assert code == outcome.exit_code, err

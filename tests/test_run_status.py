@@ -90,6 +90,7 @@ def interfaces(
     data = tmp_path / "data"
     on_cli = podium_for(data)
     monkeypatch.setattr(cli, "_podium", lambda args: on_cli)
+    monkeypatch.setattr(cli, "_storage", lambda args: on_cli.config.storage)  # its store alone
     app = create_app(podium_for(data), tokens={})
     with TestClient(app) as client:
         yield Interfaces(podium_for(data), on_cli, client, capsys)
@@ -139,7 +140,11 @@ INTERFACES = ("python", "http", "cli")
     ("status", "fields", "says"),
     [
         ("completed", ended("completed"), "completed and has nothing to resume"),
-        ("failed", ended("failed"), "failed and has nothing to resume (it stopped)"),
+        (
+            "failed",
+            ended("failed"),
+            "failed and has nothing to resume: fix what failed and start a new run. How it ended: it stopped",
+        ),
         ("budget_exceeded", ended("budget_exceeded"), "raise the limit in `[budget]`"),
         ("waiting_for_human", {}, "is waiting for a human to answer"),
         ("running", {"owner": "live"}, "is running in another process (pid"),

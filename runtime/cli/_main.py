@@ -410,6 +410,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
         console.print("`podium resume` continues a stopped run; this one goes on once answered.")
         return ExitCode.WAITING
     podium = _podium(args)
+    podium.check_resumable(record)  # a run with nothing to resume: one line, no live panel
     if args.json:
         return print_json_outcome(
             lambda: podium,

@@ -27,7 +27,9 @@ from ._escalations import print_waiting
 from ._outcome import ExitCode, exit_code, outcome_line
 
 _STYLE = {
-    "waiting": "dim",
+    "pending": "dim",
+    "waiting": "bold magenta",
+    "stopped": "red",
     "queued": "cyan",
     "running": "yellow",
     "completed": "green",
@@ -39,9 +41,10 @@ _STYLE = {
 
 @dataclass
 class _TaskView:
-    state: str = "waiting"
-    """waiting (for its inputs or a free task slot), queued (its model call waits for the model,
-    serving another task's), running, retrying, completed, failed, skipped."""
+    state: str = "pending"
+    """pending (for its inputs or a free task slot), queued (its model call waits for the model,
+    serving another task's), running, retrying, waiting (for a person's answer, as `podium
+    show` says), completed, failed, skipped, stopped (the run ended around it)."""
     started: float | None = None
     elapsed: float | None = None
     tokens: int = 0
@@ -139,6 +142,10 @@ class ProgressView(EventSink):
                 if event.ok and source not in view.sources:
                     view.sources.append(source)
             case "escalation":
+                if event.task_id is not None:  # the task waits for a person, its clock stopped
+                    view = self.tasks.setdefault(event.task_id, _TaskView())
+                    view.state, view.elapsed = "waiting", _since(view.started)
+                    view.note = f"asks a person ({event.escalation_id})"
                 self.escalations.append(
                     Escalation(
                         id=event.escalation_id,
@@ -154,6 +161,9 @@ class ProgressView(EventSink):
                 self.status, self.answer, self.error = event.status, event.answer, event.error
                 self.error_kind = event.error_kind
                 self.tokens, self.cost_usd = event.usage.total_tokens, event.usage.cost_usd
+                for view in self.tasks.values():  # the run is over: nothing runs any more
+                    if view.state in ("running", "queued", "retrying"):
+                        view.state, view.elapsed = "stopped", _since(view.started)
 
     def outputs(self, limit: int = 160) -> Table:
         """Each task's output in a line or two, in plan order; whole in `podium show --full`."""
@@ -182,8 +192,9 @@ class ProgressView(EventSink):
 
     def render(self) -> Panel:
         """The panel; its clocks read the time whenever it is drawn (see `_Clock`)."""
+        heading = "planning…" if self.status == "running" else "no plan"
         tree = Tree(
-            Text(f"plan (revision {self.revision})" if self.plan else "planning…", style="bold")
+            Text(f"plan (revision {self.revision})" if self.plan else heading, style="bold")
         )
         for t in self.plan.topological_order() if self.plan else []:
             tree.add(_Clock(functools.partial(self._task_label, t)))
@@ -198,9 +209,7 @@ class ProgressView(EventSink):
     def _task_label(self, t: Task) -> Text:
         """A task's line, its instruction under it: state, time so far, tokens, inputs, note."""
         view = self.tasks.get(t.id, _TaskView())
-        elapsed = view.elapsed
-        if elapsed is None:
-            elapsed = time.monotonic() - view.started if view.started else 0.0
+        elapsed = view.elapsed if view.elapsed is not None else _since(view.started)
         return Text.assemble(
             (f"{t.id} ", "bold"),
             (f"[{t.agent}] ", "cyan"),
@@ -217,6 +226,11 @@ class ProgressView(EventSink):
             f"${self.cost_usd:.4f}",
             style="dim",
         )
+
+
+def _since(started: float | None) -> float:
+    """Seconds from `started` (a monotonic time) to now; 0 when it never started."""
+    return time.monotonic() - started if started else 0.0
 
 
 @dataclass(frozen=True)

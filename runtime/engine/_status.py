@@ -107,8 +107,8 @@ def check_resume(
     escalations (`pending`, their ids); `error`: the record's, shown when the run failed."""
     if status in ENDED:
         ended, instead = _ENDED_HOW[status]
-        why = f" ({error})" if error else ""
-        raise RunStateError(f"run {run_id!r} {ended} and has nothing to resume{why}: {instead}")
+        why = f". How it ended: {error}" if error else ""
+        raise RunStateError(f"run {run_id!r} {ended} and has nothing to resume: {instead}{why}")
     if under_way is not None:
         raise RunStateError(f"run {run_id!r} is {under_way}: wait for it, or cancel it first")
     if answering and status != "waiting_for_human":
