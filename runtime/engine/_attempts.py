@@ -351,7 +351,7 @@ def _recorded(ctx: RunContext, use: ToolUse) -> ToolCallRecord:
     result = redact(use.result[: MAX_RECORDED_RESULT_CHARS + 5000])
     if len(use.result) > len(result) or len(result) > MAX_RECORDED_RESULT_CHARS:
         cut = len(use.result) - MAX_RECORDED_RESULT_CHARS
-        result = f"{result[:MAX_RECORDED_RESULT_CHARS]} … (about {cut} more characters not kept)"
+        result = f"{result[:MAX_RECORDED_RESULT_CHARS]} … (+about {cut} chars not kept)"
     return ToolCallRecord(name=use.name, arguments=redact(use.arguments), ok=use.ok, result=result)
 
 

@@ -553,7 +553,7 @@ function textBlock(text, cls) {
     return div;
   }
   const shown = element("span", "", text.slice(0, cut));
-  const marker = element("span", "cut", ` … (${(text.length - cut).toLocaleString("en")} more characters)`);
+  const marker = element("span", "cut", ` … ${cutMark(text.length - cut)}`);
   const toggle = button("Show all", "more", () => {
     const all = toggle.textContent === "Show all";
     shown.textContent = all ? text : text.slice(0, cut);
@@ -563,6 +563,9 @@ function textBlock(text, cls) {
   div.append(shown, marker, " ", toggle);
   return div;
 }
+
+// A cut's mark, as every surface writes it (the CLI's `clip`): "(+412 chars)".
+function cutMark(left) { return `(+${left.toLocaleString("en")} chars)`; }
 
 function clipAt(text) {
   let at = -1;
@@ -746,7 +749,7 @@ function drawTasks(run) {
     name.append(element("span", "muted", ` ${t.agent}`));
     const text = t.output ?? t.error ?? "";
     const cell = element("td", "cell-output", shorten(text, CELL_CHARS));
-    if (text.length > CELL_CHARS) cell.append(element("span", "cut", ` (+${text.length - CELL_CHARS + 1} characters)`));
+    if (text.length > CELL_CHARS) cell.append(element("span", "cut", ` ${cutMark(text.length - CELL_CHARS + 1)}`));
     row.append(name, element("td", `chip ${t.state}`, t.inPlan ? t.state : `${t.state} (re-planned away)`), cell);
     row.addEventListener("click", () => select(id));
     row.addEventListener("keydown", (e) => { if (e.key === "Enter") select(id); });
