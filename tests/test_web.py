@@ -319,6 +319,10 @@ def test_approval_card_shows_an_email_once_and_survives_a_reload(
 
         page.reload()  # the question is still there, once, with the graph of its run
         expect(card).to_have_count(1)
+        # Under its own run's turn, not after the turns that came later.
+        assert card.evaluate("li => li.previousElementSibling.dataset.run") == card.get_attribute(
+            "data-run"
+        )
         expect(card.locator(".email-body")).to_contain_text("shall we talk next week?")
         expect(page.locator('#graph [data-task="send"]')).to_have_attribute(
             "data-state", "escalated"
@@ -343,6 +347,10 @@ def test_approval_card_shows_an_email_once_and_survives_a_reload(
         calls = page.locator('#detail tr[data-field="tool calls"]')
         expect(calls).to_contain_text("send_email")
         expect(calls.locator('dd[data-field="to"]')).to_have_text("dana@northwind.example")
+        page.reload()  # the person's decision stays in the chat
+        answered = page.locator("#messages li.escalation.answered")
+        expect(answered).to_contain_text("wants to send this email")
+        expect(answered).to_contain_text("you chose: approve")
         assert console_errors == []
 
 

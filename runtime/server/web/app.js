@@ -336,6 +336,7 @@ function renderChat() {
   for (const entry of state.chat) {
     const bubble = addExchange(entry.request, entry.run);
     showOutcome(bubble, entry.run, entry.status, entry.answer, entry.error, null);
+    for (const decided of entry.decisions || []) $("messages").append(answeredItem(decided));
   }
   scrollDown();
 }
@@ -459,9 +460,19 @@ async function showEscalations(run) {
     // The server lists the decisions this escalation takes: the one vocabulary of every interface.
     for (const decision of esc.decisions) actions.append(decisionButton(run, esc, li, decision));
     li.append(actions);
-    $("messages").append(li);
+    // Under the run's own turn (after a reload the chat is redrawn first, questions after).
+    const at = bubbleOf(run.id);
+    if (at) at.after(li);
+    else $("messages").append(li);
   }
   scrollDown();
+}
+
+// A question the person answered, kept in the chat's entry: what was asked, what they chose.
+function answeredItem(decided) {
+  const li = element("li", "escalation answered");
+  li.append(element("div", "question", decided.headline), element("span", "meta", `you chose: ${decided.decision}`));
+  return li;
 }
 
 // A decision's button; edit, instruct and answer first ask for their text in a box.
@@ -589,6 +600,12 @@ async function answer(run, esc, li, body) {
     return;
   }
   li.append(element("span", "meta", `you chose: ${body.decision}`));
+  const entry = entryOf(run.id);
+  if (entry) {  // the decision outlives a reload, as the question did
+    const headline = esc.summary ? esc.summary.headline : esc.question;
+    (entry.decisions ||= []).push({ headline, decision: body.decision });
+    saveChat();
+  }
   const bubble = element("li", "assistant");  // what follows goes below the question
   bubble.dataset.run = run.id;
   $("messages").append(bubble);
