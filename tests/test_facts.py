@@ -62,6 +62,12 @@ def test_the_answer_holds_the_final_output_the_named_records_and_the_other_tasks
     assert "- score (analyst): Score: 80 / 100" in answer
     assert "stage None" not in answer  # empty cells are left out
 
+    long = " ".join(f"reason{n}" for n in range(100))  # over a line: cut at a word, marked
+    results["score"] = results["score"].model_copy(update={"output": long})
+    line = next(ln for ln in facts_answer(GOAL, plan, results).splitlines() if "score (" in ln)
+    kept = line.removeprefix("- score (analyst): ").split(" … ")[0]
+    assert line.endswith(f" … (+{len(long) - len(kept)} chars)") and long.startswith(kept + " ")
+
 
 def test_a_run_on_facts_puts_the_looked_up_record_in_the_answer(config: PodiumConfig) -> None:
     config = config.model_copy(update={"run": RunConfig(synthesis="facts")})

@@ -189,8 +189,16 @@ def _output(results: Mapping[str, TaskResult], t: Task) -> str:
 
 
 def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_LINE_CHARS else flat[: MAX_LINE_CHARS - 1] + "…"
+    return _cut(" ".join(text.split()), MAX_LINE_CHARS)
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` within about `limit` characters, cut at a word and marked with what was left out,
+    as every surface marks a cut ("… (+412 chars)"): the answer shows it, the task keeps it all."""
+    if len(text) <= limit:
+        return text
+    kept = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return f"{kept} … (+{len(text) - len(kept)} chars)"
 
 
 def _records(goal: str, calls: list[ToolCallRecord]) -> list[str]:
@@ -243,7 +251,7 @@ def _mentions(value: str, text: str) -> bool:
 
 def _value(value: Any) -> str:
     text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+    return _cut(text, MAX_VALUE_CHARS)
 
 
 def _file_read(call: ToolCallRecord) -> str | None:
