@@ -326,11 +326,13 @@ def _routes_table(done: TaskResult, room: Room) -> Table:
 
 
 def _verdicts_table(done: TaskResult, room: Room) -> Table:
-    table = _table("guard verdicts", "try", "action", "failures")
-    for v in done.verdicts:
+    # Numbered in order: a verdict's own `attempt` counts the re-asks within one try, which
+    # read as a second numbering of tries beside the tiers-tried table's.
+    table = _table("guard verdicts", "check", "action", "failures")
+    for n, v in enumerate(done.verdicts, 1):
         failures = "; ".join(f"{f.validator}: {f.message}" for f in v.failures) or "-"
         style = "green" if v.passed else "red"
-        table.add_row(str(v.attempt), Text(v.action, style=style), Text(room.cut(failures, 200)))
+        table.add_row(str(n), Text(v.action, style=style), Text(room.cut(failures, 200)))
     return table
 
 

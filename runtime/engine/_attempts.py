@@ -140,9 +140,10 @@ async def attempt_task(
 
 async def _climb(ctx: RunContext, ladder: Ladder) -> TaskResult:
     t, rungs, chat = ladder.task, ladder.rungs, ladder.chat
-    index = 0
+    index = attempt = 0
     while True:
-        rung, attempt = rungs[index], index + 1
+        # `attempt` counts the tries made; `index` may skip rungs (a refusal leaves its tier).
+        rung, attempt = rungs[index], attempt + 1
         index += 1
         outcome = await _try(ctx, ladder, rung, attempt)
         match outcome:
