@@ -130,6 +130,9 @@ class Backend:
     settings: dict[str, Any]
     embedder: Any
     clock: Clock = field(default_factory=Clock)
+    opened: list[MemoryStore] = field(default_factory=list)
+    """Closed when the test ends: each embedded Chroma holds ~26 files, and the suite must fit
+    a default limit of 1,024 open files."""
 
     def config(self, **overrides: Any) -> MemoryConfig:
         return MemoryConfig.model_validate({**self.settings, **overrides})
@@ -141,12 +144,14 @@ class Backend:
         redact: Callable[[str], str] | None = None,
         **overrides: Any,
     ) -> MemoryStore:
-        return MemoryStore(
+        store = MemoryStore(
             self.config(**overrides),
             embedder=embedder or self.embedder,
             redact=redact,
             clock=self.clock,
         )
+        self.opened.append(store)
+        return store
 
 
 @pytest.fixture(params=["embedded", pytest.param("server", marks=LOCALHOST)])
@@ -155,12 +160,17 @@ def backend(
     tmp_path: Path,
     minilm: MiniLMEmbedder,
     chroma_server: ChromaServer,
-) -> Backend:
+) -> Iterator[Backend]:
     if request.param == "embedded":
-        return Backend("embedded", {"path": str(tmp_path / "memory")}, minilm)
-    host, port = chroma_server.address()
-    prefix = f"t{uuid.uuid4().hex[:12]}"
-    return Backend("server", {"host": host, "port": port, "collection_prefix": prefix}, minilm)
+        opened = Backend("embedded", {"path": str(tmp_path / "memory")}, minilm)
+    else:
+        host, port = chroma_server.address()
+        prefix = f"t{uuid.uuid4().hex[:12]}"
+        settings = {"host": host, "port": port, "collection_prefix": prefix}
+        opened = Backend("server", settings, minilm)
+    yield opened
+    for store in reversed(opened.opened):
+        store.close()
 
 
 @pytest.fixture

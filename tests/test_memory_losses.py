@@ -13,7 +13,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,9 @@ class Backend:
 
     name: str
     settings: dict[str, Any]
+    opened: list[Any] = field(default_factory=list)
+    """Every store and client it opened, closed when the test ends: each embedded Chroma
+    holds ~26 files, and the suite must fit a default limit of 1,024 open files."""
 
     @property
     def prefix(self) -> str:
@@ -65,25 +68,42 @@ class Backend:
 
     def store(self, embedder: Any = None) -> MemoryStore:
         config = MemoryConfig.model_validate(self.settings)
-        return MemoryStore(config, embedder=embedder or HashEmbedder(DIMENSION))
+        store = MemoryStore(config, embedder=embedder or HashEmbedder(DIMENSION))
+        self.opened.append(store)
+        return store
 
     def chroma(self) -> ClientAPI:
         # The same settings as the store's: embedded Chroma refuses two systems on one folder.
         settings = Settings(anonymized_telemetry=False, allow_reset=False)
+        client: ClientAPI
         if "host" in self.settings:
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=self.settings["host"], port=self.settings["port"], settings=settings
             )
-        return chromadb.PersistentClient(path=self.settings["path"], settings=settings)
+        else:
+            client = chromadb.PersistentClient(path=self.settings["path"], settings=settings)
+        self.opened.append(client)
+        return client
+
+    def close(self) -> None:
+        for opened in reversed(self.opened):
+            close = getattr(opened, "close", None)
+            if callable(close):
+                close()
 
 
 @pytest.fixture(params=["embedded", pytest.param("server", marks=LOCALHOST)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, chroma_server: Any) -> Backend:
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, chroma_server: Any
+) -> Iterator[Backend]:
     if request.param == "embedded":
-        return Backend("embedded", {"path": str(tmp_path / "memory")})
-    host, port = chroma_server.address()
-    prefix = f"t{uuid.uuid4().hex[:12]}"
-    return Backend("server", {"host": host, "port": port, "collection_prefix": prefix})
+        opened = Backend("embedded", {"path": str(tmp_path / "memory")})
+    else:
+        host, port = chroma_server.address()
+        prefix = f"t{uuid.uuid4().hex[:12]}"
+        opened = Backend("server", {"host": host, "port": port, "collection_prefix": prefix})
+    yield opened
+    opened.close()
 
 
 def label(kind: str) -> str:
