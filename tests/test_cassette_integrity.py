@@ -301,7 +301,11 @@ def record(tmp: Path, model: ScriptedModel, goal: str) -> Path:
         {"storage": {"data_dir": str(tmp / "data"), "checkpointer": "memory"}}
     )
     recorder = CassetteModel(Cassette(source="scripted"), "record", model)
-    result = Podium(config, model=recorder, tool_wrapper=recorder.wrap_tool).run(goal)
+    podium = Podium(config, model=recorder, tool_wrapper=recorder.wrap_tool)
+    try:
+        result = podium.run(goal)
+    finally:
+        podium.close()  # its memory store's Chroma files: the suite must fit 1,024 open files
     out = tmp / "suite" / "scripted.yaml"
     scenario_from_run(result, recorder.cassette, out)
     return out

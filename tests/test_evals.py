@@ -77,7 +77,10 @@ def record(tmp: Path, model: ScriptedModel, goal: str = GOAL, name: str = "sales
     )
     recorder = CassetteModel(Cassette(source="scripted"), "record", model)
     podium = Podium(config, model=recorder, tool_wrapper=recorder.wrap_tool)
-    result = podium.run(goal)
+    try:
+        result = podium.run(goal)
+    finally:
+        podium.close()  # its memory store's Chroma files: the suite must fit 1,024 open files
     out = tmp / "suite" / f"{name}.yaml"
     scenario_from_run(result, recorder.cassette, out, workflow="sales")
     return out
@@ -281,7 +284,11 @@ def sales_result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     config = PodiumConfig.from_mapping(
         {"storage": {"data_dir": str(tmp_path_factory.mktemp("d")), "checkpointer": "memory"}}
     )
-    return Podium(config, model=sales_model()).run(GOAL)
+    podium = Podium(config, model=sales_model())
+    try:
+        return podium.run(GOAL)
+    finally:
+        podium.close()
 
 
 def test_graph_graders(sales_result: RunResult) -> None:
