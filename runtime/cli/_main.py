@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .._config_file import StorageConfig
     from ..engine._plan import Plan
     from ..engine._result import Escalation, RunResult
+    from ..storage._store import RunRecord
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,6 +343,18 @@ def _storage(args: argparse.Namespace) -> StorageConfig:
     return load_storage(args.config)
 
 
+def _stored(args: argparse.Namespace, storage: StorageConfig) -> RunRecord:
+    """`args.run_id`'s record, read from the run store alone (no Podium: no model, LangGraph
+    or memory is loaded to read it); a "running" run whose process is gone reads cancelled."""
+    from ..storage._store import open_run_store, settle_stale
+
+    store = open_run_store(storage)
+    try:
+        return settle_stale(store, store.get(args.run_id))
+    finally:
+        store.close()
+
+
 def _podium(args: argparse.Namespace) -> Podium:
     """A `Podium` for commands that run or plan something; the listing commands (`agents`,
     `runs`, `audit`) read the configuration alone, and load no model, LangGraph or Chroma."""
@@ -389,14 +402,9 @@ def _pending(podium: Podium) -> Callable[[str], list[Escalation]]:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from ..storage._store import open_run_store, settle_stale
     from ._outcome import ExitCode, print_json_outcome, print_waiting_json
 
-    store = open_run_store(_storage(args))  # the store alone: a waiting run needs no model
-    try:
-        record = settle_stale(store, store.get(args.run_id))
-    finally:
-        store.close()
+    record = _stored(args, _storage(args))  # the store alone: a waiting run needs no model
     if record.status == "waiting_for_human" and record.result is not None:
         # Nothing to resume until it is answered: say what it asks and how, not an error.
         if args.json:
@@ -538,16 +546,10 @@ def _answer_of(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    # The store alone: no Podium, so no model, LangGraph or memory is loaded to read a record.
-    from ..storage._store import open_run_store, settle_stale
     from ._show import Shown
 
     storage = _storage(args)
-    store = open_run_store(storage)
-    try:
-        record = settle_stale(store, store.get(args.run_id))
-    finally:
-        store.close()
+    record = _stored(args, storage)
     shown = Shown.of(record, storage.runs_dir / record.run_id)
     if args.json:
         from ._show import run_json
